@@ -1,0 +1,255 @@
+/* redrafter.h - the one public header of libredrafter: ReDrafter speculative decoding
+ * (RNN draft head + beam search + dynamic tree attention + lossless acceptance) beside a
+ * llama.cpp target model. Plain C; every symbol is rd_*, every enum value RD_*.
+ *
+ * Shape legend used in comments: B = beam width, L = beam length (draft tokens per beam),
+ * d = target hidden size, V = target vocab, V' = draft vocab, N = tree nodes (<= 1 + B*L).
+ *
+ * Errors: every call that can fail returns an rd_status (0 = RD_OK). The message of the last
+ * failure is kept per thread (a failed load has no handle to hang it on) and read with
+ * rd_last_error(); it stays valid until the next failing call on the same thread.
+ *
+ * Threads: a handle is used by one thread at a time. rd_session_cancel() is the exception: any
+ * thread may call it while another thread runs the session. A model and a drafter may be shared
+ * by several sessions (read-only after load) but must outlive them.
+ */
+#ifndef REDRAFTER_H
+#define REDRAFTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define RD_API __declspec(dllexport)
+#else
+#define RD_API __attribute__((visibility("default")))
+#endif
+
+typedef enum rd_status {
+    RD_OK               = 0,
+    RD_ERR_INVALID_ARG  = 1,  /* a parameter is out of range; nothing changed */
+    RD_ERR_IO           = 2,  /* file missing, unreadable or unwritable */
+    RD_ERR_FORMAT       = 3,  /* file is not a valid GGUF of the expected kind */
+    RD_ERR_MISMATCH     = 4,  /* drafter/checkpoint made for another target */
+    RD_ERR_CONTEXT_FULL = 5,  /* prompt or generation does not fit the context */
+    RD_ERR_DECODE       = 6,  /* llama_decode failed; the session must be reset */
+    RD_ERR_GRAMMAR      = 7,  /* the GBNF grammar does not parse */
+    RD_ERR_CANCELLED    = 8,  /* rd_session_cancel() stopped the call; the session must be reset */
+    RD_ERR_STATE        = 9,  /* call not valid in the session's current state */
+    RD_ERR_BACKEND      = 10, /* no usable ggml backend / device */
+    RD_ERR_NO_MEMORY    = 11
+} rd_status;
+
+/* Why generation stopped; reported by each step. */
+typedef enum rd_finish {
+    RD_FINISH_NONE   = 0, /* not finished, call rd_session_step again */
+    RD_FINISH_EOS    = 1, /* the target sampled an end-of-generation token (it is emitted) */
+    RD_FINISH_LENGTH = 2, /* max_tokens reached or the context is full */
+} rd_finish;
+
+typedef struct rd_model   rd_model;   /* a target GGUF loaded through llama.cpp */
+typedef struct rd_drafter rd_drafter; /* ReDrafter draft-head weights, bound to one target */
+typedef struct rd_session rd_session; /* one generation stream: KV cache, sampler, draft state */
+
+/* Message of the last failed call on this thread; "" if none. Borrowed, do not free. */
+RD_API const char * rd_last_error(void);
+
+/* Library version string, e.g. "0.1.0 (llama.cpp b1234)". Static, do not free. */
+RD_API const char * rd_version(void);
+
+/* Load ggml backends (CPU variants, CUDA, Metal, Vulkan) from the folder holding the ggml
+ * shared libraries. Call once before loading any model; dir NULL = the executable's folder.
+ * Safe to call again (later calls are no-ops). */
+RD_API rd_status rd_backend_init(const char * dir);
+
+/* Silence llama.cpp/ggml logging (quiet = true) or send it to stderr (false, the default). */
+RD_API void rd_log_set_quiet(bool quiet);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Target model                                                                             */
+
+typedef struct rd_model_params {
+    int32_t      n_gpu_layers; /* layers offloaded to the GPU; -1 = all, 0 = CPU only. Default 0 */
+    const char * device;       /* ggml device name ("CUDA0", "Metal", "Vulkan0", "CPU");
+                                  NULL = llama.cpp's choice. Borrowed during the call. Default NULL */
+    bool         use_mmap;     /* map the file instead of reading it. Default true */
+} rd_model_params;
+
+RD_API void rd_model_default_params(rd_model_params * p);
+
+/* Load a target GGUF. On success *out owns the model; free with rd_model_free(). */
+RD_API rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model ** out);
+RD_API void      rd_model_free(rd_model * m); /* NULL is a no-op */
+
+RD_API int32_t rd_model_n_vocab(const rd_model * m);
+RD_API int32_t rd_model_n_embd(const rd_model * m);     /* d */
+RD_API int32_t rd_model_n_ctx_train(const rd_model * m);
+RD_API int32_t rd_model_token_bos(const rd_model * m);  /* -1 if none */
+RD_API int32_t rd_model_token_eos(const rd_model * m);  /* -1 if none */
+RD_API bool    rd_model_token_is_eog(const rd_model * m, int32_t token);
+RD_API bool    rd_model_add_bos(const rd_model * m);    /* does the vocab want BOS prepended */
+
+/* 64-bit fingerprint of the target: FNV-1a over vocab size, hidden size and every token text.
+ * A drafter stores it and is refused by any target with another one. */
+RD_API uint64_t rd_model_fingerprint(const rd_model * m);
+
+/* Copy the GGUF metadata string value of key (e.g. "tokenizer.chat_template",
+ * "general.name") into buf (NUL-terminated, truncated to cap). Returns the full length,
+ * or -1 if the key is absent. */
+RD_API int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap);
+
+/* Tokenize text (len bytes, need not be NUL-terminated). add_special: prepend BOS when the
+ * model wants it; parse_special: turn "<start_of_turn>" etc. into control tokens.
+ * Returns the number of tokens written, or -(needed) when cap is too small (nothing written
+ * beyond cap). */
+RD_API int32_t rd_model_tokenize(const rd_model * m, const char * text, int32_t len,
+                                 bool add_special, bool parse_special, int32_t * out, int32_t cap);
+
+/* Bytes of one token's text (may be a partial UTF-8 sequence; control tokens render as ""
+ * unless special). Returns bytes written, or -(needed) when cap is too small, or
+ * -INT32_MAX for a token id out of range. */
+RD_API int32_t rd_model_token_to_piece(const rd_model * m, int32_t token, bool special,
+                                       char * buf, int32_t cap);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Drafter                                                                                  */
+
+typedef struct rd_drafter_init_params {
+    int32_t  n_draft_vocab; /* V' (most frequent ids when counts given, else ids 0..V'-1);
+                               0 = the whole target vocab. Default 0 */
+    int32_t  n_layers;      /* ResBlocks. Default 1 */
+    int32_t  n_proj;        /* input projection 2d -> e; 0 = none (e = 2d). Default 0 */
+    int32_t  weight_type;   /* RD_WEIGHTS_* for the saved matrices. Default RD_WEIGHTS_F32 */
+    uint64_t seed;          /* RNG seed of the random initialisation. Default 42 */
+    float    init_scale;    /* std of the N(0, s^2 / fan_in) init; Default 1.0 */
+    const int32_t * vocab_ids; /* optional: V' target ids for the draft vocab (borrowed); NULL =
+                                  ids 0..V'-1 */
+} rd_drafter_init_params;
+
+enum { RD_WEIGHTS_F32 = 0, RD_WEIGHTS_F16 = 1, RD_WEIGHTS_Q8_0 = 2 };
+
+RD_API void rd_drafter_init_default_params(rd_drafter_init_params * p);
+
+/* Write a randomly initialised drafter for target m to path (GGUF, architecture "redrafter",
+ * carrying m's fingerprint). */
+RD_API rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_params * p,
+                                         const char * path);
+
+/* Load a drafter GGUF for target m. Fails with RD_ERR_MISMATCH (message naming both models)
+ * when it was made for another target. The drafter runs on the backend that holds the
+ * target's output layer. *out is freed with rd_drafter_free(); m must outlive it. */
+RD_API rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** out);
+RD_API void      rd_drafter_free(rd_drafter * d); /* NULL is a no-op */
+RD_API int32_t   rd_drafter_n_draft_vocab(const rd_drafter * d);
+RD_API int32_t   rd_drafter_n_layers(const rd_drafter * d);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Session                                                                                  */
+
+typedef struct rd_session_params {
+    int32_t n_ctx;        /* context size in tokens; 0 = 4096 capped at the model's train ctx.
+                             Default 0 */
+    int32_t n_batch;      /* prompt chunk size for prefill, tokens. Default 512 */
+    int32_t n_threads;    /* CPU threads; 0 = number of cores. Default 0 */
+    int32_t beam_width;   /* B, 1..RD_MAX_BEAMS; ignored without a drafter. Default 4 */
+    int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
+    int32_t flash_attn;   /* -1 auto, 0 off, 1 on. Default -1 (exactness tests pin 0) */
+    bool    kv_f32;       /* f32 KV cache instead of f16. Default false */
+} rd_session_params;
+
+#define RD_MAX_BEAMS        16
+#define RD_MAX_BEAM_LENGTH  16
+
+typedef struct rd_sampler_params {
+    float   temperature;       /* <= 0 = greedy. Default 0 */
+    int32_t top_k;             /* 0 = off. Default 0 */
+    float   top_p;             /* 1 = off. Default 1 */
+    float   min_p;             /* 0 = off. Default 0 */
+    uint32_t seed;             /* RNG seed for temperature > 0. Default 0xFFFFFFFF = random */
+    float   repeat_penalty;    /* 1 = off. Default 1 */
+    int32_t penalty_last_n;    /* window for the penalties, tokens; -1 = context. Default 64 */
+    float   presence_penalty;  /* 0 = off. Default 0 */
+    float   frequency_penalty; /* 0 = off. Default 0 */
+    const int32_t * logit_bias_tokens; /* n_logit_bias ids (borrowed during the call) */
+    const float   * logit_bias_values; /* added to the logits; -INFINITY bans. */
+    int32_t n_logit_bias;
+    const char * grammar;      /* GBNF text, NULL = none (borrowed during the call) */
+    const char * grammar_root; /* root rule name, NULL = "root" */
+    bool    ignore_eos;        /* never stop on EOG; EOG tokens are banned. Default false */
+    int32_t n_probs;           /* top log-probs to report per emitted token, 0..RD_MAX_PROBS.
+                                  Default 0 */
+} rd_sampler_params;
+
+#define RD_MAX_PROBS 20
+
+typedef struct rd_step_result {
+    /* everything counted for this step only */
+    int32_t n_tokens;      /* tokens written to the caller's buffer (>= 1 unless finished) */
+    int32_t finish;        /* rd_finish */
+    int32_t n_drafted;     /* draft tokens proposed (B*L, 0 for plain decoding) */
+    int32_t n_tree;        /* tree nodes verified in the one target call (1 for plain) */
+    int32_t n_accepted;    /* draft tokens accepted (n_tokens - 1 unless cut by max_tokens) */
+    int32_t target_calls;  /* llama_decode calls made (0 or 1; prefill counts on its own) */
+    double  t_draft_ms;    /* drafter graph + beam search */
+    double  t_verify_ms;   /* the llama_decode of the tree */
+    double  t_other_ms;    /* tree building, acceptance walk, sampling, KV edits */
+} rd_step_result;
+
+RD_API void rd_session_default_params(rd_session_params * p);
+RD_API void rd_sampler_default_params(rd_sampler_params * p);
+
+/* Create a session on target m, drafting with d (NULL = plain decoding only). Both borrowed:
+ * they must outlive the session. */
+RD_API rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p,
+                                 rd_session ** out);
+RD_API void      rd_session_free(rd_session * s); /* NULL is a no-op */
+
+RD_API int32_t rd_session_n_ctx(const rd_session * s);
+/* Tokens currently held in the KV cache (prompt + accepted generation). */
+RD_API int32_t rd_session_n_past(const rd_session * s);
+/* Cells occupied in the KV cache across all sequences (test hook for KV bookkeeping). */
+RD_API int32_t rd_session_kv_cells(const rd_session * s);
+/* True when flash attention is on for this session (reported, as it adds float noise). */
+RD_API bool    rd_session_flash_attn(const rd_session * s);
+
+/* Start a new generation: clear the cache, set the sampler, decode the prompt (n tokens, in
+ * n_batch chunks). RD_ERR_CONTEXT_FULL if n >= n_ctx; RD_ERR_GRAMMAR for a bad grammar;
+ * RD_ERR_INVALID_ARG for bad sampler values. On failure the session is empty and reusable.
+ * The first rd_session_step() afterwards samples from the prompt's last logits. */
+RD_API rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n,
+                                    const rd_sampler_params * sp);
+
+/* One decoding step: draft (unless draft == false or no drafter), verify in one llama_decode,
+ * accept. Writes up to max_tokens tokens to out (and, when n_probs > 0, to logprobs: for each
+ * token, [logprob, then n_probs (id, logprob) pairs as floats] = 1 + 2*n_probs floats;
+ * logprobs may be NULL). max_tokens >= 1 caps what this step may emit: generation stops
+ * exactly there (finish = RD_FINISH_LENGTH is NOT set for it; the caller knows its budget).
+ * The result is also valid on failure (counters of work done). */
+RD_API rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens,
+                                 int32_t * out, float * logprobs, rd_step_result * res);
+
+/* Test hook: like rd_session_step but verifies the given beams instead of drafting.
+ * beams is B*L target ids (row-major, beam b at beams[b*L .. b*L+L-1]), B <= the session's
+ * beam width, L <= its beam length. */
+RD_API rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B,
+                                       int32_t L, int32_t max_tokens, int32_t * out,
+                                       float * logprobs, rd_step_result * res);
+
+/* Ask a running prefill/step on another thread to stop (it returns RD_ERR_CANCELLED).
+ * The flag clears at the next rd_session_prefill. */
+RD_API void rd_session_cancel(rd_session * s);
+
+/* Last-layer hidden state (d floats) that the next step drafts from. Borrowed until the next
+ * call on s; NULL before the first prefill. */
+RD_API const float * rd_session_hidden(const rd_session * s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REDRAFTER_H */

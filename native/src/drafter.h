@@ -1,0 +1,17 @@
+// drafter.h - the draft head as the session sees it: beam search from (h, g).
+// Implemented in drafter_*.cpp; the GGUF layout is documented in drafter_io.cpp.
+#pragma once
+
+#include "internal.h"
+
+// Beam search of width B and length L from the target hidden state h (d floats) and the last
+// sampled token g (Apple's ReDrafter: the first step grows one beam, later steps keep the top B
+// of B x V' continuations by summed log-probability).
+// Writes beams[b*L + k] = target token id of draft step k+1 of beam b (B*L ids), and
+// beam_logp[b] = its summed draft log-probability (B floats), best beam first.
+// B in 1..RD_MAX_BEAMS, L in 1..RD_MAX_BEAM_LENGTH; otherwise RD_ERR_INVALID_ARG.
+rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
+                                 int32_t * beams, float * beam_logp);
+
+// Threads the drafter's CPU backend uses (the session passes its own count).
+void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads);

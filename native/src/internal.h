@@ -1,0 +1,35 @@
+// internal.h - what the native files share and the public header hides: the model struct,
+// the per-thread error setter, a timer. C++ only; nothing here leaks through redrafter.h.
+#pragma once
+
+#include "redrafter.h"
+#include "llama.h"
+#include "ggml-backend.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+// Record msg (printf-style) as this thread's last error and return st, so a failing path
+// reads `return rd_fail(RD_ERR_IO, "cannot open %s", path);`.
+rd_status rd_fail(rd_status st, const char * fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct token_embd; // token_embd.h: reads rows of the target's token_embd.weight from its GGUF
+
+struct rd_model {
+    llama_model *       lm    = nullptr;
+    const llama_vocab * vocab = nullptr;
+    std::string         path;          // the GGUF, reopened by token_embd for embedding rows
+    std::string         name;          // general.name, or the file name
+    int32_t             n_vocab = 0;
+    int32_t             n_embd  = 0;
+    uint64_t            fingerprint = 0;
+    ggml_backend_dev_t  dev = nullptr; // device the drafter should run on (CPU when no offload)
+    std::unique_ptr<token_embd> embd;  // opened at load
+    ~rd_model();
+};
+
+inline double rd_now_ms() {
+    using namespace std::chrono;
+    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
