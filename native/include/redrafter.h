@@ -156,7 +156,7 @@ typedef struct rd_session_params {
                              Default 0 */
     int32_t n_batch;      /* prompt chunk size for prefill, tokens. Default 512 */
     int32_t n_threads;    /* CPU threads; 0 = number of cores. Default 0 */
-    int32_t beam_width;   /* B, 1..RD_MAX_BEAMS; ignored without a drafter. Default 4 */
+    int32_t beam_width;   /* B, 1..RD_MAX_BEAMS (also bounds rd_session_step_beams). Default 4 */
     int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
     int32_t flash_attn;   /* -1 auto, 0 off, 1 on. Default -1 (exactness tests pin 0) */
     bool    kv_f32;       /* f32 KV cache instead of f16. Default false */
@@ -194,7 +194,8 @@ typedef struct rd_step_result {
     int32_t n_drafted;     /* draft tokens proposed (B*L, 0 for plain decoding) */
     int32_t n_tree;        /* tree nodes verified in the one target call (1 for plain) */
     int32_t n_accepted;    /* draft tokens accepted (n_tokens - 1 unless cut by max_tokens) */
-    int32_t target_calls;  /* llama_decode calls made (0 or 1; prefill counts on its own) */
+    int32_t target_calls;  /* target decodes this step stands for: 1, or 0 when finished; the
+                              first step after prefill samples the prompt logits (its call) */
     double  t_draft_ms;    /* drafter graph + beam search */
     double  t_verify_ms;   /* the llama_decode of the tree */
     double  t_other_ms;    /* tree building, acceptance walk, sampling, KV edits */
@@ -212,7 +213,8 @@ RD_API void      rd_session_free(rd_session * s); /* NULL is a no-op */
 RD_API int32_t rd_session_n_ctx(const rd_session * s);
 /* Tokens currently held in the KV cache (prompt + accepted generation). */
 RD_API int32_t rd_session_n_past(const rd_session * s);
-/* Cells occupied in the KV cache across all sequences (test hook for KV bookkeeping). */
+/* KV cells held by each beam sequence, or -1 when the sequences disagree (a stale branch).
+ * Test hook for KV bookkeeping: it serialises the cache state, so it is slow. */
 RD_API int32_t rd_session_kv_cells(const rd_session * s);
 /* True when flash attention is on for this session (reported, as it adds float noise). */
 RD_API bool    rd_session_flash_attn(const rd_session * s);
@@ -247,6 +249,151 @@ RD_API void rd_session_cancel(rd_session * s);
 /* Last-layer hidden state (d floats) that the next step drafts from. Borrowed until the next
  * call on s; NULL before the first prefill. */
 RD_API const float * rd_session_hidden(const rd_session * s);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* Knowledge distillation: teacher data, draft vocabulary, training, evaluation              */
+/* (teacher.cpp, train*.cpp; the teacher file format is documented at the top of teacher.cpp */
+/* and in docs/distill.md). Long calls are time-sliced: call *_run(.., max_ms, ..) in a loop  */
+/* and read the progress it fills until progress.finished != 0.                             */
+
+typedef struct rd_teacher rd_teacher; /* the target answering a prompt pool, recorded to a file */
+typedef struct rd_trainer rd_trainer; /* a drafter being trained on a teacher file */
+
+typedef struct rd_teacher_params {
+    int32_t n_parallel;     /* P: sequences decoded together in one llama context. Default 8 */
+    int32_t max_new_tokens; /* greedy answer length cap per prompt, tokens. Default 128 */
+    int32_t top_k;          /* K next-token probabilities recorded per position, 1..32. Default 16 */
+    int32_t prompt_tail;    /* last prompt positions recorded too (>= 1: the last prompt token's
+                               hidden state starts the first draft). Default 8 */
+    int32_t n_ctx_seq;      /* KV cells per sequence; longer prompts are skipped. Default 1024 */
+    int32_t n_threads;      /* CPU threads; 0 = number of cores. Default 0 */
+} rd_teacher_params;
+
+/* Progress, filled by rd_teacher_run; counts cover the whole file (resumed work included)
+ * unless said otherwise. All fields 8 bytes wide for easy reading over FFI. */
+typedef struct rd_teacher_progress {
+    int64_t n_prompts;    /* prompts given */
+    int64_t n_done;       /* prompts answered and on disk */
+    int64_t n_skipped;    /* prompts too long for n_ctx_seq */
+    int64_t n_resumed;    /* prompts found on disk at init (a previous run) */
+    int64_t n_positions;  /* recorded positions on disk */
+    int64_t n_tokens_run; /* tokens decoded by this run (prompt + answers) */
+    double  elapsed_s;    /* wall time of this run */
+    double  tokens_per_s; /* generated tokens per second in this run */
+    double  eta_s;        /* estimated seconds left; 0 when finished */
+    int64_t finished;     /* 1 when every prompt is on disk and the file is complete */
+} rd_teacher_progress;
+
+RD_API void rd_teacher_default_params(rd_teacher_params * p);
+
+/* Render one user message with the target's chat template (llama.cpp's built-in detection of
+ * tokenizer.chat_template), ending with the assistant turn's start. Writes a NUL-terminated
+ * string into buf; returns its length, or -(needed) when cap is too small, or -1 when the
+ * model has no template llama.cpp recognises. For C tools; the gateway renders Jinja itself. */
+RD_API int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap);
+
+/* Prepare to record the target's greedy answers to n_prompts prompts (already tokenized and
+ * chat-templated: prompt i is tokens[offsets[i] .. offsets[i+1]), offsets has n_prompts + 1
+ * entries; both borrowed during the call) into path. The file is keyed by the target's
+ * fingerprint, the prompts and the settings: when path already holds a file with the same key,
+ * its finished prompts are kept (a complete file makes rd_teacher_run finish at once); any
+ * other file at path is replaced. RD_ERR_INVALID_ARG for empty prompts or bad params,
+ * RD_ERR_IO when path cannot be written. m must outlive *out; free with rd_teacher_free(). */
+RD_API rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
+                                 const int64_t * offsets, int32_t n_prompts, const char * path,
+                                 rd_teacher ** out);
+/* Work for about max_ms milliseconds (at least one decode), then fill *progress (may be NULL).
+ * The file on disk is valid after every call: an interrupted run resumes with rd_teacher_init. */
+RD_API rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * progress);
+RD_API void      rd_teacher_free(rd_teacher * t); /* NULL is a no-op; the file stays */
+
+/* The n most frequent tokens the teacher produced in the complete teacher file at path
+ * (ties: the lower id), written to ids (n entries, caller-provided), most frequent first;
+ * filled up with the most frequent input tokens, then the lowest unused ids, when the answers
+ * hold fewer than n distinct tokens. *coverage (may be NULL) = share of answer tokens inside.
+ * RD_ERR_INVALID_ARG when n is not in 1..V (the target's vocab); RD_ERR_MISMATCH when the file
+ * was recorded from another target. */
+RD_API rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t n,
+                                        int32_t * ids, double * coverage);
+
+
+typedef struct rd_train_params {
+    int32_t  beam_length;     /* L: draft steps trained per sample (teacher forcing). Default 4 */
+    int32_t  n_draft_vocab;   /* V': the most frequent answer tokens (rd_teacher_draft_vocab);
+                                 must be in 1..V. Default 8192 */
+    int32_t  n_layers;        /* ResBlocks. Default 1 */
+    int32_t  n_proj;          /* input projection 2d -> e; 0 = none. Default 0 */
+    int32_t  weight_type;     /* RD_WEIGHTS_* of the saved drafter. Default RD_WEIGHTS_F16 */
+    int32_t  epochs;          /* passes over the training samples. Default 2 */
+    int32_t  batch_size;      /* samples (positions) per optimizer step. Default 64 */
+    float    lr;              /* peak AdamW learning rate. Default 1e-3 */
+    float    lr_min_ratio;    /* cosine decay ends at lr * this. Default 0.1 */
+    int32_t  warmup_steps;    /* linear warm-up; capped at a tenth of all steps. Default 100 */
+    float    weight_decay;    /* AdamW decoupled weight decay. Default 0.01 */
+    float    ce_weight;       /* share of cross-entropy on the teacher's own token mixed into the
+                                 KL target, 0..1. Default 0.1 */
+    float    holdout;         /* share of teacher sequences held out for accuracy, 0..0.5.
+                                 Default 0.05 */
+    int32_t  eval_beams;      /* B of the top-B accuracy. Default 4 */
+    int32_t  max_eval_samples;/* held-out positions evaluated per evaluation. Default 2048 */
+    int32_t  checkpoint_every;/* write the checkpoint every this many steps (and at each epoch's
+                                 end and the finish); 0 = only those. Default 200 */
+    int32_t  n_threads;       /* CPU threads; 0 = number of cores. Default 0 */
+    uint64_t seed;            /* initialisation and data order. Default 42 */
+} rd_train_params;
+
+/* Progress, filled by rd_trainer_run. acc1/accB/eval_kl are from the latest evaluation
+ * (n_evals counts them: one after each epoch). All fields 8 bytes wide. */
+typedef struct rd_train_progress {
+    int64_t step;             /* optimizer steps done (resumed ones included) */
+    int64_t total_steps;
+    int64_t epoch;            /* current epoch, 0-based (== epochs when finished) */
+    int64_t epochs;
+    int64_t n_train_samples;  /* positions with L following ones, per epoch */
+    int64_t n_eval_samples;
+    double  loss;             /* mean training loss (summed over L steps) since the last call */
+    double  lr;               /* learning rate of the last step */
+    double  elapsed_s;        /* training wall time of this run (resumed runs start at 0) */
+    double  samples_per_s;
+    double  eta_s;
+    double  coverage;         /* share of answer tokens inside the draft vocabulary */
+    int64_t n_evals;
+    double  eval_kl;          /* held-out KL(teacher || drafter), summed over the L steps */
+    double  acc1[RD_MAX_BEAM_LENGTH]; /* held-out top-1 accuracy of draft step k (k < L) */
+    double  accB[RD_MAX_BEAM_LENGTH]; /* held-out top-B (eval_beams) accuracy of draft step k */
+    int64_t finished;         /* 1 when every step is done (save with rd_trainer_save) */
+} rd_train_progress;
+
+RD_API void rd_train_default_params(rd_train_params * p);
+
+/* Prepare training a drafter for target m on the teacher file at teacher_path (from
+ * rd_teacher_run; an incomplete file is used as far as it goes). Weights start from
+ * rd_drafter_write_random's initialisation with p->seed. checkpoint_path (NULL = none) is
+ * where checkpoints go (weights, AdamW moments, step, seed); with resume and an existing
+ * checkpoint there, training continues from it and ends with the same weights as an
+ * uninterrupted run with the same params (same thread count). Errors: RD_ERR_INVALID_ARG (bad
+ * params, V' larger than the target's vocab, no training sample), RD_ERR_MISMATCH (teacher file
+ * or checkpoint from another target, or checkpoint with other settings), RD_ERR_IO,
+ * RD_ERR_FORMAT. m must outlive *out; free with rd_trainer_free(). */
+RD_API rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_train_params * p,
+                                 const char * checkpoint_path, bool resume, rd_trainer ** out);
+/* Train for about max_ms milliseconds or max_steps steps (0 = no step cap), at least one step
+ * unless finished; evaluates after each epoch. Fills *progress (may be NULL). */
+RD_API rd_status rd_trainer_run(rd_trainer * t, int32_t max_ms, int32_t max_steps, rd_train_progress * progress);
+/* Write the checkpoint now (RD_ERR_STATE without a checkpoint path). */
+RD_API rd_status rd_trainer_checkpoint(rd_trainer * t);
+/* Save the current weights as a drafter GGUF (p->weight_type). RD_ERR_IO when path cannot be
+ * written (nothing is left behind). */
+RD_API rd_status rd_trainer_save(rd_trainer * t, const char * path);
+RD_API void      rd_trainer_free(rd_trainer * t); /* NULL is a no-op */
+
+/* Mean accepted length by real speculative generation: greedy, up to max_new_tokens per
+ * prompt (tokens/offsets as in rd_teacher_init), drafter d with beams B x L (d NULL = plain
+ * decoding, tau = 1). *tau = tokens generated / target calls; *tokens_per_s may be NULL. */
+RD_API rd_status rd_eval_tau(rd_model * m, rd_drafter * d, const int32_t * tokens, const int64_t * offsets,
+                             int32_t n_prompts, int32_t B, int32_t L, int32_t max_new_tokens,
+                             int32_t n_threads, double * tau, double * tokens_per_s);
 
 #ifdef __cplusplus
 }

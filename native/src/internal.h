@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 // Record msg (printf-style) as this thread's last error and return st, so a failing path
 // reads `return rd_fail(RD_ERR_IO, "cannot open %s", path);`.
@@ -26,6 +27,7 @@ struct rd_model {
     uint64_t            fingerprint = 0;
     ggml_backend_dev_t  dev = nullptr; // device the drafter should run on (CPU when no offload)
     std::unique_ptr<token_embd> embd;  // opened at load
+    std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();
 };
 

@@ -1,0 +1,271 @@
+// drafter_beam.cpp - ReDrafter beam search: from the target's hidden state h and its last
+// sampled token g, grow B beams of L draft tokens with the drafter's forward graph.
+// Step 1 runs one column (x_1 = g, s_0 = 0) and keeps its top B tokens; each later step runs the
+// B beams as the B columns of one graph evaluation and keeps the top B of the B x V'
+// continuations by summed log-probability. Ties go to the lower (beam, token) index, so the
+// result is deterministic.
+//
+// Shape legend: B = beam width, L = beam length, d = target hidden size, V' = draft vocab.
+// Cost per search: one graph run of 1 column + (L-1) runs of B columns, dominated by the LM head
+// [e, V']. So nothing is built or allocated per step: two graphs (1 and B columns), each
+// allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
+// top-B selection run on the host, O(V') per column, without sorting.
+#include "drafter_graph.h"
+#include "token_embd.h"
+#include "ggml-alloc.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+namespace {
+
+// One forward step compiled for a fixed column count n.
+struct step_graph {
+    int32_t        n = 0;
+    ggml_context * ctx = nullptr;    // graph tensors (their data lives in alloc's buffer)
+    ggml_cgraph *  gf = nullptr;
+    ggml_gallocr_t alloc = nullptr;
+    ggml_tensor *  emb = nullptr;    // in  [d, n]  E(x) per column
+    ggml_tensor *  s_prev = nullptr; // in  [d, n]  previous state; nullptr in the first step
+    ggml_tensor *  h = nullptr;      // in  [d, 1]  target hidden state, shared by the columns
+    ggml_tensor *  s = nullptr;      // out [d, n]  new state
+    ggml_tensor *  logits = nullptr; // out [V', n]
+
+    ~step_graph() {
+        if (alloc) ggml_gallocr_free(alloc);
+        if (ctx) ggml_free(ctx);
+    }
+};
+
+// A continuation: beam `beam` extended by draft index tok, with its summed log-probability.
+struct cand {
+    float   score;
+    int32_t beam;
+    int32_t tok;
+};
+
+// Best first: the higher score, then the lower (beam, token) index. A NaN score never wins a
+// comparison, which keeps a broken drafter's output deterministic and memory-safe.
+inline bool better(const cand & a, const cand & b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.beam != b.beam ? a.beam < b.beam : a.tok < b.tok;
+}
+
+// The k best candidates offered so far, best first; insertion, as k <= RD_MAX_BEAMS.
+struct top_k {
+    cand    items[RD_MAX_BEAMS];
+    int32_t k = 0, count = 0;
+
+    void offer(const cand & c) {
+        if (count == k && !better(c, items[k - 1])) return;
+        int32_t i = count < k ? count++ : k - 1;
+        for (; i > 0 && better(c, items[i - 1]); i--) items[i] = items[i - 1];
+        items[i] = c;
+    }
+};
+
+// Offers every token of one logits column x (n_vocab floats) to top, scored as
+// base + log_softmax(x)[tok]. Three passes over x (max, sum of exp, select); the select pass
+// rejects almost every token with one compare once top is full.
+void offer_column(const float * x, int32_t n_vocab, int32_t beam, float base, top_k & top) {
+    float max = x[0];
+    for (int32_t j = 1; j < n_vocab; j++) max = std::max(max, x[j]);
+    // float exp, summed in double: a 256k vocab sums without drift, and expf keeps it cheap
+    double sum = 0.0;
+    for (int32_t j = 0; j < n_vocab; j++) sum += std::exp(x[j] - max);
+    const float shift = base - (float) ((double) max + std::log(sum)); // score = x + shift
+    for (int32_t j = 0; j < n_vocab; j++) {
+        const float score = x[j] + shift;
+        if (top.count < top.k || score >= top.items[top.k - 1].score) top.offer({score, beam, j});
+    }
+}
+
+} // namespace
+
+struct drafter_runtime {
+    std::unique_ptr<step_graph> first; // step 1: one column, zero state
+    std::unique_ptr<step_graph> step;  // steps 2..L: B columns
+    std::vector<float>   emb;          // [d, B]
+    std::vector<float>   state;        // [d, B]  s of the current beams, fed as s_prev
+    std::vector<float>   state_out;    // [d, B]  s read back from the graph
+    std::vector<float>   logits;       // [V', B] copy of the logits, for non-host buffers only
+    std::vector<int32_t> toks, toks_next;     // [B, L] draft indices per beam
+    std::vector<float>   scores, scores_next; // [B]
+};
+
+void drafter_runtime_deleter::operator()(drafter_runtime * rt) const { delete rt; }
+
+// Builds and allocates the step graph for n columns (first: no previous state).
+static rd_status build_step(rd_drafter * d, int32_t n, bool first, std::unique_ptr<step_graph> * out) {
+    const int64_t dim = d->hp.n_embd;
+    auto g = std::make_unique<step_graph>();
+    g->n = n;
+    // the graph has ~10 + 5 * n_layers tensors; 128 leaves room for ggml's views
+    ggml_init_params ip = { ggml_tensor_overhead() * 128 + ggml_graph_overhead(), nullptr, /*no_alloc =*/ true };
+    g->ctx = ggml_init(ip);
+    if (!g->ctx) return rd_fail(RD_ERR_NO_MEMORY, "drafter: cannot create a graph context");
+
+    g->emb = ggml_new_tensor_2d(g->ctx, GGML_TYPE_F32, dim, n);
+    g->h   = ggml_new_tensor_2d(g->ctx, GGML_TYPE_F32, dim, 1);
+    ggml_set_input(g->emb);
+    ggml_set_input(g->h);
+    if (!first) {
+        g->s_prev = ggml_new_tensor_2d(g->ctx, GGML_TYPE_F32, dim, n);
+        ggml_set_input(g->s_prev);
+    }
+    g->s = drafter_build_rnn(g->ctx, d->w, g->emb, g->s_prev);
+    g->logits = drafter_build_head(g->ctx, d->hp, d->w, g->h, g->s);
+    ggml_set_output(g->s);
+    ggml_set_output(g->logits);
+    g->gf = ggml_new_graph(g->ctx);
+    ggml_build_forward_expand(g->gf, g->s);
+    ggml_build_forward_expand(g->gf, g->logits);
+
+    // A GPU backend may lack an op (e.g. q8_0 on some Vulkan drivers): refuse here rather than
+    // let ggml abort mid-compute.
+    for (int i = 0; i < ggml_graph_n_nodes(g->gf); i++) {
+        ggml_tensor * node = ggml_graph_node(g->gf, i);
+        if (!ggml_backend_supports_op(d->backend, node))
+            return rd_fail(RD_ERR_BACKEND, "drafter: backend %s cannot run %s (%s)", ggml_backend_name(d->backend),
+                           ggml_op_desc(node), ggml_type_name(node->src[0] ? node->src[0]->type : node->type));
+    }
+    g->alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(d->backend));
+    if (!g->alloc || !ggml_gallocr_alloc_graph(g->alloc, g->gf))
+        return rd_fail(RD_ERR_NO_MEMORY, "drafter: cannot allocate the compute buffer for %d beams", n);
+    *out = std::move(g);
+    return RD_OK;
+}
+
+// Makes sure the graphs and scratch for width B exist (built on the first search, rebuilt only
+// when a session with another B uses the drafter).
+static rd_status prepare(rd_drafter * d, int32_t B) {
+    if (!d->rt) d->rt.reset(new drafter_runtime());
+    drafter_runtime & rt = *d->rt;
+    if (!rt.first)
+        if (rd_status st = build_step(d, 1, true, &rt.first); st != RD_OK) return st;
+    if (!rt.step || rt.step->n != B) {
+        rt.step.reset();
+        if (rd_status st = build_step(d, B, false, &rt.step); st != RD_OK) return st;
+        const size_t dB = (size_t) d->hp.n_embd * B;
+        rt.emb.assign(dB, 0.0f);
+        rt.state.assign(dB, 0.0f);
+        rt.state_out.assign(dB, 0.0f);
+        rt.logits.clear(); // sized on first use, only off-host
+        rt.toks.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
+        rt.toks_next.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
+        rt.scores.assign((size_t) B, 0.0f);
+        rt.scores_next.assign((size_t) B, 0.0f);
+    }
+    return RD_OK;
+}
+
+// Runs g and returns its logits [V', n]: straight from the tensor on a host buffer (the CPU
+// backend), else copied into scratch.
+static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & scratch, const float ** logits) {
+    if (ggml_backend_graph_compute(d->backend, g.gf) != GGML_STATUS_SUCCESS)
+        return rd_fail(RD_ERR_BACKEND, "drafter: graph compute failed on %s", ggml_backend_name(d->backend));
+    if (ggml_backend_buffer_is_host(g.logits->buffer)) {
+        *logits = static_cast<const float *>(g.logits->data);
+    } else {
+        scratch.resize((size_t) ggml_nelements(g.logits));
+        ggml_backend_tensor_get(g.logits, scratch.data(), 0, ggml_nbytes(g.logits));
+        *logits = scratch.data();
+    }
+    return RD_OK;
+}
+
+rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
+                                 int32_t * beams, float * beam_logp) {
+    if (!d || !h || !beams || !beam_logp)
+        return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_beam_search: drafter, h, beams and beam_logp are required");
+    if (B < 1 || B > RD_MAX_BEAMS || L < 1 || L > RD_MAX_BEAM_LENGTH)
+        return rd_fail(RD_ERR_INVALID_ARG, "beam width %d / length %d out of range 1..%d / 1..%d", B, L, RD_MAX_BEAMS, RD_MAX_BEAM_LENGTH);
+    if (g < 0 || g >= d->hp.n_vocab)
+        return rd_fail(RD_ERR_INVALID_ARG, "drafter: token %d is not in the target vocab (0..%d)", g, d->hp.n_vocab - 1);
+    const token_embd * E = d->m->embd.get();
+    if (!E) return rd_fail(RD_ERR_STATE, "drafter: the target's token embeddings are not open");
+
+    std::lock_guard<std::mutex> lock(d->mu);
+    if (rd_status st = prepare(d, B); st != RD_OK) return st;
+    drafter_runtime & rt = *d->rt;
+    const int32_t dim = d->hp.n_embd, V = d->hp.n_draft_vocab;
+    const size_t row = sizeof(float) * (size_t) dim;
+
+    // Beams are only distinct while there are enough continuations (V' < B, or V' = 1): the
+    // first n_live beams are real, the rest copy the last real one (same tokens and score, so
+    // the output stays sorted and every input column is initialised).
+    int32_t n_live = 0;
+    auto take = [&](const top_k & top, const float * s_out, int32_t k) {
+        for (int32_t i = 0; i < top.count; i++) {
+            const cand & c = top.items[i];
+            if (k > 0) memcpy(&rt.toks_next[(size_t) i * L], &rt.toks[(size_t) c.beam * L], sizeof(int32_t) * (size_t) k);
+            rt.toks_next[(size_t) i * L + k] = c.tok;
+            rt.scores_next[(size_t) i] = c.score;
+            memcpy(&rt.state[(size_t) i * dim], s_out + (size_t) c.beam * dim, row);
+        }
+        n_live = top.count;
+        for (int32_t i = n_live; i < B; i++) {
+            memcpy(&rt.toks_next[(size_t) i * L], &rt.toks_next[(size_t) (n_live - 1) * L], sizeof(int32_t) * (size_t) (k + 1));
+            rt.scores_next[(size_t) i] = rt.scores_next[(size_t) (n_live - 1)];
+            memcpy(&rt.state[(size_t) i * dim], &rt.state[(size_t) (n_live - 1) * dim], row);
+        }
+        std::swap(rt.toks, rt.toks_next);
+        std::swap(rt.scores, rt.scores_next);
+    };
+
+    // Step 1: x_1 = g, s_0 = 0, one column; grow one beam into its top B tokens.
+    {
+        step_graph & sg = *rt.first;
+        E->row(g, rt.emb.data());
+        ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row);
+        ggml_backend_tensor_set(sg.h, h, 0, row);
+        const float * logits = nullptr;
+        if (rd_status st = run_step(d, sg, rt.logits, &logits); st != RD_OK) return st;
+        ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row);
+        top_k top;
+        top.k = std::min(B, V);
+        offer_column(logits, V, 0, 0.0f, top);
+        take(top, rt.state_out.data(), 0);
+    }
+
+    // Steps 2..L: feed each beam's last token and state; keep the top B of n_live x V'.
+    for (int32_t k = 1; k < L; k++) {
+        step_graph & sg = *rt.step;
+        for (int32_t b = 0; b < B; b++)
+            E->row(d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k - 1]], &rt.emb[(size_t) b * dim]);
+        // every input is set before every run: gallocr reuses an input's memory for later
+        // nodes once it has been read, so h does not survive from one step to the next
+        ggml_backend_tensor_set(sg.h, h, 0, row);
+        ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row * B);
+        ggml_backend_tensor_set(sg.s_prev, rt.state.data(), 0, row * B);
+        const float * logits = nullptr;
+        if (rd_status st = run_step(d, sg, rt.logits, &logits); st != RD_OK) return st;
+        ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row * B);
+        top_k top;
+        top.k = (int32_t) std::min<int64_t>(B, (int64_t) n_live * V);
+        for (int32_t b = 0; b < n_live; b++)
+            offer_column(logits + (size_t) b * V, V, b, rt.scores[(size_t) b], top);
+        take(top, rt.state_out.data(), k);
+    }
+
+    for (int32_t b = 0; b < B; b++) {
+        for (int32_t k = 0; k < L; k++)
+            beams[b * L + k] = d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k]];
+        beam_logp[b] = rt.scores[(size_t) b];
+    }
+    return RD_OK;
+}
+
+void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {
+    if (!d) return;
+    if (n_threads <= 0) n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    std::lock_guard<std::mutex> lock(d->mu);
+    d->n_threads = n_threads;
+    // Only the CPU backend has threads; it exports the setter through its registry because
+    // ggml-cpu is loaded at run time (one library per CPU variant), not linked.
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(d->backend));
+    auto set = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    if (set) set(d->backend, n_threads);
+}

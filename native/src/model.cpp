@@ -1,0 +1,130 @@
+// model.cpp - the target model: loading through llama.cpp, metadata, tokenizer, fingerprint.
+#include "internal.h"
+#include "token_embd.h"
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+rd_model::~rd_model() {
+    if (lm) llama_model_free(lm);
+}
+
+void rd_model_default_params(rd_model_params * p) {
+    if (!p) return;
+    p->n_gpu_layers = 0;
+    p->device = nullptr;
+    p->use_mmap = true;
+}
+
+// llama.cpp only logs why a load failed; check the common cases first so the caller gets a
+// status and a message.
+static rd_status check_gguf_file(const char * path) {
+    FILE * f = fopen(path, "rb");
+    if (!f) return rd_fail(RD_ERR_IO, "cannot open model file '%s'", path);
+    char magic[4] = {0};
+    size_t n = fread(magic, 1, 4, f);
+    fclose(f);
+    if (n != 4 || memcmp(magic, "GGUF", 4) != 0)
+        return rd_fail(RD_ERR_FORMAT, "'%s' is not a GGUF file", path);
+    return RD_OK;
+}
+
+static uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
+    const uint8_t * b = static_cast<const uint8_t *>(data);
+    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model ** out) {
+    if (!path || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_model_load: path and out are required");
+    *out = nullptr;
+    rd_model_params defaults;
+    rd_model_default_params(&defaults);
+    if (!p) p = &defaults;
+    if (rd_status st = check_gguf_file(path); st != RD_OK) return st;
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = p->n_gpu_layers;
+    mp.load_mode = p->use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    ggml_backend_dev_t devs[2] = {nullptr, nullptr};
+    if (p->device && *p->device) {
+        devs[0] = ggml_backend_dev_by_name(p->device);
+        if (!devs[0]) return rd_fail(RD_ERR_BACKEND, "no ggml device named '%s'", p->device);
+        if (ggml_backend_dev_type(devs[0]) != GGML_BACKEND_DEVICE_TYPE_CPU) mp.devices = devs;
+    }
+
+    auto m = std::make_unique<rd_model>();
+    m->lm = llama_model_load_from_file(path, mp);
+    if (!m->lm) return rd_fail(RD_ERR_FORMAT, "llama.cpp could not load '%s' (unsupported architecture or corrupt file)", path);
+    m->path = path;
+    m->vocab = llama_model_get_vocab(m->lm);
+    m->n_vocab = llama_vocab_n_tokens(m->vocab);
+    m->n_embd = llama_model_n_embd(m->lm);
+
+    char name[256];
+    if (llama_model_meta_val_str(m->lm, "general.name", name, sizeof name) >= 0) m->name = name;
+    else {
+        const char * slash = strrchr(path, '/');
+        m->name = slash ? slash + 1 : path;
+    }
+
+    uint64_t h = 1469598103934665603ull;
+    h = fnv1a(h, &m->n_vocab, sizeof m->n_vocab);
+    h = fnv1a(h, &m->n_embd, sizeof m->n_embd);
+    for (int32_t t = 0; t < m->n_vocab; t++) {
+        const char * text = llama_vocab_get_text(m->vocab, t);
+        h = fnv1a(h, text, strlen(text) + 1);
+        if (llama_vocab_is_eog(m->vocab, t)) m->eog_tokens.push_back(t);
+    }
+    m->fingerprint = h;
+
+    // The drafter runs where the target's output layer lives: a GPU when layers are offloaded.
+    m->dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (p->n_gpu_layers != 0) {
+        if (devs[0]) m->dev = devs[0];
+        else if (ggml_backend_dev_t g = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU)) m->dev = g;
+    }
+
+    std::string err;
+    m->embd = token_embd_open(m->path, &err);
+    if (!m->embd) return rd_fail(RD_ERR_FORMAT, "cannot read token embeddings of '%s': %s", path, err.c_str());
+
+    *out = m.release();
+    return RD_OK;
+}
+
+void rd_model_free(rd_model * m) { delete m; }
+
+int32_t rd_model_n_vocab(const rd_model * m) { return m->n_vocab; }
+int32_t rd_model_n_embd(const rd_model * m) { return m->n_embd; }
+int32_t rd_model_n_ctx_train(const rd_model * m) { return llama_model_n_ctx_train(m->lm); }
+int32_t rd_model_token_bos(const rd_model * m) { return llama_vocab_bos(m->vocab); }
+int32_t rd_model_token_eos(const rd_model * m) { return llama_vocab_eos(m->vocab); }
+bool rd_model_token_is_eog(const rd_model * m, int32_t t) {
+    return t >= 0 && t < m->n_vocab && llama_vocab_is_eog(m->vocab, t);
+}
+bool rd_model_add_bos(const rd_model * m) { return llama_vocab_get_add_bos(m->vocab); }
+uint64_t rd_model_fingerprint(const rd_model * m) { return m->fingerprint; }
+
+int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap) {
+    if (!key) return -1;
+    // llama_model_meta_val_str truncates into buf and returns the full length
+    char dummy[1];
+    if (!buf || cap <= 0) { buf = dummy; cap = 1; }
+    return llama_model_meta_val_str(m->lm, key, buf, (size_t) cap);
+}
+
+int32_t rd_model_tokenize(const rd_model * m, const char * text, int32_t len, bool add_special,
+                          bool parse_special, int32_t * out, int32_t cap) {
+    if (!text || len < 0) return 0;
+    if (!out) cap = 0;
+    return llama_tokenize(m->vocab, text, len, out, cap, add_special, parse_special);
+}
+
+int32_t rd_model_token_to_piece(const rd_model * m, int32_t token, bool special, char * buf, int32_t cap) {
+    if (token < 0 || token >= m->n_vocab) return -INT32_MAX;
+    char dummy[1];
+    if (!buf || cap <= 0) { buf = dummy; cap = 0; }
+    return llama_token_to_piece(m->vocab, token, buf, cap, 0, special);
+}

@@ -1,0 +1,275 @@
+// session.cpp - session lifecycle, prompt prefill and the decoding step:
+// draft (drafter.h) -> tree (tree.h) -> ONE llama_decode -> accept (accept.cpp) -> KV (kv.cpp).
+#include "session.h"
+#include "drafter.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+void rd_session_default_params(rd_session_params * p) {
+    if (!p) return;
+    p->n_ctx = 0;
+    p->n_batch = 512;
+    p->n_threads = 0;
+    p->beam_width = 4;
+    p->beam_length = 4;
+    p->flash_attn = -1;
+    p->kv_f32 = false;
+}
+
+rd_session::~rd_session() {
+    if (batch.token) llama_batch_free(batch);
+    if (ctx) llama_free(ctx);
+}
+
+static bool abort_cb(void * data) {
+    return static_cast<rd_session *>(data)->cancel.load(std::memory_order_relaxed);
+}
+
+rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p, rd_session ** out) {
+    if (!m || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_init: model and out are required");
+    *out = nullptr;
+    rd_session_params defaults;
+    rd_session_default_params(&defaults);
+    if (!p) p = &defaults;
+
+    const int32_t n_train = llama_model_n_ctx_train(m->lm);
+    int32_t n_ctx = p->n_ctx > 0 ? p->n_ctx : std::min<int32_t>(4096, n_train > 0 ? n_train : 4096);
+    if (p->n_ctx < 0 || n_ctx < 8) return rd_fail(RD_ERR_INVALID_ARG, "n_ctx must be >= 8 (got %d)", p->n_ctx);
+    if (p->n_batch < 1) return rd_fail(RD_ERR_INVALID_ARG, "n_batch must be >= 1 (got %d)", p->n_batch);
+    if (p->n_threads < 0) return rd_fail(RD_ERR_INVALID_ARG, "n_threads must be >= 0 (got %d)", p->n_threads);
+    if (p->flash_attn < -1 || p->flash_attn > 1) return rd_fail(RD_ERR_INVALID_ARG, "flash_attn must be -1, 0 or 1");
+    {
+        if (p->beam_width < 1 || p->beam_width > RD_MAX_BEAMS)
+            return rd_fail(RD_ERR_INVALID_ARG, "beam width must be in 1..%d (got %d)", RD_MAX_BEAMS, p->beam_width);
+        if (p->beam_length < 1 || p->beam_length > RD_MAX_BEAM_LENGTH)
+            return rd_fail(RD_ERR_INVALID_ARG, "beam length must be in 1..%d (got %d)", RD_MAX_BEAM_LENGTH, p->beam_length);
+        if (1 + p->beam_width * p->beam_length >= n_ctx)
+            return rd_fail(RD_ERR_INVALID_ARG, "a tree of 1 + %d x %d nodes does not fit a context of %d tokens",
+                           p->beam_width, p->beam_length, n_ctx);
+    }
+
+    auto s = std::make_unique<rd_session>();
+    s->m = m;
+    s->d = d;
+    // beams are allocated even without a drafter: rd_session_step_beams can inject them
+    s->B = p->beam_width;
+    s->L = p->beam_length;
+    s->n_seq = std::max(1, s->B);
+    s->n_ctx = n_ctx;
+    s->n_batch = std::max(p->n_batch, 1 + s->B * s->L);
+    s->flash = p->flash_attn != 0;
+
+    const int32_t threads = p->n_threads > 0 ? p->n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t) n_ctx;
+    cp.n_batch = cp.n_ubatch = (uint32_t) s->n_batch;
+    cp.n_seq_max = (uint32_t) s->n_seq;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.embeddings = true;                  // hidden states of every output, with the logits
+    cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
+    cp.kv_unified = true;                  // one cache shared by the beams: tree attention
+    cp.swa_full = true;                    // sliding-window caches must be able to roll back
+    cp.flash_attn_type = (llama_flash_attn_type) p->flash_attn;
+    cp.type_k = cp.type_v = p->kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    cp.abort_callback = abort_cb;
+    cp.abort_callback_data = s.get();
+    cp.no_perf = true;
+    s->ctx = llama_init_from_model(m->lm, cp);
+    if (!s->ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
+    // llama.cpp may round the context up but never the batch: read both back
+    s->n_ctx = (int32_t) llama_n_ctx(s->ctx);
+    s->n_batch = (int32_t) llama_n_batch(s->ctx);
+    if (s->n_batch < 1 + s->B * s->L)
+        return rd_fail(RD_ERR_INVALID_ARG, "a tree of 1 + %d x %d nodes exceeds the batch of %d tokens", s->B, s->L, s->n_batch);
+    s->batch = llama_batch_init(s->n_batch, 0, s->n_seq);
+    s->h.assign((size_t) m->n_embd, 0.0f);
+    s->beams.resize((size_t) std::max(1, s->B * s->L));
+    s->beam_logp.resize((size_t) std::max(1, s->B));
+    if (d) rd_drafter_set_threads(d, threads);
+    *out = s.release();
+    return RD_OK;
+}
+
+void rd_session_free(rd_session * s) { delete s; }
+
+int32_t rd_session_n_ctx(const rd_session * s) { return s->n_ctx; }
+int32_t rd_session_n_past(const rd_session * s) { return s->n_past; }
+bool rd_session_flash_attn(const rd_session * s) { return s->flash; }
+void rd_session_cancel(rd_session * s) { if (s) s->cancel.store(true); }
+const float * rd_session_hidden(const rd_session * s) { return s->state == rd_state::empty ? nullptr : s->h.data(); }
+
+// Cells tagged with sequence q: llama.cpp has no counter, but its sequence state is
+// (magic u32, seq id i32, n_stream u32, cell_count u32, ...) where the count is that of the
+// first (full-attention) cache. Test hook only: it serialises the cache.
+static int32_t seq_cells(llama_context * ctx, llama_seq_id q) {
+    const size_t size = llama_state_seq_get_size(ctx, q);
+    if (size < 16) return -1;
+    std::vector<uint8_t> buf(size);
+    if (llama_state_seq_get_data(ctx, buf.data(), size, q) < 16) return -1;
+    uint32_t n_stream = 0, cells = 0;
+    memcpy(&n_stream, buf.data() + 8, 4);
+    memcpy(&cells, buf.data() + 12, 4);
+    return n_stream == 1 ? (int32_t) cells : -1;
+}
+
+int32_t rd_session_kv_cells(const rd_session * s) {
+    // every occupied cell carries some beam's seq id and, after compaction, every beam holds
+    // the same cells: any disagreement means a stale branch survived
+    const int32_t n0 = seq_cells(s->ctx, 0);
+    for (int32_t q = 1; q < s->n_seq; q++)
+        if (seq_cells(s->ctx, q) != n0) return -1;
+    return n0;
+}
+
+static void batch_add(llama_batch & b, int32_t tok, int32_t pos, uint32_t seqs, bool logits) {
+    const int32_t i = b.n_tokens++;
+    b.token[i] = tok;
+    b.pos[i] = pos;
+    int32_t n = 0;
+    for (uint32_t m = seqs; m; m &= m - 1) b.seq_id[i][n++] = __builtin_ctz(m); // ascending: the
+    b.n_seq_id[i] = n;  // first seq id decides the token's attention mask, any beam through it works
+    b.logits[i] = logits;
+}
+
+static rd_status decode(rd_session * s) {
+    const int32_t rc = llama_decode(s->ctx, s->batch);
+    if (rc == 0) return RD_OK;
+    s->state = rd_state::empty;
+    if (rc == 2 || s->cancel.load()) return rd_fail(RD_ERR_CANCELLED, "cancelled");
+    return rd_fail(RD_ERR_DECODE, "llama_decode failed (code %d)", rc);
+}
+
+static uint32_t all_seqs(const rd_session * s) { return s->n_seq >= 32 ? 0xFFFFFFFFu : (1u << s->n_seq) - 1u; }
+
+rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) {
+    if (!s || !tokens || !sp) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prefill: session, tokens and sampler are required");
+    s->cancel.store(false);
+    s->state = rd_state::empty;
+    s->finish = RD_FINISH_NONE;
+    s->n_past = 0;
+    llama_memory_clear(llama_get_memory(s->ctx), true);
+    if (n < 1) return rd_fail(RD_ERR_INVALID_ARG, "the prompt is empty");
+    if (n >= s->n_ctx)
+        return rd_fail(RD_ERR_CONTEXT_FULL, "the prompt has %d tokens but the context holds %d (and needs room to generate)", n, s->n_ctx);
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= s->m->n_vocab)
+            return rd_fail(RD_ERR_INVALID_ARG, "prompt token %d at index %d is outside the vocabulary", tokens[i], i);
+    if (rd_status st = rd_sampler_build(s->smp, s->m, *sp); st != RD_OK) return st;
+    s->ignore_eos = sp->ignore_eos;
+
+    for (int32_t i = 0; i < n; i += s->n_batch) {
+        const int32_t k = std::min(s->n_batch, n - i);
+        s->batch.n_tokens = 0;
+        for (int32_t j = 0; j < k; j++) batch_add(s->batch, tokens[i + j], i + j, 1u, i + j == n - 1);
+        if (rd_status st = decode(s); st != RD_OK) return st;
+    }
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    for (int32_t q = 1; q < s->n_seq; q++) llama_memory_seq_cp(mem, 0, q, -1, -1);
+    memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, -1), s->h.size() * sizeof(float));
+    s->n_past = n;
+    s->state = rd_state::prefilled;
+    return RD_OK;
+}
+
+// The step shared by drafting, injected beams and plain decoding: B*L beams (B = 0: plain).
+static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, int32_t L, int32_t max_tokens,
+                             int32_t * out, float * logprobs, rd_step_result * r, double t0) {
+    rd_tree_build(s->tree, s->g, beams, B, L, all_seqs(s));
+    const rd_tree & t = s->tree;
+    s->batch.n_tokens = 0;
+    for (int32_t i = 0; i < t.n; i++) batch_add(s->batch, t.token[i], s->n_past + t.depth[i], t.seqs[i], true);
+    r->n_drafted = B * L;
+    r->n_tree = t.n;
+    const double t1 = rd_now_ms();
+    rd_status st = decode(s);
+    const double t2 = rd_now_ms();
+    r->t_verify_ms = t2 - t1;
+    r->target_calls = 1;
+    if (st != RD_OK) return st;
+
+    bool eos = false;
+    const int32_t last = rd_accept_walk(s, max_tokens, out, logprobs, &r->n_tokens, &eos);
+    r->n_accepted = t.depth[last];
+    rd_kv_compact(s, last);
+    s->n_past += t.depth[last] + 1;
+    memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, last), s->h.size() * sizeof(float));
+    if (eos) { s->state = rd_state::done; s->finish = RD_FINISH_EOS; r->finish = RD_FINISH_EOS; }
+    r->t_other_ms = (t1 - t0) + (rd_now_ms() - t2);
+    return RD_OK;
+}
+
+// Common entry checks; returns true when the step is fully handled (finished or first token).
+static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float * logprobs, rd_step_result * r, rd_status * st) {
+    *r = rd_step_result{};
+    *st = RD_OK;
+    if (s->state == rd_state::empty) { *st = rd_fail(RD_ERR_STATE, "no prompt: call rd_session_prefill first"); return true; }
+    if (max_tokens < 1 || !out) { *st = rd_fail(RD_ERR_INVALID_ARG, "max_tokens must be >= 1 and out non-null"); return true; }
+    if (s->cancel.load()) { s->state = rd_state::empty; *st = rd_fail(RD_ERR_CANCELLED, "cancelled"); return true; }
+    if (s->state == rd_state::done) { r->finish = s->finish; return true; }
+    if (s->state == rd_state::prefilled) {
+        // the first token comes from the prompt's logits: its target call was the prefill
+        const double t0 = rd_now_ms();
+        const float * logits = llama_get_logits_ith(s->ctx, -1);
+        const int32_t x = rd_sampler_next(s->smp, logits);
+        if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs);
+        out[0] = x;
+        s->g = x;
+        r->n_tokens = 1;
+        r->n_tree = 1;
+        r->target_calls = 1;
+        s->state = rd_state::running;
+        if (!s->ignore_eos && llama_vocab_is_eog(s->m->vocab, x)) {
+            s->state = rd_state::done;
+            s->finish = RD_FINISH_EOS; r->finish = RD_FINISH_EOS;
+        }
+        r->t_other_ms = rd_now_ms() - t0;
+        return true;
+    }
+    if (s->n_past >= s->n_ctx) {
+        s->state = rd_state::done;
+        s->finish = RD_FINISH_LENGTH; r->finish = RD_FINISH_LENGTH;
+        return true;
+    }
+    return false;
+}
+
+rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_t * out, float * logprobs,
+                          rd_step_result * r) {
+    rd_step_result dummy;
+    if (!r) r = &dummy;
+    if (!s) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_step: session is null");
+    rd_status st;
+    if (step_begin(s, max_tokens, out, logprobs, r, &st)) return st;
+    const double t0 = rd_now_ms();
+    int32_t B = 0, L = 0;
+    if (draft && s->d && s->B > 0) {
+        // shorten the beams near the end of the context: the tree needs n_past + N cells
+        L = std::min(s->L, (s->n_ctx - s->n_past - 1) / s->B);
+        L = std::min(L, max_tokens - 1); // drafts past the budget could never be emitted
+        if (L > 0) {
+            B = s->B;
+            st = rd_drafter_beam_search(s->d, s->h.data(), s->g, B, L, s->beams.data(), s->beam_logp.data());
+            if (st != RD_OK) return st;
+        }
+    }
+    const double t1 = rd_now_ms();
+    r->t_draft_ms = t1 - t0;
+    return verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
+}
+
+rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B, int32_t L, int32_t max_tokens,
+                                int32_t * out, float * logprobs, rd_step_result * r) {
+    rd_step_result dummy;
+    if (!r) r = &dummy;
+    if (!s) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_step_beams: session is null");
+    if (B < 0 || B > s->n_seq || L < 0 || L > RD_MAX_BEAM_LENGTH || (B > 0 && !beams))
+        return rd_fail(RD_ERR_INVALID_ARG, "injected beams %d x %d do not fit the session (%d seqs)", B, L, s->n_seq);
+    rd_status st;
+    if (step_begin(s, max_tokens, out, logprobs, r, &st)) return st;
+    if (s->n_past + 1 + B * L > s->n_ctx) return rd_fail(RD_ERR_CONTEXT_FULL, "the injected tree does not fit the context");
+    for (int32_t i = 0; i < B * L; i++)
+        if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
+    return verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
+}

@@ -1,0 +1,38 @@
+// teacher.h - read access to a teacher file (format: top of teacher.cpp), shared by the draft
+// vocabulary (teacher.cpp) and the trainer (train*.cpp). The file is mapped read-only.
+#pragma once
+
+#include "internal.h"
+
+#include <cstdint>
+#include <vector>
+
+// One recorded sequence: n positions (the last n_tail prompt tokens, then the fed answer tokens).
+// Position i holds tokens[i], hidden[i*d .. +d] (f16), and the top-K of the target's next-token
+// distribution after it: ids[i*K .. +K] (most probable first), probs[i*K .. +K].
+struct teacher_seq {
+    int32_t prompt = 0;        // index of the prompt in the pool
+    int32_t n = 0;             // positions
+    int32_t n_tail = 0;        // of which the first n_tail are prompt tokens
+    const int32_t *  tokens = nullptr;
+    const uint16_t * hidden = nullptr; // ggml_fp16_t bits
+    const int32_t *  ids = nullptr;
+    const float *    probs = nullptr;
+};
+
+struct teacher_file {
+    int32_t  n_embd = 0, n_vocab = 0, top_k = 0;
+    uint64_t fingerprint = 0, key = 0;
+    bool     complete = false;
+    std::vector<teacher_seq> seqs; // in file order
+    int64_t  n_positions = 0;
+
+    void *   map = nullptr;
+    size_t   map_size = 0;
+    ~teacher_file();
+};
+
+// Map and index the teacher file at path. RD_ERR_IO / RD_ERR_FORMAT with a message; a file
+// that is not complete is refused unless allow_partial (then its last, truncated record is
+// ignored and *valid_end tells where the valid records end).
+rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file * out, size_t * valid_end = nullptr);

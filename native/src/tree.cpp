@@ -1,0 +1,44 @@
+// tree.cpp - builds the prefix tree that one llama_decode verifies (see tree.h).
+#include "tree.h"
+
+int32_t rd_tree_child(const rd_tree & t, int32_t n, int32_t tok) {
+    // children sit after their parent in breadth-first order; N <= 257 so a scan is cheapest
+    for (int32_t i = n + 1; i < t.n; i++)
+        if (t.parent[i] == n && t.token[i] == tok) return i;
+    return -1;
+}
+
+void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs) {
+    // 1. insert beams in creation order (a node's parent is always created before it)
+    rd_tree c;
+    c.n = 1;
+    c.token[0] = g; c.parent[0] = -1; c.depth[0] = 0; c.seqs[0] = root_seqs;
+    for (int32_t b = 0; b < B; b++) {
+        int32_t cur = 0;
+        for (int32_t k = 0; k < L; k++) {
+            const int32_t tok = beams[b * L + k];
+            int32_t next = -1;
+            for (int32_t i = 1; i < c.n; i++)
+                if (c.parent[i] == cur && c.token[i] == tok) { next = i; break; }
+            if (next < 0) {
+                next = c.n++;
+                c.token[next] = tok; c.parent[next] = cur; c.depth[next] = k + 1; c.seqs[next] = 0;
+            }
+            c.seqs[next] |= 1u << b;
+            cur = next;
+        }
+    }
+    // 2. stable counting sort by depth -> breadth-first order, parents remapped
+    int32_t where[RD_MAX_TREE];
+    t.n = 0;
+    for (int32_t d = 0; d <= L; d++)
+        for (int32_t i = 0; i < c.n; i++)
+            if (c.depth[i] == d) where[i] = t.n++;
+    for (int32_t i = 0; i < c.n; i++) {
+        const int32_t j = where[i];
+        t.token[j] = c.token[i];
+        t.parent[j] = c.parent[i] < 0 ? -1 : where[c.parent[i]];
+        t.depth[j] = c.depth[i];
+        t.seqs[j] = c.seqs[i];
+    }
+}

@@ -1,0 +1,231 @@
+/* test_distill.c - knowledge distillation on the tiny target: teacher data (parallel greedy
+ * answers, reused from the cache on rerun), a short training run whose loss goes down and whose
+ * drafter beats a random one of the same shape on tau over held-out prompts, --resume from a
+ * mid-run checkpoint ending in byte-identical weights, and clear errors (empty prompts, a
+ * malformed prompt file, a checkpoint of another target, an unwritable output, a draft vocab
+ * larger than the target's). Scratch files go to the working directory and are removed. */
+#include "redrafter.h"
+#include "harness.h"
+#include "prompts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F_TEACHER   "test_distill_teacher.rdt"
+#define F_TEACHER_B "test_distill_teacher_b.rdt"
+#define F_CKPT_A    "test_distill_a.ckpt"
+#define F_CKPT_B    "test_distill_b.ckpt"
+#define F_OUT_A     "test_distill_a.gguf"
+#define F_OUT_B     "test_distill_b.gguf"
+#define F_RANDOM    "test_distill_random.gguf"
+#define F_BAD_JSONL "test_distill_bad.jsonl"
+
+#define N_TRAIN 40
+#define N_HOLD  8
+#define THREADS 1 /* same-weights-on-resume holds for one thread count */
+
+typedef struct prompt_set {
+    int32_t * tokens;
+    int64_t   offsets[N_TRAIN + 1];
+    int       n;
+} prompt_set;
+
+static void tokenize(rd_model * m, char ** texts, int n, prompt_set * ps) {
+    ps->tokens = malloc(sizeof(int32_t) * 4096 * (size_t) n);
+    ps->n = n;
+    ps->offsets[0] = 0;
+    for (int i = 0; i < n; i++) {
+        /* keep prompts short: the tiny model's context and the test's time */
+        int32_t k = rd_model_tokenize(m, texts[i], (int32_t) strlen(texts[i]), true, false, ps->tokens + ps->offsets[i], 4096);
+        if (k < 0) k = 0;
+        if (k > 48) k = 48;
+        if (k == 0) ps->tokens[ps->offsets[i] + k++] = 1;
+        ps->offsets[i + 1] = ps->offsets[i] + k;
+    }
+}
+
+static bool collect(rd_model * m, const prompt_set * ps, const char * path, rd_teacher_progress * pr) {
+    rd_teacher_params tp;
+    rd_teacher_default_params(&tp);
+    tp.n_parallel = 8;
+    tp.max_new_tokens = 40;
+    tp.top_k = 8;
+    tp.n_ctx_seq = 128;
+    tp.n_threads = THREADS;
+    rd_teacher * t = NULL;
+    if (!CHECK_OK(rd_teacher_init(m, &tp, ps->tokens, ps->offsets, ps->n, path, &t))) return false;
+    int guard = 0;
+    do {
+        if (!CHECK_OK(rd_teacher_run(t, 200, pr))) break;
+    } while (!pr->finished && ++guard < 100000);
+    rd_teacher_free(t);
+    return CHECK(pr->finished == 1, "teacher collection did not finish");
+}
+
+static void train_params(rd_train_params * p) {
+    rd_train_default_params(p);
+    p->n_draft_vocab = 256;
+    p->batch_size = 32;
+    p->epochs = 6;
+    p->lr = 3e-3f;
+    p->warmup_steps = 5;
+    p->holdout = 0.1f;
+    p->weight_type = RD_WEIGHTS_F32;
+    p->checkpoint_every = 0;
+    p->n_threads = THREADS;
+    p->seed = 7;
+}
+
+static unsigned char * slurp(const char * path, long * size) {
+    FILE * f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char * buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t) *size);
+        if (buf && fread(buf, 1, (size_t) *size, f) != (size_t) *size) { free(buf); buf = NULL; }
+    }
+    fclose(f);
+    return buf;
+}
+
+int main(void) {
+    rd_model * m = rd_test_open_model();
+    rd_model * mb = rd_test_open_model_b();
+    char ** texts = NULL;
+    const int n_texts = rd_test_read_prompts(N_TRAIN + N_HOLD, &texts);
+    if (!m || !mb || !CHECK(n_texts == N_TRAIN + N_HOLD, "need %d prompts", N_TRAIN + N_HOLD)) return rd_test_done();
+
+    prompt_set train, hold;
+    tokenize(m, texts, N_TRAIN, &train);
+    tokenize(m, texts + N_TRAIN, N_HOLD, &hold);
+
+    /* teacher data, then the same call again: answered from the cache */
+    rd_teacher_progress pr;
+    if (!collect(m, &train, F_TEACHER, &pr)) return rd_test_done();
+    CHECK_EQ_INT(pr.n_done, N_TRAIN);
+    CHECK(pr.n_positions > N_TRAIN * 8, "only %lld positions recorded", (long long) pr.n_positions);
+    const long long positions = pr.n_positions;
+    collect(m, &train, F_TEACHER, &pr);
+    CHECK_EQ_INT(pr.n_resumed, N_TRAIN);
+    CHECK_EQ_INT(pr.n_positions, positions);
+    CHECK_EQ_INT(pr.n_tokens_run, 0);
+
+    int32_t ids[256];
+    double coverage = 0;
+    CHECK_OK(rd_teacher_draft_vocab(m, F_TEACHER, 256, ids, &coverage));
+    CHECK(coverage > 0.5 && coverage <= 1.0, "coverage %.3f", coverage);
+    CHECK_EQ_INT(rd_teacher_draft_vocab(m, F_TEACHER, rd_model_n_vocab(m) + 1, ids, NULL), RD_ERR_INVALID_ARG);
+
+    /* a short uninterrupted run: the loss goes down */
+    rd_train_params p;
+    train_params(&p);
+    remove(F_CKPT_A);
+    rd_trainer * t = NULL;
+    rd_train_progress first, last;
+    if (!CHECK_OK(rd_trainer_init(m, F_TEACHER, &p, F_CKPT_A, false, &t))) return rd_test_done();
+    CHECK_OK(rd_trainer_run(t, 1000000, 1, &first));
+    do {
+        if (!CHECK_OK(rd_trainer_run(t, 1000000, 0, &last))) break;
+    } while (!last.finished);
+    const long long total = last.total_steps;
+    printf("train: %lld steps, first loss %.3f, last %.3f; held-out KL %.3f, top-1 %.3f %.3f %.3f %.3f\n",
+           total, first.loss, last.loss, last.eval_kl, last.acc1[0], last.acc1[1], last.acc1[2], last.acc1[3]);
+    CHECK(total >= 10, "only %lld steps", total);
+    CHECK(last.loss < first.loss * 0.8, "loss %.3f -> %.3f did not go down", first.loss, last.loss);
+    CHECK(last.n_evals == p.epochs, "%lld evaluations for %d epochs", (long long) last.n_evals, p.epochs);
+    CHECK_OK(rd_trainer_save(t, F_OUT_A));
+    CHECK_EQ_INT(rd_trainer_save(t, "no-such-dir/x/drafter.gguf"), RD_ERR_IO);
+    CHECK(strstr(rd_last_error(), "no-such-dir") != NULL, "message: %s", rd_last_error());
+    rd_trainer_free(t);
+
+    /* interrupted at mid-run, resumed from the checkpoint: the same final weights */
+    remove(F_CKPT_B);
+    t = NULL;
+    if (CHECK_OK(rd_trainer_init(m, F_TEACHER, &p, F_CKPT_B, true, &t))) {
+        CHECK_OK(rd_trainer_run(t, 1000000, (int32_t) (total / 2), &last));
+        CHECK_EQ_INT(last.step, total / 2);
+        CHECK_OK(rd_trainer_checkpoint(t));
+        rd_trainer_free(t);
+        t = NULL;
+    }
+    if (CHECK_OK(rd_trainer_init(m, F_TEACHER, &p, F_CKPT_B, true, &t))) {
+        CHECK_OK(rd_trainer_run(t, 1000000, 1, &last));
+        CHECK_EQ_INT(last.step, total / 2 + 1);
+        while (!last.finished) if (!CHECK_OK(rd_trainer_run(t, 1000000, 0, &last))) break;
+        CHECK_OK(rd_trainer_save(t, F_OUT_B));
+        rd_trainer_free(t);
+    }
+    long sa = 0, sb = 0;
+    unsigned char * a = slurp(F_OUT_A, &sa), * b = slurp(F_OUT_B, &sb);
+    CHECK(a && b && sa == sb && memcmp(a, b, (size_t) sa) == 0, "resumed drafter differs from the uninterrupted one");
+    free(a);
+    free(b);
+
+    /* tau on held-out prompts: trained > random of the same shape */
+    rd_drafter_init_params ip;
+    rd_drafter_init_default_params(&ip);
+    ip.n_draft_vocab = p.n_draft_vocab;
+    ip.vocab_ids = ids;
+    ip.seed = p.seed;
+    CHECK_OK(rd_drafter_write_random(m, &ip, F_RANDOM));
+    rd_drafter * dr = NULL, * dt = NULL;
+    double tau_random = 0, tau_trained = 0;
+    if (CHECK_OK(rd_drafter_load(F_RANDOM, m, &dr)) && CHECK_OK(rd_drafter_load(F_OUT_A, m, &dt))) {
+        CHECK_OK(rd_eval_tau(m, dr, hold.tokens, hold.offsets, hold.n, 4, 4, 40, THREADS, &tau_random, NULL));
+        CHECK_OK(rd_eval_tau(m, dt, hold.tokens, hold.offsets, hold.n, 4, 4, 40, THREADS, &tau_trained, NULL));
+        printf("tau on %d held-out prompts: random %.3f, trained %.3f\n", hold.n, tau_random, tau_trained);
+        CHECK(tau_trained > tau_random, "trained tau %.3f is not above random %.3f", tau_trained, tau_random);
+    }
+    rd_drafter_free(dr);
+    rd_drafter_free(dt);
+
+    /* errors */
+    {
+        int64_t off[2] = {0, 0};
+        rd_teacher * bad = NULL;
+        CHECK_EQ_INT(rd_teacher_init(m, NULL, train.tokens, off, 1, "test_distill_empty.rdt", &bad), RD_ERR_INVALID_ARG);
+        CHECK(strstr(rd_last_error(), "empty") != NULL, "message: %s", rd_last_error());
+        CHECK_EQ_INT(rd_teacher_init(m, NULL, train.tokens, off, 0, "test_distill_empty.rdt", &bad), RD_ERR_INVALID_ARG);
+        CHECK_EQ_INT(rd_teacher_init(m, NULL, train.tokens, train.offsets, 1, "no-such-dir/t.rdt", &bad), RD_ERR_IO);
+        CHECK(bad == NULL, "no handle on failure");
+
+        FILE * f = fopen(F_BAD_JSONL, "wb");
+        if (f) { fputs("this is not json\n{\"id\": 1}\n", f); fclose(f); }
+        char ** none = NULL;
+        CHECK_EQ_INT(rd_read_prompts(F_BAD_JSONL, 0, &none), -1);
+        f = fopen(F_BAD_JSONL, "wb");
+        if (f) fclose(f);
+        CHECK_EQ_INT(rd_read_prompts(F_BAD_JSONL, 0, &none), -1);
+
+        rd_train_params q;
+        train_params(&q);
+        q.n_draft_vocab = rd_model_n_vocab(m) + 1;
+        rd_trainer * tb = NULL;
+        CHECK_EQ_INT(rd_trainer_init(m, F_TEACHER, &q, NULL, false, &tb), RD_ERR_INVALID_ARG);
+        CHECK(strstr(rd_last_error(), "vocab") != NULL, "message: %s", rd_last_error());
+
+        /* a checkpoint of target A offered to target B */
+        prompt_set pb;
+        tokenize(mb, texts, 8, &pb);
+        rd_teacher_progress prb;
+        if (collect(mb, &pb, F_TEACHER_B, &prb)) {
+            train_params(&q);
+            q.n_draft_vocab = 128;
+            CHECK_EQ_INT(rd_trainer_init(mb, F_TEACHER_B, &q, F_CKPT_A, true, &tb), RD_ERR_MISMATCH);
+            CHECK(strstr(rd_last_error(), "checkpoint") != NULL, "message: %s", rd_last_error());
+            CHECK_EQ_INT(rd_trainer_init(mb, F_TEACHER, &q, NULL, false, &tb), RD_ERR_MISMATCH);
+        }
+        free(pb.tokens);
+    }
+
+    const char * scratch[] = {F_TEACHER, F_TEACHER_B, F_CKPT_A, F_CKPT_B, F_OUT_A, F_OUT_B, F_RANDOM, F_BAD_JSONL,
+                              "test_distill_empty.rdt"};
+    for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++) remove(scratch[i]);
+    free(train.tokens);
+    free(hold.tokens);
+    rd_test_free_prompts(texts, n_texts);
+    rd_model_free(m);
+    rd_model_free(mb);
+    return rd_test_done();
+}

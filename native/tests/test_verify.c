@@ -1,0 +1,180 @@
+/* test_verify.c - the verifier on its own: beams are injected (rd_session_step_beams) instead of
+ * drafted, so tree shape, acceptance length and KV compaction are checked against plain decoding
+ * with exact expectations. Greedy, f32 KV, flash attention off. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define B 4
+#define L 4
+#define N_REF 800
+
+static rd_session * new_session(rd_model * m) {
+    rd_session_params p;
+    rd_session_default_params(&p);
+    p.n_ctx = 1024;
+    p.beam_width = B;
+    p.beam_length = L;
+    p.flash_attn = 0;
+    p.kv_f32 = true;
+    p.n_threads = 1; /* tests share a loaded 2-core machine: spinning threads would starve */
+    rd_session * s = NULL;
+    CHECK(rd_session_init(m, NULL, &p, &s) == RD_OK, "session init: %s", rd_last_error());
+    return s;
+}
+
+static int32_t prompt[64];
+static int32_t n_prompt;
+static int32_t ref[N_REF];
+
+static void start(rd_session * s) {
+    rd_sampler_params sp;
+    rd_sampler_default_params(&sp);
+    sp.ignore_eos = true; /* long runs need the whole budget */
+    CHECK(rd_session_prefill(s, prompt, n_prompt, &sp) == RD_OK, "prefill: %s", rd_last_error());
+}
+
+/* plain decoding reference: N_REF tokens */
+static void reference(rd_model * m) {
+    rd_session * s = new_session(m);
+    start(s);
+    int32_t n = 0;
+    while (n < N_REF) {
+        rd_step_result r;
+        CHECK(rd_session_step(s, false, N_REF - n, ref + n, NULL, &r) == RD_OK, "ar step: %s", rd_last_error());
+        CHECK_EQ_INT(r.n_tokens, 1);
+        n += r.n_tokens;
+    }
+    rd_session_free(s);
+}
+
+/* a token guaranteed to differ from t */
+static int32_t other(rd_model * m, int32_t t, int32_t salt) {
+    int32_t v = rd_model_n_vocab(m);
+    int32_t o = (t + 1 + salt % (v - 1)) % v;
+    return o == t ? (o + 1) % v : o;
+}
+
+/* beam b: the true continuation after n emitted tokens, wrong from depth cut[b] on (cut = L: all right) */
+static void make_beams(rd_model * m, int32_t n, const int32_t * cut, int32_t * beams) {
+    for (int32_t b = 0; b < B; b++)
+        for (int32_t k = 0; k < L; k++) {
+            int32_t truth = n + k < N_REF ? ref[n + k] : 0;
+            beams[b * L + k] = k < cut[b] ? truth : other(m, truth, 7 * b + k + n);
+        }
+}
+
+static void test_shapes(rd_model * m) {
+    rd_session * s = new_session(m);
+    start(s);
+    int32_t out[L + 1], beams[B * L];
+    rd_step_result r;
+    CHECK(rd_session_step(s, false, 1, out, NULL, &r) == RD_OK, "first step");
+    CHECK_EQ_INT(out[0], ref[0]);
+    int32_t n = 1;
+
+    /* true continuation in beam 2 only: every draft token accepted, tau = L + 1 */
+    int32_t cut_true[B] = {0, 1, L, 2};
+    make_beams(m, n, cut_true, beams);
+    CHECK(rd_session_step_beams(s, beams, B, L, 100, out, NULL, &r) == RD_OK, "step: %s", rd_last_error());
+    CHECK_EQ_INT(r.n_accepted, L);
+    CHECK_EQ_INT(r.n_tokens, L + 1);
+    CHECK(memcmp(out, ref + n, sizeof(int32_t) * (L + 1)) == 0, "accepted tokens equal plain decoding");
+    n += r.n_tokens;
+
+    /* all-wrong beams: tau = 1 */
+    int32_t cut_none[B] = {0, 0, 0, 0};
+    make_beams(m, n, cut_none, beams);
+    CHECK(rd_session_step_beams(s, beams, B, L, 100, out, NULL, &r) == RD_OK, "step");
+    CHECK_EQ_INT(r.n_accepted, 0);
+    CHECK_EQ_INT(r.n_tokens, 1);
+    CHECK_EQ_INT(out[0], ref[n]);
+    n += 1;
+
+    /* identical beams: one chain of L + 1 nodes */
+    for (int32_t b = 0; b < B; b++)
+        for (int32_t k = 0; k < L; k++) beams[b * L + k] = other(m, ref[n + k], k);
+    CHECK(rd_session_step_beams(s, beams, B, L, 100, out, NULL, &r) == RD_OK, "step");
+    CHECK_EQ_INT(r.n_tree, L + 1);
+    n += r.n_tokens;
+
+    /* fully disjoint beams (distinct first tokens): 1 + B*L nodes */
+    for (int32_t b = 0; b < B; b++)
+        for (int32_t k = 0; k < L; k++) beams[b * L + k] = (k == 0) ? (100 + b) % rd_model_n_vocab(m) : 5;
+    CHECK(rd_session_step_beams(s, beams, B, L, 100, out, NULL, &r) == RD_OK, "step");
+    CHECK_EQ_INT(r.n_tree, 1 + B * L);
+    n += r.n_tokens;
+    CHECK_EQ_INT(rd_session_n_past(s), n_prompt + n - 1);
+    rd_session_free(s);
+}
+
+/* hundreds of steps with beams corrupted at random depths: output equals plain decoding, the
+ * accepted count is exactly what the corruption allows, and the cache holds prompt + output. */
+static void test_corrupted(rd_model * m) {
+    rd_session * s = new_session(m);
+    start(s);
+    int32_t out[L + 1], beams[B * L], cut[B];
+    rd_step_result r;
+    CHECK(rd_session_step(s, false, 1, out, NULL, &r) == RD_OK, "first step");
+    int32_t n = 1, steps = 0;
+    uint32_t rng = 12345;
+    while (n < N_REF - L - 1) {
+        int32_t best = 0;
+        for (int32_t b = 0; b < B; b++) {
+            rng = rng * 1664525u + 1013904223u;
+            cut[b] = (int32_t) ((rng >> 16) % (L + 1));
+            if (cut[b] > best) best = cut[b];
+        }
+        make_beams(m, n, cut, beams);
+        if (rd_session_step_beams(s, beams, B, L, 1000, out, NULL, &r) != RD_OK) {
+            CHECK(0, "step %d: %s", steps, rd_last_error());
+            break;
+        }
+        CHECK_EQ_INT(r.n_accepted, best);
+        CHECK(memcmp(out, ref + n, sizeof(int32_t) * r.n_tokens) == 0, "step %d output equals plain decoding", steps);
+        n += r.n_tokens;
+        steps++;
+    }
+    CHECK(steps >= 150, "ran %d steps", steps);
+    /* g (the last emitted token) is not in the cache yet */
+    CHECK_EQ_INT(rd_session_n_past(s), n_prompt + n - 1);
+    CHECK_EQ_INT(rd_session_kv_cells(s), n_prompt + n - 1);
+    rd_session_free(s);
+}
+
+/* KV bookkeeping over 500 steps with partial acceptance and mixed plain steps. */
+static void test_kv_500(rd_model * m) {
+    rd_session * s = new_session(m);
+    start(s);
+    int32_t out[L + 1], beams[B * L], cut[B] = {1, 0, 0, 0};
+    rd_step_result r;
+    CHECK(rd_session_step(s, false, 1, out, NULL, &r) == RD_OK, "first step");
+    int32_t n = 1;
+    for (int32_t step = 0; step < 500; step++) {
+        cut[0] = step % 3 == 0 ? 0 : 1; /* 0 or 1 accepted: at most 2 tokens a step */
+        make_beams(m, n, cut, beams);
+        if (step % 5 == 4) CHECK(rd_session_step(s, false, 1000, out, NULL, &r) == RD_OK, "plain step");
+        else CHECK(rd_session_step_beams(s, beams, B, L, 1000, out, NULL, &r) == RD_OK, "step %d: %s", step, rd_last_error());
+        CHECK(memcmp(out, ref + n, sizeof(int32_t) * r.n_tokens) == 0, "kv step %d output", step);
+        n += r.n_tokens;
+        if (n > N_REF - L - 2) break;
+    }
+    CHECK_EQ_INT(rd_session_kv_cells(s), n_prompt + n - 1);
+    CHECK_EQ_INT(rd_session_n_past(s), n_prompt + n - 1);
+    rd_session_free(s);
+}
+
+int main(void) {
+    rd_model * m = rd_test_open_model();
+    if (!m) return 1;
+    const char * text = "The quick brown fox jumps over the lazy dog. Once upon a time";
+    n_prompt = rd_model_tokenize(m, text, (int32_t) strlen(text), true, false, prompt, 64);
+    CHECK(n_prompt > 0, "tokenize");
+    reference(m);
+    test_shapes(m);
+    test_corrupted(m);
+    test_kv_500(m);
+    rd_model_free(m);
+    return rd_test_done();
+}

@@ -1,0 +1,253 @@
+/* redrafter_distill.c - `redrafter-distill`: knowledge distillation without a JS runtime (GPU
+ * machines here have none; `redrafter distill` is the same pipeline through bun:ffi).
+ * Phases: teacher data (cached under --cache-dir, keyed by target + prompts + settings) ->
+ * draft vocabulary -> training with per-epoch evaluation -> the drafter GGUF. */
+#define _POSIX_C_SOURCE 200809L
+#include "redrafter.h"
+#include "prompts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_PROMPT_FILES 8
+
+typedef struct options {
+    const char * target, * out, * cache_dir, * lib_dir;
+    const char * prompts[MAX_PROMPT_FILES];
+    int n_prompt_files;
+    int beam_length, draft_vocab, max_new_tokens, epochs, limit, parallel, threads, top_k, holdout;
+    int teacher_only, resume, n_proj, batch, teacher_max_s, n_layers, weight_type, tau_tokens;
+    long long seed;
+    float lr;
+} options;
+
+static void usage(void) {
+    fprintf(stderr,
+        "usage: redrafter-distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf\n"
+        "         [--beam-length L] [--draft-vocab N] [--max-new-tokens N] [--epochs E] [--seed S]\n"
+        "         [--resume] [--limit K] [--parallel P] [--threads N] [--top-k K] [--holdout H]\n"
+        "         [--n-proj E] [--n-layers N] [--weights f32|f16|q8_0] [--batch N] [--lr X]\n"
+        "         [--teacher-max-s S] [--tau-tokens N] [--cache-dir DIR] [--teacher-only] [--lib-dir DIR]\n");
+}
+
+static int parse(int argc, char ** argv, options * o) {
+    memset(o, 0, sizeof *o);
+    o->beam_length = 4; o->draft_vocab = 8192; o->max_new_tokens = 128; o->epochs = 2; o->seed = 42;
+    o->parallel = 8; o->top_k = 16; o->holdout = 16; o->cache_dir = ".cache/distill"; o->n_proj = -1;
+    o->batch = 0; o->lr = 0; o->n_layers = 1; o->weight_type = RD_WEIGHTS_F16; o->tau_tokens = 64;
+    for (int i = 1; i < argc; i++) {
+        const char * a = argv[i];
+        const char * v = i + 1 < argc ? argv[i + 1] : NULL;
+#define STR(flag, field) if (!strcmp(a, flag)) { if (!v) return -1; o->field = v; i++; continue; }
+#define INT(flag, field) if (!strcmp(a, flag)) { if (!v) return -1; o->field = atoi(v); i++; continue; }
+        STR("--target", target) STR("--model", target) STR("--out", out) STR("--cache-dir", cache_dir)
+        STR("--lib-dir", lib_dir)
+        INT("--beam-length", beam_length) INT("--draft-vocab", draft_vocab) INT("--max-new-tokens", max_new_tokens)
+        INT("--epochs", epochs) INT("--limit", limit) INT("--parallel", parallel) INT("--threads", threads)
+        INT("--top-k", top_k) INT("--holdout", holdout) INT("--n-proj", n_proj) INT("--batch", batch)
+        INT("--teacher-max-s", teacher_max_s) INT("--n-layers", n_layers) INT("--tau-tokens", tau_tokens)
+        if (!strcmp(a, "--weights")) {
+            if (!v) return -1;
+            o->weight_type = !strcmp(v, "f32") ? RD_WEIGHTS_F32 : !strcmp(v, "q8_0") ? RD_WEIGHTS_Q8_0 : RD_WEIGHTS_F16;
+            i++; continue;
+        }
+        if (!strcmp(a, "--lr")) { if (!v) return -1; o->lr = (float) atof(v); i++; continue; }
+        if (!strcmp(a, "--seed")) { if (!v) return -1; o->seed = atoll(v); i++; continue; }
+        if (!strcmp(a, "--prompts")) {
+            if (!v || o->n_prompt_files == MAX_PROMPT_FILES) return -1;
+            o->prompts[o->n_prompt_files++] = v; i++; continue;
+        }
+        if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
+        if (!strcmp(a, "--teacher-only")) { o->teacher_only = 1; continue; }
+        fprintf(stderr, "error: unknown option %s\n", a);
+        return -1;
+    }
+    if (!o->target || !o->n_prompt_files || (!o->out && !o->teacher_only)) return -1;
+    return 0;
+}
+
+static int fail(const char * what) {
+    fprintf(stderr, "error: %s: %s\n", what, rd_last_error());
+    return 1;
+}
+
+static void bar(const char * phase, double done, double total, double rate, const char * unit, double eta) {
+    const int width = 30;
+    const double f = total > 0 ? done / total : 0;
+    int fill = (int) (f * width);
+    if (fill > width) fill = width;
+    char b[64];
+    for (int i = 0; i < width; i++) b[i] = i < fill ? '#' : '.';
+    b[width] = 0;
+    fprintf(stderr, "\r%-8s [%s] %5.1f%% %8.1f %s/s  ETA %s%6.0fs ", phase, b, 100 * f, rate, unit,
+            eta < 0 ? "~" : " ", eta < 0 ? 0 : eta);
+    fflush(stderr);
+}
+
+/* FNV-1a, the cache key of the teacher file name */
+static unsigned long long fnv(unsigned long long h, const void * p, size_t n) {
+    const unsigned char * b = p;
+    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+typedef struct prompt_set {
+    int32_t * tokens;
+    int64_t * offsets;
+    int n;
+} prompt_set;
+
+/* tokens of the chat-templated prompts idx[0..n) of texts */
+static int tokenize_set(rd_model * m, char ** texts, const int * idx, int n, prompt_set * out) {
+    size_t cap = 1 << 16, len = 0;
+    out->tokens = malloc(cap * sizeof(int32_t));
+    out->offsets = malloc(((size_t) n + 1) * sizeof(int64_t));
+    out->n = n;
+    out->offsets[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const char * user = texts[idx[i]];
+        int32_t need = rd_model_chat_user_prompt(m, user, NULL, 0);
+        char * buf = NULL;
+        const char * text = user;
+        if (need < -1) {
+            buf = malloc((size_t) -need);
+            rd_model_chat_user_prompt(m, user, buf, -need);
+            text = buf;
+        }
+        for (;;) {
+            int32_t k = rd_model_tokenize(m, text, (int32_t) strlen(text), true, true, out->tokens + len, (int32_t) (cap - len));
+            if (k >= 0) { len += (size_t) k; break; }
+            while (cap - len < (size_t) -k) cap *= 2;
+            out->tokens = realloc(out->tokens, cap * sizeof(int32_t));
+        }
+        free(buf);
+        out->offsets[i + 1] = (int64_t) len;
+    }
+    return 0;
+}
+
+int main(int argc, char ** argv) {
+    options o;
+    if (parse(argc, argv, &o) != 0) { usage(); return 2; }
+    if (rd_backend_init(o.lib_dir) != RD_OK) return fail("backend");
+    rd_log_set_quiet(true);
+
+    /* all prompts of all files, then a stride sample of --limit; the last --holdout of the
+     * sample are held out of training for the tau measurement */
+    char ** texts = NULL;
+    int n_texts = 0;
+    for (int f = 0; f < o.n_prompt_files; f++) {
+        char ** p = NULL;
+        const int n = rd_read_prompts(o.prompts[f], 0, &p);
+        if (n <= 0) { fprintf(stderr, "error: prompt file '%s' is unreadable, malformed or holds no prompt\n", o.prompts[f]); return 1; }
+        texts = realloc(texts, sizeof(char *) * (size_t) (n_texts + n));
+        memcpy(texts + n_texts, p, sizeof(char *) * (size_t) n);
+        n_texts += n;
+        free(p);
+    }
+    const int n_use = o.limit > 0 && o.limit < n_texts ? o.limit : n_texts;
+    int * idx = malloc(sizeof(int) * (size_t) n_use);
+    for (int i = 0; i < n_use; i++) idx[i] = (int) ((long long) i * n_texts / n_use);
+    const int n_hold = o.holdout < n_use / 2 ? o.holdout : n_use / 2;
+    const int n_train = n_use - n_hold;
+
+    rd_model_params mp;
+    rd_model_default_params(&mp);
+    rd_model * m = NULL;
+    if (rd_model_load(o.target, &mp, &m) != RD_OK) return fail("target");
+
+    prompt_set train, hold;
+    tokenize_set(m, texts, idx, n_train, &train);
+    tokenize_set(m, texts, idx + n_train, n_hold, &hold);
+    fprintf(stderr, "prompts: %d for teacher data, %d held out (of %d in %d file(s))\n", n_train, n_hold, n_texts, o.n_prompt_files);
+
+    rd_teacher_params tp;
+    rd_teacher_default_params(&tp);
+    tp.n_parallel = o.parallel;
+    tp.max_new_tokens = o.max_new_tokens;
+    tp.top_k = o.top_k;
+    tp.n_threads = o.threads;
+    const uint64_t fp = rd_model_fingerprint(m);
+    unsigned long long key = fnv(1469598103934665603ull, &fp, sizeof fp);
+    key = fnv(key, &tp.max_new_tokens, sizeof(int32_t));
+    key = fnv(key, &tp.top_k, sizeof(int32_t));
+    key = fnv(key, &tp.prompt_tail, sizeof(int32_t));
+    key = fnv(key, &tp.n_ctx_seq, sizeof(int32_t));
+    key = fnv(key, train.tokens, sizeof(int32_t) * (size_t) train.offsets[train.n]);
+    key = fnv(key, train.offsets, sizeof(int64_t) * (size_t) (train.n + 1));
+    mkdir(o.cache_dir, 0755);
+    char teacher_path[4096];
+    snprintf(teacher_path, sizeof teacher_path, "%s/teacher-%016llx.rdt", o.cache_dir, key);
+
+    rd_teacher * t = NULL;
+    if (rd_teacher_init(m, &tp, train.tokens, train.offsets, train.n, teacher_path, &t) != RD_OK) return fail("teacher");
+    rd_teacher_progress tpr;
+    memset(&tpr, 0, sizeof tpr);
+    fprintf(stderr, "teacher data: %s\n", teacher_path);
+    do {
+        if (rd_teacher_run(t, 500, &tpr) != RD_OK) return fail("teacher");
+        bar("teacher", (double) (tpr.n_done + tpr.n_skipped), (double) tpr.n_prompts, tpr.tokens_per_s, "tok", tpr.eta_s);
+    } while (!tpr.finished && (o.teacher_max_s <= 0 || tpr.elapsed_s < o.teacher_max_s));
+    rd_teacher_free(t);
+    fprintf(stderr, "\nteacher: %lld prompts (%lld resumed, %lld skipped as too long), %lld positions, %.1f s, %.1f tok/s\n",
+            (long long) tpr.n_done, (long long) tpr.n_resumed, (long long) tpr.n_skipped, (long long) tpr.n_positions,
+            tpr.elapsed_s, tpr.tokens_per_s);
+    if (o.teacher_only) return 0;
+    if (!tpr.finished) fprintf(stderr, "teacher: stopped after --teacher-max-s %d; training on the %lld answers collected\n", o.teacher_max_s, (long long) tpr.n_done);
+
+    /* fail before hours of training, not after */
+    FILE * probe = fopen(o.out, "ab");
+    if (!probe) { fprintf(stderr, "error: cannot write --out '%s'\n", o.out); return 1; }
+    fclose(probe);
+
+    rd_train_params p;
+    rd_train_default_params(&p);
+    p.beam_length = o.beam_length;
+    p.n_draft_vocab = o.draft_vocab;
+    p.epochs = o.epochs;
+    p.seed = (uint64_t) o.seed;
+    p.n_threads = o.threads;
+    p.n_layers = o.n_layers;
+    p.weight_type = o.weight_type;
+    p.n_proj = o.n_proj >= 0 ? o.n_proj : (rd_model_n_embd(m) >= 512 ? rd_model_n_embd(m) : 0);
+    if (o.batch > 0) p.batch_size = o.batch;
+    if (o.lr > 0) p.lr = o.lr;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out);
+    rd_trainer * tr = NULL;
+    if (rd_trainer_init(m, teacher_path, &p, ckpt, o.resume != 0, &tr) != RD_OK) return fail("train");
+    rd_train_progress pr;
+    memset(&pr, 0, sizeof pr);
+    long long last_eval = 0;
+    do {
+        if (rd_trainer_run(tr, 1000, 0, &pr) != RD_OK) return fail("train");
+        bar("train", (double) pr.step, (double) pr.total_steps, pr.samples_per_s, "smp", pr.eta_s);
+        fprintf(stderr, "loss %.3f lr %.2e ", pr.loss, pr.lr);
+        if (pr.n_evals != last_eval) {
+            last_eval = pr.n_evals;
+            fprintf(stderr, "\neval after epoch %lld: KL %.3f  top-1", (long long) pr.epoch, pr.eval_kl);
+            for (int k = 0; k < o.beam_length; k++) fprintf(stderr, " %.3f", pr.acc1[k]);
+            fprintf(stderr, "  top-4");
+            for (int k = 0; k < o.beam_length; k++) fprintf(stderr, " %.3f", pr.accB[k]);
+            fprintf(stderr, "\n");
+        }
+    } while (!pr.finished);
+    fprintf(stderr, "\ntrain: %lld steps, %lld samples/epoch, draft vocab %d (coverage %.3f), %.1f s, %.1f samples/s\n",
+            (long long) pr.step, (long long) pr.n_train_samples, p.n_draft_vocab, pr.coverage, pr.elapsed_s, pr.samples_per_s);
+    if (rd_trainer_save(tr, o.out) != RD_OK) return fail("save");
+    rd_trainer_free(tr);
+    fprintf(stderr, "saved %s\n", o.out);
+
+    if (hold.n > 0) {
+        rd_drafter * d = NULL;
+        if (rd_drafter_load(o.out, m, &d) != RD_OK) return fail("drafter");
+        double tau = 0, tps = 0;
+        if (rd_eval_tau(m, d, hold.tokens, hold.offsets, hold.n, 4, o.beam_length, o.tau_tokens, o.threads, &tau, &tps) != RD_OK) return fail("tau");
+        fprintf(stderr, "tau on %d held-out prompts (B=4, L=%d, %d new tokens): %.3f (%.1f tok/s)\n", hold.n, o.beam_length, o.tau_tokens, tau, tps);
+        rd_drafter_free(d);
+    }
+    rd_model_free(m);
+    return 0;
+}
