@@ -66,16 +66,60 @@ struct top_k {
     }
 };
 
+// exp(t) for t <= 0, branch-free so that sum_exp's loop vectorizes (std::exp is a call, and
+// a float compare-and-select does not vectorize under GCC's default -ftrapping-math):
+// t = n ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^7 (relative error < 1e-7),
+// 2^n written into the exponent bits. The clamp to [-87, 0] works on the bit pattern: the sign
+// bit is forced on, then an unsigned min caps the magnitude, which also turns -inf and NaN into
+// -87. So 2^n stays a normal float and the float -> int conversion is always defined.
+inline float exp_nonpos(float t) {
+    uint32_t u;
+    memcpy(&u, &t, sizeof u);
+    u |= 0x80000000u;
+    u = u < 0xC2AE0000u ? u : 0xC2AE0000u; // bits of -87.0f
+    memcpy(&t, &u, sizeof t);
+    const float round = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    const float n = (t * 1.44269504f + round) - round;
+    const float r = (t - n * 0.693145752f) - n * 1.42860677e-6f; // ln2 in two parts
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = ((int32_t) n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// sum_j exp(x[j] - max). Sixteen float lanes per block of 256, blocks summed in double: the
+// lanes vectorize, and no float partial sum grows beyond 16 terms.
+double sum_exp(const float * x, int32_t n, float max) {
+    double total = 0.0;
+    for (int32_t b0 = 0; b0 < n; b0 += 256) {
+        const int32_t b1 = std::min(n, b0 + 256);
+        float lane[16] = {};
+        int32_t j = b0;
+        for (; j + 16 <= b1; j += 16)
+            for (int32_t l = 0; l < 16; l++) lane[l] += exp_nonpos(x[j + l] - max);
+        for (; j < b1; j++) lane[0] += exp_nonpos(x[j] - max);
+        double block = 0.0;
+        for (int32_t l = 0; l < 16; l++) block += lane[l];
+        total += block;
+    }
+    return total;
+}
+
 // Offers every token of one logits column x (n_vocab floats) to top, scored as
 // base + log_softmax(x)[tok]. Three passes over x (max, sum of exp, select); the select pass
 // rejects almost every token with one compare once top is full.
 void offer_column(const float * x, int32_t n_vocab, int32_t beam, float base, top_k & top) {
     float max = x[0];
     for (int32_t j = 1; j < n_vocab; j++) max = std::max(max, x[j]);
-    // float exp, summed in double: a 256k vocab sums without drift, and expf keeps it cheap
-    double sum = 0.0;
-    for (int32_t j = 0; j < n_vocab; j++) sum += std::exp(x[j] - max);
-    const float shift = base - (float) ((double) max + std::log(sum)); // score = x + shift
+    const float shift = base - (float) ((double) max + std::log(sum_exp(x, n_vocab, max))); // score = x + shift
     for (int32_t j = 0; j < n_vocab; j++) {
         const float score = x[j] + shift;
         if (top.count < top.k || score >= top.items[top.k - 1].score) top.offer({score, beam, j});
@@ -176,8 +220,8 @@ static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & s
     return RD_OK;
 }
 
-rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
-                                 int32_t * beams, float * beam_logp) {
+static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
+                             int32_t * beams, float * beam_logp) {
     if (!d || !h || !beams || !beam_logp)
         return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_beam_search: drafter, h, beams and beam_logp are required");
     if (B < 1 || B > RD_MAX_BEAMS || L < 1 || L > RD_MAX_BEAM_LENGTH)
@@ -258,11 +302,15 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
     return RD_OK;
 }
 
+rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
+                                 int32_t * beams, float * beam_logp) {
+    return drafter_guard("rd_drafter_beam_search", [&] { return beam_search(d, h, g, B, L, beams, beam_logp); });
+}
+
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {
     if (!d) return;
     if (n_threads <= 0) n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
     std::lock_guard<std::mutex> lock(d->mu);
-    d->n_threads = n_threads;
     // Only the CPU backend has threads; it exports the setter through its registry because
     // ggml-cpu is loaded at run time (one library per CPU variant), not linked.
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(d->backend));

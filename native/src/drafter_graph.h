@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,15 @@ using drafter_fill_fn = std::function<void(const drafter_tensor_spec & spec, int
 rd_status drafter_save(const char * path, const rd_model * m, const drafter_hparams & hp,
                        int32_t weight_type, const int32_t * vocab_ids, const drafter_fill_fn & fill);
 
+// Runs f, turning std::bad_alloc into RD_ERR_NO_MEMORY: no exception may cross redrafter.h.
+template <class F> rd_status drafter_guard(const char * what, F && f) {
+    try {
+        return f();
+    } catch (const std::bad_alloc &) {
+        return rd_fail(RD_ERR_NO_MEMORY, "%s: out of memory", what);
+    }
+}
+
 // The beam search's graphs and scratch (drafter_beam.cpp); freed before the weights.
 struct drafter_runtime;
 struct drafter_runtime_deleter {
@@ -85,12 +95,10 @@ struct rd_drafter {
     const rd_model *       m = nullptr;    // borrowed; must outlive the drafter
     drafter_hparams        hp;
     std::vector<int32_t>   vocab_ids;      // [V'] draft index -> target id
-    std::string            target_name;    // redrafter.target.name, for messages
     ggml_backend_t         backend = nullptr; // m->dev, or the CPU
     ggml_context *         wctx = nullptr; // weight tensor descriptors
     ggml_backend_buffer_t  wbuf = nullptr; // weight data on the backend
     drafter_weights        w;
-    int32_t                n_threads = 0;  // CPU threads of the backend (0 = not set yet)
     // Sessions may share one drafter (redrafter.h), but the graphs and scratch below are
     // mutable: beam searches on one drafter are serialised by this mutex.
     std::mutex             mu;

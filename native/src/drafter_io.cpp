@@ -202,8 +202,7 @@ static void fill_normal_row(uint64_t seed, const std::string & name, int64_t row
     }
 }
 
-rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_params * p,
-                                  const char * path) {
+static rd_status write_random(const rd_model * m, const rd_drafter_init_params * p, const char * path) {
     if (!m || !path) return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_write_random: model and path are required");
     rd_drafter_init_params defaults;
     rd_drafter_init_default_params(&defaults);
@@ -256,6 +255,11 @@ rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_para
             fill_normal_row(seed, s.name, row0 + r, std_dev, dst + r * s.ne0, s.ne0);
     };
     return drafter_save(path, m, hp, p->weight_type, ids.data(), fill);
+}
+
+rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_params * p,
+                                  const char * path) {
+    return drafter_guard("rd_drafter_write_random", [&] { return write_random(m, p, path); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +321,7 @@ static bool read_tensor(FILE * f, const gguf_context * g, int64_t tid, ggml_tens
     return true;
 }
 
-rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** out) {
+static rd_status load(const char * path, const rd_model * m, rd_drafter ** out) {
     if (!path || !m || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_load: path, model and out are required");
     *out = nullptr;
 
@@ -360,7 +364,6 @@ rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** o
 
     auto d = std::unique_ptr<rd_drafter>(new rd_drafter());
     d->m = m;
-    d->target_name = t_name;
     d->hp.n_embd = m->n_embd;
     d->hp.n_vocab = m->n_vocab;
     d->hp.n_draft_vocab = (int32_t) n_draft_vocab;
@@ -419,4 +422,8 @@ rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** o
     rd_drafter_set_threads(d.get(), 0);
     *out = d.release();
     return RD_OK;
+}
+
+rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** out) {
+    return drafter_guard("rd_drafter_load", [&] { return load(path, m, out); });
 }

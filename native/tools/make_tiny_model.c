@@ -25,7 +25,7 @@
 
 #define N_HEAD    4
 #define N_HEAD_KV 2   /* grouped-query attention: 2 query heads per kv head */
-#define MAX_TOKEN 64  /* bytes of the longest token text */
+#define MAX_TOKEN 96  /* bytes of a token text; the longest merge (20 x "▁") has 60 */
 
 /* llama.h's llama_token_type, which this tool does not include (it links ggml-base only) */
 enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_UNUSED = 5, TOK_BYTE = 6 };
@@ -127,7 +127,7 @@ typedef struct vocab {
     char  (*text)[MAX_TOKEN];
     float * score;
     int32_t * type;
-    int     n, cap;
+    int     n;
 } vocab;
 
 static void vocab_add(vocab * v, const char * s, float score, int32_t type) {
@@ -149,8 +149,7 @@ static void to_sp(const char * w, char * out) {
 
 /* n_vocab >= N_FIXED */
 static void build_vocab(vocab * v, int n_vocab) {
-    v->cap = n_vocab;
-    v->n   = 0;
+    v->n = 0;
     vocab_add(v, "<unk>", 0.0f, TOK_UNKNOWN);
     vocab_add(v, "<s>",   0.0f, TOK_CONTROL);
     vocab_add(v, "</s>",  0.0f, TOK_CONTROL);

@@ -1,0 +1,78 @@
+// completions.ts - POST /v1/completions (legacy): prompt as text, texts, token ids or lists of
+// them; n choices per prompt; echo; log-probs in the legacy parallel-array shape. `suffix`
+// (insertion) is refused by the schema.
+import { Hono } from "hono";
+import type { RequestIdVariables } from "hono/request-id";
+import { detokenize } from "../src/server/detokenizer.ts";
+import { ApiError } from "../src/server/errors.ts";
+import { LogprobShaper } from "../src/server/logprobs.ts";
+import { completionBudget, completionPrompt } from "../src/server/prompt.ts";
+import { respond, type EndpointShape } from "../src/server/respond.ts";
+import { choiceSpecs, Run } from "../src/server/run.ts";
+import { samplerFor, stopStrings } from "../src/server/sampling.ts";
+import { completionRequest, type CompletionRequest } from "../src/server/schemas.ts";
+import type { ServerState } from "../src/server/state.ts";
+import { jsonBody } from "../src/server/validate.ts";
+
+/** The prompt field as a list of prompts (text or token ids). */
+function promptList(p: CompletionRequest["prompt"]): (string | number[])[] {
+  if (typeof p === "string") return [p];
+  if (typeof p[0] === "number") return [p as number[]];
+  return p as (string | number[])[];
+}
+
+export function completionsRoutes(state: ServerState): Hono<{ Variables: RequestIdVariables }> {
+  return new Hono<{ Variables: RequestIdVariables }>().post("/completions", jsonBody(completionRequest), (c) => {
+    const startedAt = performance.now();
+    const req = c.req.valid("json");
+    const engine = state.engine();
+    const model = state.resolveModel(req.model);
+    const n = req.n ?? 1;
+    if (req.best_of && req.best_of !== n) {
+      throw ApiError.invalid("best_of other than n is not supported (choices are not ranked)", "best_of");
+    }
+    const raw = promptList(req.prompt);
+    const prompts = raw.map((p, i) => completionPrompt(engine, p, raw.length > 1 ? `prompt[${i}]` : "prompt"));
+    const budgets = prompts.map((p) => completionBudget(p.length, req.max_tokens, engine.info.nCtx, "prompt"));
+    const top = req.logprobs ?? null;
+    const specs = choiceSpecs(prompts, n, samplerFor(req, engine.info.nVocab, top), req.seed, {
+      maxTokens: budgets,
+      draft: state.config.draft && (req.redrafter?.draft ?? true),
+      stops: stopStrings(req.stop),
+    });
+    const run = new Run(engine, specs, c.req.raw.signal, startedAt, state.metrics);
+    const bytes = (t: number) => engine.tokenBytes(t);
+    // echo: the prompt as text, the start of every choice of its prompt
+    const echo = raw.map((p) => (!req.echo ? "" : typeof p === "string" ? p : detokenize(bytes, p)));
+    const echoOf = (index: number) => echo[Math.floor(index / n)]!;
+    const lp = top === null ? null : new LogprobShaper(bytes, top);
+    const shape: EndpointShape = {
+      object: "text_completion",
+      chunkObject: "text_completion",
+      ...(req.echo
+        ? { streamStart: (index: number) => ({ index, text: echoOf(index), logprobs: null, finish_reason: null }) }
+        : {}),
+      streamChoice: (d) => ({
+        index: d.index,
+        text: d.text,
+        logprobs: lp?.completion(d.tokens, echoOf(d.index).length) ?? null,
+        finish_reason: d.finish,
+      }),
+      choice: (a) => ({
+        index: a.index,
+        text: echoOf(a.index) + a.text,
+        logprobs: lp?.completion(a.tokens, echoOf(a.index).length) ?? null,
+        finish_reason: a.finish ?? "stop",
+      }),
+    };
+    return respond(c, run, shape, {
+      id: `cmpl-${c.get("requestId")}`,
+      model,
+      created: Math.floor(Date.now() / 1000),
+      promptTokens: prompts.reduce((a, p) => a + p.length, 0),
+      choices: specs.length,
+      stream: req.stream ?? false,
+      includeUsage: req.stream_options?.include_usage ?? false,
+    }, state.metrics);
+  });
+}

@@ -1,0 +1,58 @@
+// args.ts - option parsing shared by the subcommands: node:util parseArgs with --help, errors as
+// UsageError (printed without a stack trace), and checked numeric conversions.
+import { parseArgs } from "node:util";
+
+/** A mistake of the user's (bad flag, missing file): printed as `error: <message>`, exit 1. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type Options = Record<string, { type: "string" | "boolean"; short?: string; multiple?: false }>;
+
+/** Parse argv against options; prints help and returns null for --help. */
+export function parse<O extends Options>(argv: string[], options: O, help: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError(`${e instanceof Error ? e.message : e}\n\n${help}`);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(help);
+    return null;
+  }
+  return parsed;
+}
+
+/** A number flag: undefined -> fallback; otherwise a finite number (integer when int) >= min. */
+export function num(name: string, value: string | boolean | undefined, fallback: number, opts: { int?: boolean; min?: number; max?: number } = {}): number {
+  if (value === undefined || typeof value === "boolean") return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (opts.int && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} expects ${opts.int ? "an integer" : "a number"}, got '${value}'`);
+  }
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be <= ${opts.max}, got ${n}`);
+  return n;
+}
+
+/** A string flag limited to choices. */
+export function choice<C extends string>(name: string, value: string | boolean | undefined, choices: readonly C[], fallback: C): C {
+  if (value === undefined || typeof value === "boolean") return fallback;
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got '${value}'`);
+  return value as C;
+}
+
+/** parseArgs reads `--gpu-layers -1` as two options; rewrite it as `--gpu-layers=-1`. */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a.startsWith("--") && options[a.slice(2)]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

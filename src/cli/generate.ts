@@ -1,0 +1,242 @@
+// generate.ts - `redrafter generate`: run prompts through the engine (speculative, or plain with
+// --no-draft) and report text plus the measures of DESIGN section 4, as text or JSON lines.
+import { readFileSync } from "node:fs";
+import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
+import { Engine, type Generation } from "../engine/engine.ts";
+import { defaultSampler, type SamplerParams } from "../engine/types.ts";
+import { setNativeLogQuiet } from "../ffi/symbols.ts";
+import { choice, num, parse, UsageError } from "./args.ts";
+
+const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl) [options]
+
+  --model PATH         target GGUF
+  --drafter PATH       ReDrafter GGUF for this target (without it: plain decoding)
+  --prompt TEXT        one prompt
+  --prompts FILE       JSONL, one object per line with a "prompt" field (and optionally "id")
+  --limit K            only the first K prompts of --prompts
+  --chat               render each prompt as a user message with the model's chat template
+  --max-tokens N       tokens to generate per prompt (default 128)
+  --temperature T      0 = greedy (default 0)
+  --top-p P            nucleus sampling (default 1 = off)
+  --top-k K            (default 0 = off)
+  --seed S             sampler seed (default random)
+  --beam-width B       draft beams (default 4)
+  --beam-length L      draft tokens per beam (default 4)
+  --no-draft           plain autoregressive decoding even with a drafter
+  --ctx-size N         context size in tokens (default 0 = 4096 capped at the model's)
+  --threads N          CPU threads (default 0 = all cores)
+  --gpu-layers N       layers offloaded to the GPU (-1 = all, default 0)
+  --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
+  --flash-attn MODE    auto | on | off (default auto)
+  --kv-f32             f32 KV cache instead of f16
+  --json               one JSON object per prompt on stdout instead of streamed text
+  --verbose            show llama.cpp logging`;
+
+const options = {
+  model: { type: "string" },
+  drafter: { type: "string" },
+  prompt: { type: "string" },
+  prompts: { type: "string" },
+  limit: { type: "string" },
+  chat: { type: "boolean" },
+  "max-tokens": { type: "string" },
+  temperature: { type: "string" },
+  "top-p": { type: "string" },
+  "top-k": { type: "string" },
+  seed: { type: "string" },
+  "beam-width": { type: "string" },
+  "beam-length": { type: "string" },
+  "no-draft": { type: "boolean" },
+  "ctx-size": { type: "string" },
+  threads: { type: "string" },
+  "gpu-layers": { type: "string" },
+  device: { type: "string" },
+  "flash-attn": { type: "string" },
+  "kv-f32": { type: "boolean" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+} as const;
+
+export interface Prompt {
+  id: string;
+  prompt: string;
+}
+
+export function readPrompts(path: string, limit: number): Prompt[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  const out: Prompt[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (out.length >= limit) break;
+    if (!line.trim()) continue;
+    let obj: { id?: unknown; prompt?: unknown };
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${path}:${i + 1}: not a JSON object`);
+    }
+    if (typeof obj.prompt !== "string") throw new UsageError(`${path}:${i + 1}: no "prompt" string field`);
+    out.push({ id: obj.id === undefined ? `line-${i + 1}` : String(obj.id), prompt: obj.prompt });
+  }
+  return out;
+}
+
+/** The record printed per prompt with --json (field names as in bench output and /metrics). */
+export interface GenerateRecord {
+  id: string;
+  tokens: number[];
+  text: string;
+  n_prompt: number;
+  n_generated: number;
+  target_calls: number; // target decodes, the prefill counting as one
+  tau: number; // n_generated / target_calls
+  tokens_per_s: number; // generation phase only: first step to last, prefill excluded
+  ttft_ms: number | null;
+  dedup: number | null; // 1 - mean(n_tree / (B*L + 1)) over speculative steps; null without
+  n_drafted: number;
+  n_accepted: number;
+  speculative: boolean;
+  time: { draft_ms: number; verify_ms: number; other_ms: number; prefill_ms: number };
+  finish_reason: "stop" | "length" | "cancelled" | null;
+}
+
+export async function runOne(
+  engine: Engine,
+  p: Prompt,
+  tokens: number[],
+  maxTokens: number,
+  sampler: SamplerParams,
+  draft: boolean,
+  signal: AbortSignal,
+  onText: ((s: string) => void) | null,
+): Promise<GenerateRecord> {
+  const gen: Generation = engine.generate({ prompt: tokens, maxTokens, sampler, draft, signal });
+  const decoder = new TextDecoder();
+  const out: number[] = [];
+  let text = "";
+  let finish: GenerateRecord["finish_reason"] = null;
+  let calls = 0; // the first step's call stands for the prefill (rd_step_result.target_calls)
+  let drafted = 0;
+  let accepted = 0;
+  let ratio = 0;
+  let specSteps = 0;
+  const time = { draft_ms: 0, verify_ms: 0, other_ms: 0, prefill_ms: 0 };
+  for await (const ev of gen) {
+    for (const t of ev.tokens) {
+      out.push(t);
+      const piece = decoder.decode(engine.tokenBytes(t), { stream: true });
+      text += piece;
+      onText?.(piece);
+    }
+    const s = ev.stats;
+    calls += s.target_calls;
+    drafted += s.n_drafted;
+    accepted += s.n_accepted;
+    if (s.n_drafted > 0) {
+      ratio += s.n_tree / (s.n_drafted + 1);
+      specSteps++;
+    }
+    time.draft_ms += s.t_draft_ms;
+    time.verify_ms += s.t_verify_ms;
+    time.other_ms += s.t_other_ms;
+    finish = ev.finish ?? finish;
+  }
+  const tail = decoder.decode();
+  text += tail;
+  onText?.(tail);
+  time.prefill_ms = gen.prefillMs;
+  return {
+    id: p.id,
+    tokens: out,
+    text,
+    n_prompt: tokens.length,
+    n_generated: out.length,
+    target_calls: calls,
+    tau: calls > 0 ? out.length / calls : 0,
+    tokens_per_s: gen.genMs > 0 ? (out.length * 1000) / gen.genMs : 0,
+    ttft_ms: gen.ttftMs,
+    dedup: specSteps > 0 ? 1 - ratio / specSteps : null,
+    n_drafted: drafted,
+    n_accepted: accepted,
+    speculative: specSteps > 0,
+    time,
+    finish_reason: finish,
+  };
+}
+
+export async function runGenerate(argv: string[]): Promise<void> {
+  const parsed = parse(argv, options, HELP);
+  if (!parsed) return;
+  const v = parsed.values;
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'\n\n${HELP}`);
+  if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
+  if ((v.prompt === undefined) === (v.prompts === undefined)) throw new UsageError("give exactly one of --prompt and --prompts");
+  const limit = num("limit", v.limit, Infinity, { int: true, min: 1 });
+  const prompts = v.prompts !== undefined ? readPrompts(v.prompts, limit) : [{ id: "prompt", prompt: v.prompt! }];
+  const maxTokens = num("max-tokens", v["max-tokens"], 128, { int: true, min: 1 });
+  const sampler: SamplerParams = {
+    ...defaultSampler,
+    temperature: num("temperature", v.temperature, 0, { min: 0 }),
+    top_p: num("top-p", v["top-p"], 1, { min: 0, max: 1 }),
+    top_k: num("top-k", v["top-k"], 0, { int: true, min: 0 }),
+    seed: v.seed === undefined ? null : num("seed", v.seed, 0, { int: true, min: 0, max: 0xfffffffe }),
+  };
+  const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
+
+  setNativeLogQuiet(!v.verbose);
+  const engine = await Engine.load({
+    model: v.model,
+    drafter: v.drafter ?? null,
+    nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
+    beamWidth: num("beam-width", v["beam-width"], 4, { int: true, min: 1, max: 16 }),
+    beamLength: num("beam-length", v["beam-length"], 4, { int: true, min: 1, max: 16 }),
+    nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
+    device: v.device ?? null,
+    threads: num("threads", v.threads, 0, { int: true, min: 0 }),
+    flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
+    kvF32: v["kv-f32"] ?? false,
+    slots: 1,
+    queueSize: 0,
+  });
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.on("SIGINT", onSigint);
+  try {
+    const info = engine.info;
+    const draft = !v["no-draft"] && info.drafter !== null;
+    for (const p of prompts) {
+      if (abort.signal.aborted) break;
+      const text = v.chat
+        ? stripLeadingBos(
+            renderChat(info.chatTemplate, [{ role: "user", content: p.prompt }], {
+              bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true,
+            }),
+            info.bosToken,
+            info.addBos,
+          )
+        : p.prompt;
+      const tokens = engine.tokenize(text, { addSpecial: true, parseSpecial: !!v.chat });
+      const write = v.json ? null : (s: string) => void process.stdout.write(s);
+      const r = await runOne(engine, p, tokens, maxTokens, sampler, draft, abort.signal, write);
+      if (v.json) {
+        process.stdout.write(JSON.stringify(r) + "\n");
+      } else {
+        const dedup = r.dedup === null ? "-" : `${(r.dedup * 100).toFixed(1)}%`;
+        process.stderr.write(
+          `\n[${r.id}] n_prompt=${r.n_prompt} n_generated=${r.n_generated} target_calls=${r.target_calls} ` +
+            `tau=${r.tau.toFixed(2)} tokens/s=${r.tokens_per_s.toFixed(1)} ttft=${r.ttft_ms?.toFixed(1) ?? "-"}ms ` +
+            `prefill=${r.time.prefill_ms.toFixed(1)}ms draft=${r.time.draft_ms.toFixed(1)}ms ` +
+            `verify=${r.time.verify_ms.toFixed(1)}ms other=${r.time.other_ms.toFixed(1)}ms dedup=${dedup} ` +
+            `finish=${r.finish_reason}${info.flashAttn ? " (flash attention on)" : ""}\n`,
+        );
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+    await engine.close();
+  }
+}

@@ -1,0 +1,279 @@
+// config.ts - the server's settings: one table (flag, env var, help, zod schema) feeding one
+// zod object. Values come from CLI flags > REDRAFTER_* env vars > a JSON file (--config) >
+// defaults that serve; an invalid value fails with the setting's name and where it came from.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+// Flags and env vars carry strings; the file carries JSON. Both pass through the same schema, so
+// numbers and booleans accept their string spelling too.
+const intIn = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number().int().min(min).max(max),
+  );
+
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+const bool = z.preprocess((v) => {
+  if (typeof v !== "string") return v;
+  const s = v.trim().toLowerCase();
+  return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
+}, z.boolean());
+
+const optString = z.preprocess((v) => (v === "" ? null : v), z.string().min(1).nullable());
+
+// "a,b" from a flag or env var, an array from the file; repeated flags accumulate.
+const stringList = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().min(1)),
+);
+
+const FLASH_ATTN: Record<string, -1 | 0 | 1> = { auto: -1, "-1": -1, off: 0, "0": 0, on: 1, "1": 1 };
+const flashAttn = z.preprocess(
+  (v) => (typeof v === "string" || typeof v === "number" ? (FLASH_ATTN[String(v).trim().toLowerCase()] ?? v) : v),
+  z.union([z.literal(-1), z.literal(0), z.literal(1)]),
+);
+
+/** Byte sizes: 1048576, "1MiB", "512k", "2mb". */
+const byteSize = z.preprocess((v) => {
+  if (typeof v !== "string") return v;
+  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(v);
+  if (!m) return v;
+  const unit = (m[2] ?? "b").toLowerCase()[0] as "b" | "k" | "m" | "g";
+  return Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit];
+}, z.number().int().min(1024).max(1024 ** 3));
+
+interface Setting {
+  flag: string; // --flag; booleans also take --no-flag
+  env: string;
+  help: string;
+  schema: z.ZodType;
+  default: unknown;
+  boolean?: true;
+  repeat?: true; // the flag may be given several times
+  meta?: string; // placeholder in --help
+}
+
+const S = (s: Setting) => s;
+
+/** Every setting, keyed by its name in the config file (camelCase). */
+export const SETTINGS = {
+  model: S({ flag: "model", env: "REDRAFTER_MODEL", schema: optString, default: null, meta: "PATH|hf:U/R/F",
+    help: "target GGUF: a path or hf:<user>/<repo>/<file>; default: Gemma 3 270M Q4_K_M, fetched on first use" }),
+  drafter: S({ flag: "drafter", env: "REDRAFTER_DRAFTER", schema: optString, default: null, meta: "PATH",
+    help: "ReDrafter draft head GGUF; default: the shipped drafter matching the model, if any" }),
+  draft: S({ flag: "draft", env: "REDRAFTER_DRAFT", schema: bool, default: true, boolean: true,
+    help: "speculative decoding (--no-draft serves plain autoregressive decoding)" }),
+  alias: S({ flag: "alias", env: "REDRAFTER_ALIAS", schema: stringList, default: [], repeat: true, meta: "NAME",
+    help: "extra model id clients may send in `model` (repeatable, or comma-separated)" }),
+  host: S({ flag: "host", env: "REDRAFTER_HOST", schema: z.string().min(1), default: "127.0.0.1", meta: "ADDR",
+    help: "address to listen on" }),
+  port: S({ flag: "port", env: "REDRAFTER_PORT", schema: intIn(0, 65535), default: 8080, meta: "N",
+    help: "TCP port (0 = any free port)" }),
+  ctxSize: S({ flag: "ctx-size", env: "REDRAFTER_CTX_SIZE", schema: intIn(0, 1 << 22), default: 0, meta: "N",
+    help: "context per slot, prompt + completion (0 = 4096 capped at the model's training context)" }),
+  beamWidth: S({ flag: "beam-width", env: "REDRAFTER_BEAM_WIDTH", schema: intIn(1, 16), default: 4, meta: "B",
+    help: "draft beams per step" }),
+  beamLength: S({ flag: "beam-length", env: "REDRAFTER_BEAM_LENGTH", schema: intIn(1, 16), default: 4, meta: "L",
+    help: "draft tokens per beam" }),
+  gpuLayers: S({ flag: "gpu-layers", env: "REDRAFTER_GPU_LAYERS", schema: intIn(-1, 100000), default: -1, meta: "N",
+    help: "layers to offload to the GPU (-1 = all, 0 = CPU only)" }),
+  device: S({ flag: "device", env: "REDRAFTER_DEVICE", schema: optString, default: null, meta: "NAME",
+    help: "ggml device (CUDA0, Metal, Vulkan0, CPU); default: llama.cpp's choice" }),
+  threads: S({ flag: "threads", env: "REDRAFTER_THREADS", schema: intIn(0, 1024), default: 0, meta: "N",
+    help: "CPU threads (0 = all cores)" }),
+  flashAttn: S({ flag: "flash-attn", env: "REDRAFTER_FLASH_ATTN", schema: flashAttn, default: -1, meta: "auto|on|off",
+    help: "flash attention" }),
+  kvF32: S({ flag: "kv-f32", env: "REDRAFTER_KV_F32", schema: bool, default: false, boolean: true,
+    help: "f32 KV cache instead of f16" }),
+  slots: S({ flag: "slots", env: "REDRAFTER_SLOTS", schema: intIn(1, 64), default: 1, meta: "N",
+    help: "generations that run at once" }),
+  queueSize: S({ flag: "queue-size", env: "REDRAFTER_QUEUE_SIZE", schema: intIn(0, 100000), default: 16, meta: "N",
+    help: "requests that may wait for a slot; more get 429" }),
+  apiKey: S({ flag: "api-key", env: "REDRAFTER_API_KEY", schema: optString, default: null, meta: "KEY",
+    help: "require `Authorization: Bearer KEY` on /v1/*" }),
+  maxBody: S({ flag: "max-body", env: "REDRAFTER_MAX_BODY", schema: byteSize, default: 1024 * 1024, meta: "BYTES",
+    help: "largest request body (e.g. 1MiB); larger get 413" }),
+  corsOrigin: S({ flag: "cors-origin", env: "REDRAFTER_CORS_ORIGIN", schema: stringList, default: ["*"], repeat: true,
+    meta: "ORIGIN", help: "allowed CORS origins (repeatable; * = any)" }),
+  logRequests: S({ flag: "log-requests", env: "REDRAFTER_LOG_REQUESTS", schema: bool, default: true, boolean: true,
+    help: "one line per request on stderr" }),
+  verbose: S({ flag: "verbose", env: "REDRAFTER_VERBOSE", schema: bool, default: false, boolean: true,
+    help: "llama.cpp / ggml logging on stderr" }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+const NAMES = Object.keys(SETTINGS) as SettingName[];
+
+export const configSchema = z.object(
+  Object.fromEntries(NAMES.map((k) => [k, SETTINGS[k].schema])) as { [K in SettingName]: (typeof SETTINGS)[K]["schema"] },
+).strict();
+
+/** Validated settings. */
+export interface Config {
+  model: string | null;
+  drafter: string | null;
+  draft: boolean;
+  alias: string[];
+  host: string;
+  port: number;
+  ctxSize: number;
+  beamWidth: number;
+  beamLength: number;
+  gpuLayers: number;
+  device: string | null;
+  threads: number;
+  flashAttn: -1 | 0 | 1;
+  kvF32: boolean;
+  slots: number;
+  queueSize: number;
+  apiKey: string | null;
+  maxBody: number;
+  corsOrigin: string[];
+  logRequests: boolean;
+  verbose: boolean;
+}
+
+export const defaultConfig: Config = Object.fromEntries(NAMES.map((k) => [k, SETTINGS[k].default])) as unknown as Config;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Source = "flag" | "env" | "file" | "default";
+interface Layered {
+  values: Record<string, unknown>;
+  from: Record<string, Source>;
+  configPath: string | null;
+  help: boolean;
+}
+
+const byFlag = new Map<string, SettingName>(NAMES.map((k) => [SETTINGS[k].flag, k]));
+// the config file may spell a key as the setting name or as its flag
+const byFileKey = new Map<string, SettingName>([...NAMES.map((k) => [k, k] as const), ...byFlag]);
+
+/** Flags to raw values. `--flag value`, `--flag=value`, `--bool`, `--no-bool`. */
+function parseFlags(argv: string[]): { values: Record<string, unknown>; configPath: string | null; help: boolean } {
+  const values: Record<string, unknown> = {};
+  let configPath: string | null = null;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}' (see --help)`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    const takeValue = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new ConfigError(`--${name} needs a value`);
+      i++;
+      return next;
+    };
+    if (name === "config") {
+      configPath = takeValue();
+      continue;
+    }
+    const negated = name.startsWith("no-") ? byFlag.get(name.slice(3)) : undefined;
+    if (negated && SETTINGS[negated].boolean) {
+      if (inline !== undefined) throw new ConfigError(`--${name} takes no value`);
+      values[negated] = false;
+      continue;
+    }
+    const key = byFlag.get(name);
+    if (!key) throw new ConfigError(`unknown option --${name} (see --help)`);
+    const s: Setting = SETTINGS[key];
+    const value = s.boolean && inline === undefined ? true : takeValue();
+    if (s.repeat && values[key] !== undefined) values[key] = `${values[key]},${value}`;
+    else values[key] = value;
+  }
+  return { values, configPath, help };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(json)) {
+    const key = byFileKey.get(k);
+    if (!key) throw new ConfigError(`config file ${path}: unknown setting '${k}'`);
+    out[key] = v;
+  }
+  return out;
+}
+
+function layer(argv: string[], env: Record<string, string | undefined>): Layered {
+  const flags = parseFlags(argv);
+  const configPath = flags.configPath ?? (env.REDRAFTER_CONFIG || null);
+  const file = configPath ? readConfigFile(configPath) : {};
+  const values: Record<string, unknown> = {};
+  const from: Record<string, Source> = {};
+  for (const k of NAMES) {
+    const e = env[SETTINGS[k].env];
+    if (k in flags.values) [values[k], from[k]] = [flags.values[k], "flag"];
+    else if (e !== undefined) [values[k], from[k]] = [e, "env"];
+    else if (k in file) [values[k], from[k]] = [file[k], "file"];
+    else [values[k], from[k]] = [SETTINGS[k].default, "default"];
+  }
+  return { values, from, configPath, help: flags.help };
+}
+
+function describeSource(k: SettingName, from: Source, configPath: string | null): string {
+  const s = SETTINGS[k];
+  switch (from) {
+    case "flag": return `--${s.flag}`;
+    case "env": return `env ${s.env}`;
+    case "file": return `'${k}' in ${configPath}`;
+    default: return `default of --${s.flag}`;
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  help: boolean;
+}
+
+/** Flags > env > file (--config or REDRAFTER_CONFIG) > defaults. Throws ConfigError. */
+export function loadConfig(argv: string[], env: Record<string, string | undefined> = process.env): LoadedConfig {
+  const { values, from, configPath, help } = layer(argv, env);
+  const parsed = configSchema.safeParse(values);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const k = issue.path[0] as SettingName;
+      const raw = JSON.stringify(values[k]);
+      return `invalid ${SETTINGS[k].flag} ${raw} (from ${describeSource(k, from[k]!, configPath)}): ${issue.message}`;
+    });
+    throw new ConfigError(lines.join("\n"));
+  }
+  return { config: parsed.data as Config, help };
+}
+
+/** --help text, generated from the table so it never drifts from the parser. */
+export function configHelp(): string {
+  const rows = NAMES.map((k) => {
+    const s: Setting = SETTINGS[k];
+    const flag = s.boolean ? `--[no-]${s.flag}` : `--${s.flag} ${s.meta ?? "V"}`;
+    const def = s.default === null || (Array.isArray(s.default) && s.default.length === 0) ? "" : ` [${JSON.stringify(s.default)}]`;
+    return [`  ${flag}`, `${s.help}${def} (${s.env})`];
+  });
+  rows.push(["  --config FILE", "JSON file of settings (keys: the names above in camelCase or as flags) (REDRAFTER_CONFIG)"]);
+  const w = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  return rows.map(([a, b]) => a!.padEnd(w) + b).join("\n");
+}

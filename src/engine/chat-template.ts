@@ -1,0 +1,43 @@
+// chat-template.ts - renders chat messages with the model's Jinja chat template (the GGUF's
+// tokenizer.chat_template), shared by the gateway and the CLI so both build the same prompt.
+import { Template } from "@huggingface/jinja";
+
+export interface ChatMessage {
+  role: string;
+  content: string | null | unknown[];
+  [key: string]: unknown; // name, tool_calls, ... passed through to the template
+}
+
+export interface ChatTemplateOptions {
+  bos_token: string | null;
+  eos_token: string | null;
+  add_generation_prompt: boolean;
+  [key: string]: unknown; // extra template variables (tools, ...)
+}
+
+/** Used when the GGUF has no chat template: ChatML, which llama.cpp also falls back to and
+ *  which most instruction-tuned models without a template of their own understand. */
+export const FALLBACK_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+const compiled = new Map<string, Template>();
+
+/** Render messages with template (null = FALLBACK_TEMPLATE). Template errors (including the
+ *  template's own raise_exception) are thrown as Error with the template's message. */
+export function renderChat(template: string | null, messages: ChatMessage[], opts: ChatTemplateOptions): string {
+  const src = template ?? FALLBACK_TEMPLATE;
+  let t = compiled.get(src);
+  if (!t) {
+    t = new Template(src);
+    compiled.set(src, t);
+  }
+  return t.render({ ...opts, bos_token: opts.bos_token ?? "", eos_token: opts.eos_token ?? "", messages });
+}
+
+/** Most templates start with bos_token and the tokenizer prepends BOS too (add_special): drop
+ *  the rendered one so the prompt carries a single BOS. Tokenize the result with
+ *  { addSpecial: true, parseSpecial: true }. */
+export function stripLeadingBos(text: string, bosToken: string | null, addBos: boolean): string {
+  return addBos && bosToken && text.startsWith(bosToken) ? text.slice(bosToken.length) : text;
+}

@@ -1,0 +1,132 @@
+// model.ts - a loaded target GGUF (rd_model): metadata, tokenizer, detokenizer. Owns the native
+// pointer; handles created from it (drafters, sessions on this thread) are closed before it.
+import { type Pointer } from "bun:ffi";
+import { check, closedError } from "./errors.ts";
+import { Struct } from "./structs.ts";
+import { cstr, lib } from "./symbols.ts";
+
+export interface ModelParams {
+  nGpuLayers?: number; // -1 = all, 0 = CPU only
+  device?: string | null; // ggml device name, null = llama.cpp's choice
+  useMmap?: boolean;
+}
+
+/** Something that must be closed before the model it borrows. */
+export interface Dependent {
+  close(): void;
+}
+
+export class Model {
+  #ptr: Pointer | null;
+  readonly #dependents = new Set<Dependent>();
+  #piece = new Uint8Array(64);
+
+  private constructor(p: Pointer, readonly path: string) {
+    this.#ptr = p;
+  }
+
+  static load(path: string, params: ModelParams = {}): Model {
+    const L = lib();
+    const p = new Struct("rd_model_params");
+    L.rd_model_default_params(p.bytes);
+    if (params.nGpuLayers !== undefined) p.set("n_gpu_layers", params.nGpuLayers);
+    if (params.device) p.setPtr("device", cstr(params.device));
+    if (params.useMmap !== undefined) p.set("use_mmap", params.useMmap);
+    const out = new BigUint64Array(1);
+    check(L.rd_model_load(cstr(path), p.bytes, out), `loading model ${path}`);
+    return new Model(Number(out[0]) as Pointer, path);
+  }
+
+  /** Own a model that another thread loaded (see detach). */
+  static fromPointer(p: Pointer, path: string): Model {
+    return new Model(p, path);
+  }
+
+  /** Give up ownership without freeing, to hand the pointer to another thread (which wraps it
+   *  with fromPointer). This handle is closed afterwards. */
+  detach(): Pointer {
+    const p = this.ptr;
+    if (this.#dependents.size > 0) throw new Error("cannot detach a model that drafters or sessions borrow");
+    this.#ptr = null;
+    return p;
+  }
+
+  /** The native pointer; throws once closed so no stale pointer ever reaches C. */
+  get ptr(): Pointer {
+    if (this.#ptr === null) throw closedError("Model");
+    return this.#ptr;
+  }
+
+  get closed(): boolean {
+    return this.#ptr === null;
+  }
+
+  /** Register a handle that borrows this model; it is closed first when the model closes. */
+  adopt(d: Dependent): void {
+    this.ptr;
+    this.#dependents.add(d);
+  }
+
+  release(d: Dependent): void {
+    this.#dependents.delete(d);
+  }
+
+  get nVocab(): number { return lib().rd_model_n_vocab(this.ptr); }
+  get nEmbd(): number { return lib().rd_model_n_embd(this.ptr); }
+  get nCtxTrain(): number { return lib().rd_model_n_ctx_train(this.ptr); }
+  get bos(): number { return lib().rd_model_token_bos(this.ptr); }
+  get eos(): number { return lib().rd_model_token_eos(this.ptr); }
+  get addBos(): boolean { return lib().rd_model_add_bos(this.ptr); }
+  get fingerprint(): bigint { return BigInt(lib().rd_model_fingerprint(this.ptr)); }
+
+  isEog(token: number): boolean {
+    return lib().rd_model_token_is_eog(this.ptr, token);
+  }
+
+  /** A GGUF metadata string value, or null when the key is absent. */
+  meta(key: string): string | null {
+    const k = cstr(key);
+    let buf = new Uint8Array(256);
+    let n = lib().rd_model_meta(this.ptr, k, buf, buf.length);
+    if (n < 0) return null;
+    if (n >= buf.length) {
+      buf = new Uint8Array(n + 1);
+      n = lib().rd_model_meta(this.ptr, k, buf, buf.length);
+    }
+    return Buffer.from(buf.buffer, 0, n).toString("utf8");
+  }
+
+  tokenize(text: string, addSpecial = true, parseSpecial = false): Int32Array {
+    const bytes = Buffer.from(text, "utf8");
+    let out = new Int32Array(bytes.length + 2);
+    let n = lib().rd_model_tokenize(this.ptr, bytes, bytes.length, addSpecial, parseSpecial, out, out.length);
+    if (n < 0) {
+      out = new Int32Array(-n);
+      n = lib().rd_model_tokenize(this.ptr, bytes, bytes.length, addSpecial, parseSpecial, out, out.length);
+    }
+    if (n < 0) throw new Error(`tokenize: the tokenizer asked for ${-n} slots twice`);
+    return out.subarray(0, n);
+  }
+
+  /** Raw bytes of a token's text (may be a partial UTF-8 sequence); a copy. */
+  tokenBytes(token: number, special = false): Uint8Array {
+    let n = lib().rd_model_token_to_piece(this.ptr, token, special, this.#piece, this.#piece.length);
+    if (n === -2147483647) throw new RangeError(`token id ${token} is out of range`);
+    if (n < 0) {
+      this.#piece = new Uint8Array(-n);
+      n = lib().rd_model_token_to_piece(this.ptr, token, special, this.#piece, this.#piece.length);
+    }
+    return this.#piece.slice(0, n);
+  }
+
+  close(): void {
+    if (this.#ptr === null) return;
+    for (const d of [...this.#dependents].reverse()) d.close(); // last borrower first
+    lib().rd_model_free(this.#ptr);
+    this.#ptr = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

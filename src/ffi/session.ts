@@ -1,0 +1,195 @@
+// session.ts - one generation stream (rd_session): prefill, speculative/plain steps, cancel.
+// Used by one thread at a time (the engine's slot worker); cancelSession() is the exception and
+// may be called from any thread while another runs the session.
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import type { SamplerParams } from "../engine/types.ts";
+import type { Drafter } from "./drafter.ts";
+import { check, closedError } from "./errors.ts";
+import type { Model } from "./model.ts";
+import { Struct } from "./structs.ts";
+import { cstr, lib } from "./symbols.ts";
+
+export const RD_MAX_BEAMS = 16;
+export const RD_MAX_BEAM_LENGTH = 16;
+export const RD_MAX_PROBS = 20;
+/** The most tokens one step can emit: the root plus a fully accepted beam. */
+export const MAX_STEP_TOKENS = RD_MAX_BEAM_LENGTH + 1;
+
+export const Finish = { NONE: 0, EOS: 1, LENGTH: 2 } as const;
+
+export interface SessionParams {
+  nCtx?: number; // 0 = 4096 capped at the model's train ctx
+  nBatch?: number; // prefill chunk, tokens
+  nThreads?: number; // 0 = number of cores
+  beamWidth?: number; // B
+  beamLength?: number; // L
+  flashAttn?: -1 | 0 | 1;
+  kvF32?: boolean;
+}
+
+/** One step's output; tokens and logprobs are copies owned by the caller. */
+export interface StepOutput {
+  tokens: number[];
+  /** per token: [logprob, then nProbs (id, logprob) pairs]; null when nProbs = 0 */
+  logprobs: Float32Array | null;
+  finish: number; // Finish.*
+  nDrafted: number;
+  nTree: number;
+  nAccepted: number;
+  targetCalls: number;
+  tDraftMs: number;
+  tVerifyMs: number;
+  tOtherMs: number;
+}
+
+type Owner = Model | Drafter;
+
+export class Session {
+  #ptr: Pointer | null;
+  readonly #owners: Owner[];
+  readonly #nEmbd: number;
+  readonly #out = new Int32Array(MAX_STEP_TOKENS);
+  readonly #res = new Struct("rd_step_result");
+  #logprobs: Float32Array | null = null;
+  #nProbs = 0;
+
+  private constructor(p: Pointer, owners: Owner[], nEmbd: number) {
+    this.#ptr = p;
+    this.#owners = owners;
+    this.#nEmbd = nEmbd;
+    for (const o of owners) o.adopt(this);
+  }
+
+  /** Create a session on a model (and drafter, null = plain decoding). JS handles are tracked
+   *  so closing them closes this session first; raw pointers (from another thread's handles)
+   *  are borrowed and must outlive the session. */
+  static open(model: Model | Pointer, drafter: Drafter | Pointer | null, params: SessionParams = {}): Session {
+    const L = lib();
+    const p = new Struct("rd_session_params");
+    L.rd_session_default_params(p.bytes);
+    if (params.nCtx !== undefined) p.set("n_ctx", params.nCtx);
+    if (params.nBatch !== undefined) p.set("n_batch", params.nBatch);
+    if (params.nThreads !== undefined) p.set("n_threads", params.nThreads);
+    if (params.beamWidth !== undefined) p.set("beam_width", params.beamWidth);
+    if (params.beamLength !== undefined) p.set("beam_length", params.beamLength);
+    if (params.flashAttn !== undefined) p.set("flash_attn", params.flashAttn);
+    if (params.kvF32 !== undefined) p.set("kv_f32", params.kvF32);
+    const mp = typeof model === "number" ? model : model.ptr;
+    const dp = drafter === null ? null : typeof drafter === "number" ? drafter : drafter.ptr;
+    const out = new BigUint64Array(1);
+    check(L.rd_session_init(mp, dp, p.bytes, out), "creating session");
+    const owners = [model, drafter].filter((o): o is Owner => o !== null && typeof o !== "number");
+    return new Session(Number(out[0]) as Pointer, owners, L.rd_model_n_embd(mp));
+  }
+
+  get ptr(): Pointer {
+    if (this.#ptr === null) throw closedError("Session");
+    return this.#ptr;
+  }
+
+  get closed(): boolean {
+    return this.#ptr === null;
+  }
+
+  get nCtx(): number { return lib().rd_session_n_ctx(this.ptr); }
+  get nPast(): number { return lib().rd_session_n_past(this.ptr); }
+  get kvCells(): number { return lib().rd_session_kv_cells(this.ptr); }
+  get flashAttn(): boolean { return lib().rd_session_flash_attn(this.ptr); }
+
+  /** Clear the cache, set the sampler, decode the prompt. On failure the session is empty. */
+  prefill(tokens: ArrayLike<number>, sampler: SamplerParams): void {
+    const sp = samplerStruct(sampler);
+    const ids = Int32Array.from(tokens);
+    check(lib().rd_session_prefill(this.ptr, ids, ids.length, sp.bytes), "prefill");
+    this.#nProbs = sampler.n_probs;
+    const need = MAX_STEP_TOKENS * (1 + 2 * sampler.n_probs);
+    this.#logprobs = sampler.n_probs > 0 && (this.#logprobs?.length ?? 0) < need ? new Float32Array(need) : this.#logprobs;
+  }
+
+  /** One decoding step emitting at most maxTokens tokens. Throws NativeError (RD_ERR_CANCELLED
+   *  after cancel()); the counters of the failed step stay readable through lastStep(). */
+  step(draft: boolean, maxTokens: number): StepOutput {
+    const max = Math.min(maxTokens, MAX_STEP_TOKENS);
+    const lp = this.#nProbs > 0 ? this.#logprobs : null;
+    check(lib().rd_session_step(this.ptr, draft, max, this.#out, lp, this.#res.bytes), "step");
+    return this.lastStep();
+  }
+
+  /** Test hook: verify the given beams (B*L ids, row-major) instead of drafting. */
+  stepBeams(beams: ArrayLike<number>, B: number, L: number, maxTokens: number): StepOutput {
+    const ids = Int32Array.from(beams);
+    const max = Math.min(maxTokens, MAX_STEP_TOKENS);
+    const lp = this.#nProbs > 0 ? this.#logprobs : null;
+    check(lib().rd_session_step_beams(this.ptr, ids, B, L, max, this.#out, lp, this.#res.bytes), "step");
+    return this.lastStep();
+  }
+
+  /** The result of the last step call, also after a failure (counters of work done). */
+  lastStep(): StepOutput {
+    const r = this.#res;
+    const n = Math.max(0, Math.min(r.get("n_tokens"), MAX_STEP_TOKENS));
+    const stride = 1 + 2 * this.#nProbs;
+    return {
+      tokens: Array.from(this.#out.subarray(0, n)),
+      logprobs: this.#nProbs > 0 && this.#logprobs ? this.#logprobs.slice(0, n * stride) : null,
+      finish: r.get("finish"),
+      nDrafted: r.get("n_drafted"),
+      nTree: r.get("n_tree"),
+      nAccepted: r.get("n_accepted"),
+      targetCalls: r.get("target_calls"),
+      tDraftMs: r.get("t_draft_ms"),
+      tVerifyMs: r.get("t_verify_ms"),
+      tOtherMs: r.get("t_other_ms"),
+    };
+  }
+
+  /** Copy of the hidden state (d floats) the next step drafts from; null before a prefill. */
+  hidden(): Float32Array | null {
+    const h = lib().rd_session_hidden(this.ptr);
+    if (!h) return null;
+    return new Float32Array(toArrayBuffer(h, 0, this.#nEmbd * 4).slice(0));
+  }
+
+  cancel(): void {
+    lib().rd_session_cancel(this.ptr);
+  }
+
+  close(): void {
+    if (this.#ptr === null) return;
+    lib().rd_session_free(this.#ptr);
+    this.#ptr = null;
+    for (const o of this.#owners) o.release(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Cancel a session owned by another thread, given its pointer (thread-safe in C). */
+export function cancelSession(p: Pointer): void {
+  lib().rd_session_cancel(p);
+}
+
+function samplerStruct(s: SamplerParams): Struct<"rd_sampler_params"> {
+  const p = new Struct("rd_sampler_params");
+  lib().rd_sampler_default_params(p.bytes);
+  p.set("temperature", s.temperature)
+    .set("top_k", s.top_k)
+    .set("top_p", s.top_p)
+    .set("min_p", s.min_p)
+    .set("seed", s.seed === null ? 0xffffffff : s.seed)
+    .set("repeat_penalty", s.repeat_penalty)
+    .set("presence_penalty", s.presence_penalty)
+    .set("frequency_penalty", s.frequency_penalty)
+    .set("ignore_eos", s.ignore_eos)
+    .set("n_probs", s.n_probs);
+  const bias = Object.entries(s.logit_bias);
+  if (bias.length > 0) {
+    p.setPtr("logit_bias_tokens", Int32Array.from(bias, ([k]) => Number(k)))
+      .setPtr("logit_bias_values", Float32Array.from(bias, ([, v]) => v))
+      .set("n_logit_bias", bias.length);
+  }
+  if (s.grammar !== null) p.setPtr("grammar", cstr(s.grammar));
+  return p;
+}

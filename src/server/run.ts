@@ -1,0 +1,228 @@
+// run.ts - one request's generations: its choices (n per prompt) run on the engine side by
+// side, and their engine steps become client-visible deltas (text with stop strings cut,
+// released log-probs, finish reasons) plus per-choice counters. Both endpoints and both
+// response modes (stream / whole) go through this one piece.
+import type { Engine } from "../engine/engine.ts";
+import type { GenerateRequest, SamplerParams, StepStats } from "../engine/types.ts";
+import { ChoiceText, type ReleasedToken } from "./choice-text.ts";
+import { choiceSeed } from "./sampling.ts";
+
+export type FinishReason = "stop" | "length";
+
+export interface ChoiceSpec {
+  index: number; // choice index in the response
+  prompt: number[];
+  maxTokens: number;
+  sampler: SamplerParams;
+  draft: boolean;
+  stops: string[];
+}
+
+export interface ChoiceDelta {
+  index: number;
+  text: string;
+  tokens: ReleasedToken[];
+  finish: FinishReason | null; // set on the choice's last delta
+}
+
+/** n choices per prompt, indexed prompt-major; choice i of each prompt samples with seed + i. */
+export function choiceSpecs(
+  prompts: number[][],
+  n: number,
+  sampler: SamplerParams,
+  seed: number | null | undefined,
+  opts: { maxTokens: number[]; draft: boolean; stops: string[] },
+): ChoiceSpec[] {
+  return prompts.flatMap((prompt, p) =>
+    Array.from({ length: n }, (_, i) => ({
+      index: p * n + i,
+      prompt,
+      maxTokens: opts.maxTokens[p]!,
+      sampler: { ...sampler, seed: choiceSeed(seed, i) },
+      draft: opts.draft,
+      stops: opts.stops,
+    })),
+  );
+}
+
+/** Counters of one choice, summed over its engine steps. */
+export interface ChoiceStats {
+  completionTokens: number; // tokens up to the end of the visible text (usage)
+  engineTokens: number; // tokens the engine emitted (tau)
+  drafted: number;
+  treeNodes: number;
+  accepted: number;
+  targetCalls: number;
+  dedupSum: number; // 1 - N/(B*L+1) summed over drafting steps
+  draftSteps: number;
+  queueMs: number; // waiting for a slot
+  prefillMs: number;
+  genMs: number; // the engine's step time, prefill excluded
+  firstTokenAt: number | null; // performance.now()
+}
+
+/** What a run reports as it goes (metrics). */
+export interface RunObserver {
+  step(stats: StepStats, tokens: number, gapMs: number): void;
+  firstToken(ttftMs: number): void;
+}
+
+/** An unbounded single-consumer queue: generation never waits on a slow client. */
+class Channel<T> {
+  #items: T[] = [];
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #error: unknown = null;
+
+  push(item: T): void {
+    this.#items.push(item);
+    this.#wake?.();
+  }
+
+  close(error: unknown = null): void {
+    this.#closed = true;
+    this.#error = error;
+    this.#wake?.();
+  }
+
+  async *drain(): AsyncGenerator<T> {
+    for (;;) {
+      while (this.#items.length) yield this.#items.shift()!;
+      if (this.#closed) {
+        if (this.#error) throw this.#error;
+        return;
+      }
+      await new Promise<void>((r) => (this.#wake = r));
+      this.#wake = null;
+    }
+  }
+}
+
+export class Run {
+  readonly stats: ChoiceStats[];
+  /** Settles once the first choice has produced its first step, or the run failed before. */
+  readonly ready: Promise<void>;
+  readonly #channel = new Channel<ChoiceDelta>();
+  readonly #aborts: AbortController[];
+
+  /**
+   * Starts every choice now. Throws QueueFullError synchronously when the engine refuses one
+   * (the choices already started are cancelled); later failures surface from ready/deltas().
+   */
+  constructor(
+    engine: Engine,
+    specs: ChoiceSpec[],
+    signal: AbortSignal,
+    readonly requestStartedAt: number,
+    observer: RunObserver,
+  ) {
+    this.#aborts = specs.map(() => new AbortController());
+    this.stats = specs.map(() => ({
+      completionTokens: 0, engineTokens: 0, drafted: 0, treeNodes: 0, accepted: 0, targetCalls: 0,
+      dedupSum: 0, draftSteps: 0, queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null,
+    }));
+    const jobs = [];
+    try {
+      for (const [i, spec] of specs.entries()) {
+        const req: GenerateRequest = {
+          prompt: spec.prompt, maxTokens: spec.maxTokens, sampler: spec.sampler, draft: spec.draft,
+          signal: AbortSignal.any([signal, this.#aborts[i]!.signal]),
+        };
+        jobs.push(engine.generate(req));
+      }
+    } catch (e) {
+      this.cancel();
+      throw e;
+    }
+    let markReady!: () => void;
+    const firstStep = new Promise<void>((r) => (markReady = r));
+    const done = Promise.all(
+      jobs.map((job, i) => this.#consume(engine, job, specs[i]!, i, observer, i === 0 ? markReady : null)),
+    ).then(
+      () => this.#channel.close(),
+      (err) => {
+        this.cancel();
+        this.#channel.close(err);
+        throw err;
+      },
+    );
+    this.ready = Promise.race([firstStep, done]);
+    done.catch(() => {}); // reported through ready and deltas()
+  }
+
+  /** Stop every choice (the client went away). */
+  cancel(): void {
+    for (const a of this.#aborts) a.abort();
+  }
+
+  /** Deltas of all choices, interleaved as they come; throws the first engine failure. */
+  deltas(): AsyncGenerator<ChoiceDelta> {
+    return this.#channel.drain();
+  }
+
+  async #consume(
+    engine: Engine,
+    job: ReturnType<Engine["generate"]>,
+    spec: ChoiceSpec,
+    pos: number,
+    observer: RunObserver,
+    onFirstStep: (() => void) | null,
+  ): Promise<void> {
+    const st = this.stats[pos]!;
+    const text = new ChoiceText((t) => engine.tokenBytes(t), spec.stops);
+    const emit = (t: string, tokens: ReleasedToken[], finish: FinishReason | null) =>
+      this.#channel.push({ index: spec.index, text: t, tokens, finish });
+    let last = performance.now();
+    let finish: FinishReason | null = null;
+    try {
+      for await (const ev of job) {
+        onFirstStep?.();
+        const now = performance.now();
+        const s = ev.stats;
+        st.engineTokens += ev.tokens.length;
+        st.drafted += s.n_drafted;
+        st.treeNodes += s.n_tree;
+        st.accepted += s.n_accepted;
+        st.targetCalls += s.target_calls;
+        if (s.n_drafted > 0) {
+          st.dedupSum += 1 - s.n_tree / (s.n_drafted + 1);
+          st.draftSteps++;
+        }
+        if (ev.tokens.length > 0) {
+          if (st.firstTokenAt === null) {
+            st.firstTokenAt = now;
+            observer.firstToken(now - this.requestStartedAt);
+          }
+          observer.step(s, ev.tokens.length, now - last);
+          last = now;
+        }
+        const d = text.push(ev.tokens, ev.logprobs);
+        if (d.stopped) {
+          // a stop string ends this choice only: leaving the loop cancels it and frees its slot
+          finish = "stop";
+          emit(d.text, d.tokens, finish);
+          break;
+        }
+        if (ev.finish === null) {
+          if (d.text || d.tokens.length) emit(d.text, d.tokens, null);
+          continue;
+        }
+        // the engine is done (EOS, length, cancelled): release what was held back
+        const tail = text.finish();
+        finish = ev.finish === "length" && !tail.stopped ? "length" : "stop";
+        emit(d.text + tail.text, [...d.tokens, ...tail.tokens], finish);
+        break;
+      }
+    } finally {
+      st.queueMs = job.queueMs;
+      st.prefillMs = job.prefillMs;
+      st.genMs = job.genMs;
+      st.completionTokens = text.completionTokens;
+    }
+    if (finish === null) {
+      // ended without a finishing event (only when cancelled): close the choice all the same
+      const tail = text.finish();
+      emit(tail.text, tail.tokens, "stop");
+    }
+  }
+}

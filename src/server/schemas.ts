@@ -1,0 +1,86 @@
+// schemas.ts - zod schemas of the request bodies, field names exactly as OpenAI spells them,
+// plus the extensions (top_k, min_p, repeat_penalty, ignore_eos, redrafter.draft). Unknown
+// fields are ignored, as OpenAI-compatible servers do, so newer clients keep working.
+import { z } from "zod";
+
+const num = (min: number, max: number) => z.number().min(min).max(max);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().max(64),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
+/** Fields shared by /v1/chat/completions and /v1/completions. */
+const common = {
+  model: z.string().optional(),
+  max_tokens: z.number().int().min(1).nullish(),
+  temperature: num(0, 2).nullish(),
+  top_p: num(0, 1).nullish(),
+  n: z.number().int().min(1).max(8).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
+  presence_penalty: num(-2, 2).nullish(),
+  frequency_penalty: num(-2, 2).nullish(),
+  logit_bias: z
+    .record(z.string().regex(/^\d+$/, "keys must be token ids"), num(-100, 100))
+    .nullish(),
+  user: z.string().optional(),
+  response_format: responseFormat.nullish(),
+  // extensions, as llama.cpp and vLLM name them
+  top_k: z.number().int().min(0).nullish(),
+  min_p: num(0, 1).nullish(),
+  repeat_penalty: num(0, 10).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  redrafter: z.object({ draft: z.boolean().optional() }).nullish(),
+};
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+
+const message = z.object({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  content: z.union([z.string(), z.array(textPart)]).nullable().optional(),
+  name: z.string().optional(),
+});
+
+export const chatRequest = z
+  .object({
+    ...common,
+    messages: z.array(message).min(1),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    tools: z.array(z.unknown()).max(0, "tools are not supported by this server").nullish(),
+    functions: z.array(z.unknown()).max(0, "functions are not supported by this server").nullish(),
+  })
+  .refine((r) => !r.top_logprobs || r.logprobs, {
+    message: "top_logprobs requires logprobs to be true",
+    path: ["top_logprobs"],
+  });
+
+const tokenIds = z.array(z.number().int().min(0)).min(1);
+
+export const completionRequest = z.object({
+  ...common,
+  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
+  echo: z.boolean().nullish(),
+  logprobs: z.number().int().min(0).max(20).nullish(),
+  suffix: z.null({ error: "suffix (insertion) is not supported by this server" }).optional(),
+  best_of: z.number().int().min(1).max(8).nullish(),
+});
+
+export type ChatRequest = z.infer<typeof chatRequest>;
+export type CompletionRequest = z.infer<typeof completionRequest>;
+export type CommonRequest = Pick<ChatRequest, keyof typeof common>;
+export type ChatMessage = z.infer<typeof message>;
+export type ResponseFormat = z.infer<typeof responseFormat>;

@@ -1,0 +1,105 @@
+"""test_openai_sdk.py - the official Python `openai` SDK against a real `redrafter serve` on a
+tiny random GGUF made by native/build/make-tiny-model: streamed and whole chat, usage, errors."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUN = ROOT / "node_modules" / ".bin" / "bun"
+MAKE_TINY = ROOT / "native" / "build" / "make-tiny-model"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    if not MAKE_TINY.exists():
+        subprocess.run(["node", str(ROOT / "scripts" / "build-native.js")], cwd=ROOT, check=True)
+    tmp = tempfile.TemporaryDirectory(prefix="rd-py-")
+    model = Path(tmp.name) / "tiny-model.gguf"
+    subprocess.run([str(MAKE_TINY), str(model), "--seed", "3"], check=True, capture_output=True)
+    port = free_port()
+    log = open(Path(tmp.name) / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(BUN), "src/cli/main.ts", "serve", "--model", str(model), "--port", str(port),
+         "--threads", "1", "--flash-attn", "off", "--no-log-requests"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("server did not start:\n" + (Path(tmp.name) / "server.log").read_text())
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        tmp.cleanup()
+
+
+@pytest.fixture(scope="module")
+def client(base_url):
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+MESSAGES = [{"role": "user", "content": "Tell me about llamas."}]
+
+
+def test_streamed_chat_matches_whole(client):
+    whole = client.chat.completions.create(model="tiny-model", messages=MESSAGES, max_tokens=12, temperature=0)
+    stream = client.chat.completions.create(
+        model="tiny-model", messages=MESSAGES, max_tokens=12, temperature=0,
+        stream=True, stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [whole.choices[0].finish_reason]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+
+
+def test_extension_fields_survive_the_sdk(client):
+    r = client.chat.completions.create(model="tiny-model", messages=MESSAGES, max_tokens=4, temperature=0,
+                                       extra_body={"top_k": 5, "redrafter": {"draft": False}})
+    stats = r.model_extra["redrafter"]
+    assert stats["drafted_tokens"] == 0
+    assert stats["target_calls"] >= 1
+    assert set(stats["timings"]) >= {"prompt_ms", "generation_ms", "tokens_per_s", "ttft_ms"}
+
+
+def test_errors_map_to_sdk_exceptions(client):
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model="no-such-model", messages=MESSAGES)
+    assert e.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny-model", messages=MESSAGES, temperature=5)
+    assert e.value.body["param"] == "temperature"
+
+
+def test_models_list(client):
+    assert [m.id for m in client.models.list()] == ["tiny-model"]

@@ -1,0 +1,157 @@
+// openai-sdk.test.ts - the official `openai` npm SDK against a real server on the tiny model:
+// chat and legacy completions, streamed and whole, n > 1, log-probs, and the exactness a user
+// relies on (streamed text == whole text; speculation on == off).
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
+import { EXACT, startServer, type TestServer } from "./server.ts";
+
+let tiny: TinyModel;
+let server: TestServer;
+let client: OpenAI;
+
+beforeAll(async () => {
+  tiny = makeTinyModel();
+  server = await startServer(["--model", tiny.model, "--drafter", tiny.drafter, "--slots", "2", ...EXACT]);
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  tiny?.cleanup();
+});
+
+const messages = [{ role: "user" as const, content: "Tell me a story about a llama." }];
+
+async function streamedChat(params: Omit<OpenAI.ChatCompletionCreateParamsStreaming, "stream" | "model" | "messages">) {
+  const stream = await client.chat.completions.create({ model: "tiny-model", messages, stream: true, ...params });
+  const text: string[] = [];
+  let finish: string | null = null;
+  for await (const chunk of stream) {
+    for (const ch of chunk.choices) {
+      text[ch.index] = (text[ch.index] ?? "") + (ch.delta.content ?? "");
+      finish = ch.finish_reason ?? finish;
+    }
+  }
+  return { text, finish };
+}
+
+describe("openai SDK", () => {
+  it("chat, whole: message, finish_reason, usage, redrafter stats", async () => {
+    const r = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 12, temperature: 0 });
+    expect(r.object).toBe("chat.completion");
+    expect(r.id).toMatch(/^chatcmpl-/);
+    expect(r.model).toBe("tiny-model");
+    expect(r.choices).toHaveLength(1);
+    const ch = r.choices[0]!;
+    expect(ch.message.role).toBe("assistant");
+    expect(typeof ch.message.content).toBe("string");
+    expect(["stop", "length"]).toContain(ch.finish_reason);
+    expect(r.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(r.usage!.completion_tokens).toBeLessThanOrEqual(12);
+    expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
+    const rd = (r as unknown as { redrafter: Record<string, unknown> }).redrafter;
+    expect(Object.keys(rd).sort()).toEqual(["accepted_tokens", "drafted_tokens", "target_calls", "tau", "timings", "tree_dedup", "tree_nodes"]);
+    expect(Object.keys(rd.timings as object).sort()).toEqual(["generation_ms", "prompt_ms", "queue_ms", "tokens_per_s", "ttft_ms"]);
+    expect(rd.drafted_tokens as number).toBeGreaterThan(0); // the tiny drafter is loaded and used
+  });
+
+  it("chat, streamed: the same text as whole, for greedy and for a seeded sampler", async () => {
+    for (const params of [{ temperature: 0 }, { temperature: 0.9, top_p: 0.95, seed: 1234 }]) {
+      const whole = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 16, ...params });
+      const streamed = await streamedChat({ max_tokens: 16, ...params });
+      expect(streamed.text[0]).toBe(whole.choices[0]!.message.content);
+      expect(streamed.finish).toBe(whole.choices[0]!.finish_reason);
+    }
+  });
+
+  it("speculation on and off give identical text", async () => {
+    for (const params of [{ temperature: 0 }, { temperature: 1, seed: 7 }]) {
+      const body: OpenAI.ChatCompletionCreateParamsNonStreaming = { model: "tiny-model", messages, max_tokens: 24, ...params };
+      const on = await client.chat.completions.create(body);
+      // extension fields pass through the SDK untouched
+      const off = await client.chat.completions.create({ ...body, redrafter: { draft: false } } as typeof body);
+      expect(on.choices[0]!.message.content).toBe(off.choices[0]!.message.content);
+      const stats = (r: unknown) => (r as { redrafter: { drafted_tokens: number } }).redrafter;
+      expect(stats(on).drafted_tokens).toBeGreaterThan(0);
+      expect(stats(off).drafted_tokens).toBe(0);
+    }
+  });
+
+  it("n > 1: one choice per index, choice i sampled with seed + i", async () => {
+    const body = { model: "tiny-model", messages, max_tokens: 10, temperature: 1, seed: 99 };
+    const r = await client.chat.completions.create({ ...body, n: 3 });
+    expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    const single0 = await client.chat.completions.create({ ...body });
+    const single1 = await client.chat.completions.create({ ...body, seed: 100 });
+    expect(r.choices[0]!.message.content).toBe(single0.choices[0]!.message.content);
+    expect(r.choices[1]!.message.content).toBe(single1.choices[0]!.message.content);
+    expect(r.usage!.completion_tokens).toBeGreaterThanOrEqual(3);
+
+    const streamed = await streamedChat({ max_tokens: 10, temperature: 1, seed: 99, n: 3 });
+    expect(streamed.text).toEqual(r.choices.map((c) => c.message.content));
+  });
+
+  it("chat logprobs in OpenAI's shape, whole and streamed", async () => {
+    const r = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 });
+    const content = r.choices[0]!.logprobs!.content!;
+    expect(content.length).toBe(r.usage!.completion_tokens);
+    for (const t of content) {
+      expect(Object.keys(t).sort()).toEqual(["bytes", "logprob", "token", "top_logprobs"]);
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.top_logprobs).toHaveLength(3);
+      // greedy: the chosen token is the most likely one
+      expect(t.logprob).toBeCloseTo(t.top_logprobs[0]!.logprob, 4);
+      expect(t.bytes!.length).toBeGreaterThan(0);
+    }
+    expect(Buffer.from(content.flatMap((t) => t.bytes!)).toString("utf8")).toBe(r.choices[0]!.message.content);
+
+    const stream = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true });
+    const streamed: string[] = [];
+    for await (const chunk of stream) for (const c of chunk.choices) for (const t of c.logprobs?.content ?? []) streamed.push(t.token);
+    expect(streamed).toEqual(content.map((t) => t.token));
+
+    const plain = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 2, temperature: 0 });
+    expect(plain.choices[0]!.logprobs).toBeNull();
+  });
+
+  it("completions, whole and streamed, with echo and log-probs", async () => {
+    const prompt = "Once upon a time";
+    const r = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, logprobs: 2 });
+    expect(r.object).toBe("text_completion");
+    expect(r.id).toMatch(/^cmpl-/);
+    const ch = r.choices[0]!;
+    const lp = ch.logprobs!;
+    expect(lp.tokens!.length).toBe(r.usage!.completion_tokens);
+    expect(lp.token_logprobs!.length).toBe(lp.tokens!.length);
+    expect(lp.top_logprobs!.every((t) => Object.keys(t).length >= 1 && Object.keys(t).length <= 2)).toBe(true);
+    expect(lp.text_offset![0]).toBe(0);
+
+    const stream = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    expect(text).toBe(ch.text);
+
+    const echoed = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, echo: true, logprobs: 0 });
+    expect(echoed.choices[0]!.text).toBe(prompt + ch.text);
+    expect(echoed.choices[0]!.logprobs!.text_offset![0]).toBe(prompt.length);
+  });
+
+  it("completions take token prompts and lists of prompts", async () => {
+    const a = await client.completions.create({ model: "tiny-model", prompt: "Hello", max_tokens: 5, temperature: 0 });
+    const many = await client.completions.create({ model: "tiny-model", prompt: ["Hello", "Bye"], max_tokens: 5, temperature: 0, n: 2 });
+    expect(many.choices.map((c) => c.index)).toEqual([0, 1, 2, 3]);
+    expect(many.choices[0]!.text).toBe(a.choices[0]!.text);
+    expect(many.choices[1]!.text).toBe(a.choices[0]!.text); // greedy: both choices agree
+    const ids = await client.completions.create({ model: "tiny-model", prompt: [1, 20, 30, 40], max_tokens: 4, temperature: 0 });
+    expect(ids.usage!.prompt_tokens).toBe(4);
+  });
+
+  it("maps errors to the SDK's typed errors", async () => {
+    await expect(client.chat.completions.create({ model: "nope", messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.chat.completions.create({ model: "tiny-model", messages, temperature: 3 })).rejects.toMatchObject({
+      status: 400,
+      param: "temperature",
+    });
+  });
+});
