@@ -127,8 +127,9 @@ rd_status drafter_save(const char * path, const rd_model * m, const drafter_hpar
     ggml_set_name(ids, TENSOR_VOCAB_IDS);
     gguf_add_tensor(g.get(), ids);
 
-    FILE * f = fopen(path, "wb");
-    if (!f) return rd_fail(RD_ERR_IO, "cannot open '%s' for writing: %s", path, strerror(errno));
+    std::unique_ptr<FILE, int (*)(FILE *)> file(fopen(path, "wb"), fclose);
+    if (!file) return rd_fail(RD_ERR_IO, "cannot open '%s' for writing: %s", path, strerror(errno));
+    FILE * f = file.get();
     data_writer w{f, gguf_get_alignment(g.get())};
     w.ok = gguf_write_to_file_ptr(g.get(), f, /*only_meta =*/ true);
 
@@ -160,7 +161,7 @@ rd_status drafter_save(const char * path, const rd_model * m, const drafter_hpar
         w.end_tensor();
     }
     const int err = errno;
-    if (fclose(f) != 0) w.ok = false;
+    if (fclose(file.release()) != 0) w.ok = false;
     if (!w.ok) {
         remove(path); // never leave a truncated drafter behind
         return rd_fail(RD_ERR_IO, "cannot write '%s': %s", path, strerror(err));
@@ -298,8 +299,9 @@ static rd_status check_tensor(const gguf_context * g, const char * path, const c
         return rd_fail(RD_ERR_FORMAT,
                        "drafter '%s': tensor %s has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "], expected [%" PRId64 ", %" PRId64 "]",
                        path, name, ne[0], ne[1], ne[2], ne[3], ne0, ne1);
-    const size_t end = gguf_get_data_offset(g) + gguf_get_tensor_offset(g, *tid) + gguf_get_tensor_size(g, *tid);
-    if (end > file_size)
+    // written so that absurd offsets cannot wrap around
+    const size_t begin = gguf_get_data_offset(g) + gguf_get_tensor_offset(g, *tid), size = gguf_get_tensor_size(g, *tid);
+    if (begin < gguf_get_data_offset(g) || begin > file_size || size > file_size - begin)
         return rd_fail(RD_ERR_FORMAT, "drafter '%s' is truncated: tensor %s ends past the end of the file", path, name);
     return RD_OK;
 }
