@@ -3,14 +3,12 @@
 // that this package depends on (bun:ffi needs Bun, not Node), passing the arguments, stdio,
 // signals and exit status through. Bun is resolved from this package, not from the cwd.
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bunPath } from "../scripts/bun-path.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// bun may be hoisted above this package (installed as a dependency): resolve it like Node would
-const bunDir = dirname(createRequire(join(root, "package.json")).resolve("bun/package.json"));
-const bun = join(bunDir, "bin", "bun.exe"); // the bun package names it bun.exe on every platform
+const bun = bunPath(root);
 
 const child = spawn(bun, [join(root, "src", "cli", "main.ts"), ...process.argv.slice(2)], {
   stdio: "inherit",

@@ -65,6 +65,7 @@ if [[ -s $report ]]; then
     const broken = r.testResults.filter((t) => t.status === "failed" &&
       !t.assertionResults.some((a) => a.status === "failed")).length;
     console.log(r.numPassedTests, r.numFailedTests + broken);' "$report")
+  p=${p:-0} f=${f:-1} # an unreadable report is a failure too
   if ((status != 0 && f == 0)); then f=1; fi
   count vitest "$p" "$f"
 else
@@ -107,6 +108,7 @@ root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
 n = lambda k: sum(int(s.get(k, 0)) for s in suites)
 print(n("tests") - n("failures") - n("errors") - n("skipped"), n("failures") + n("errors"))' "$xml")
+  p=${p:-0} f=${f:-1}
   # 5 = nothing collected; any other nonzero exit without a failing test is still a failure
   if ((status != 0 && status != 5 && f == 0)); then f=1; fi
   count python "$p" "$f"

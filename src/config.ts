@@ -270,7 +270,8 @@ export function configHelp(): string {
   const rows = NAMES.map((k) => {
     const s: Setting = SETTINGS[k];
     const flag = s.boolean ? `--[no-]${s.flag}` : `--${s.flag} ${s.meta ?? "V"}`;
-    const def = s.default === null || (Array.isArray(s.default) && s.default.length === 0) ? "" : ` [${JSON.stringify(s.default)}]`;
+    const shown = k === "flashAttn" ? "auto" : s.default;
+    const def = shown === null || (Array.isArray(shown) && shown.length === 0) ? "" : ` [${JSON.stringify(shown)}]`;
     return [`  ${flag}`, `${s.help}${def} (${s.env})`];
   });
   rows.push(["  --config FILE", "JSON file of settings (keys: the names above in camelCase or as flags) (REDRAFTER_CONFIG)"]);

@@ -155,7 +155,7 @@ typedef struct rd_session_params {
     int32_t n_ctx;        /* context size in tokens; 0 = 4096 capped at the model's train ctx.
                              Default 0 */
     int32_t n_batch;      /* prompt chunk size for prefill, tokens. Default 512 */
-    int32_t n_threads;    /* CPU threads; 0 = number of cores. Default 0 */
+    int32_t n_threads;    /* CPU threads; 0 = half the hardware threads. Default 0 */
     int32_t beam_width;   /* B, 1..RD_MAX_BEAMS (also bounds rd_session_step_beams). Default 4 */
     int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
     int32_t flash_attn;   /* -1 auto, 0 off, 1 on. Default -1 (exactness tests pin 0) */
@@ -267,7 +267,7 @@ typedef struct rd_teacher_params {
     int32_t prompt_tail;    /* last prompt positions recorded too (>= 1: the last prompt token's
                                hidden state starts the first draft). Default 8 */
     int32_t n_ctx_seq;      /* KV cells per sequence; longer prompts are skipped. Default 1024 */
-    int32_t n_threads;      /* CPU threads; 0 = number of cores. Default 0 */
+    int32_t n_threads;      /* CPU threads; 0 = half the hardware threads. Default 0 */
 } rd_teacher_params;
 
 /* Progress, filled by rd_teacher_run; counts cover the whole file (resumed work included)
@@ -288,9 +288,10 @@ typedef struct rd_teacher_progress {
 RD_API void rd_teacher_default_params(rd_teacher_params * p);
 
 /* Render one user message with the target's chat template (llama.cpp's built-in detection of
- * tokenizer.chat_template), ending with the assistant turn's start. Writes a NUL-terminated
- * string into buf; returns its length, or -(needed) when cap is too small, or -1 when the
- * model has no template llama.cpp recognises. For C tools; the gateway renders Jinja itself. */
+ * tokenizer.chat_template; ChatML when the GGUF has none, as the gateway does), ending with the
+ * assistant turn's start. Writes a NUL-terminated string into buf; returns its length, or
+ * -(needed) when cap is too small, or -1 when llama.cpp does not recognise the template.
+ * For C tools; the gateway renders the Jinja template itself. */
 RD_API int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap);
 
 /* Prepare to record the target's greedy answers to n_prompts prompts (already tokenized and
@@ -303,6 +304,12 @@ RD_API int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, 
 RD_API rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
                                  const int64_t * offsets, int32_t n_prompts, const char * path,
                                  rd_teacher ** out);
+/* The key rd_teacher_init stores in the file for these prompts and params (p NULL = defaults):
+ * callers name cache files by it (e.g. "teacher-%016llx.rdt") so that any front end reuses
+ * the same file. offsets must be non-decreasing (0 for bad arguments). */
+RD_API uint64_t rd_teacher_cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
+                                     const int64_t * offsets, int32_t n_prompts);
+
 /* Work for about max_ms milliseconds (at least one decode), then fill *progress (may be NULL).
  * The file on disk is valid after every call: an interrupted run resumes with rd_teacher_init. */
 RD_API rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * progress);
@@ -339,7 +346,7 @@ typedef struct rd_train_params {
     int32_t  max_eval_samples;/* held-out positions evaluated per evaluation. Default 2048 */
     int32_t  checkpoint_every;/* write the checkpoint every this many steps (and at each epoch's
                                  end and the finish); 0 = only those. Default 200 */
-    int32_t  n_threads;       /* CPU threads; 0 = number of cores. Default 0 */
+    int32_t  n_threads;       /* CPU threads; 0 = half the hardware threads. Default 0 */
     uint64_t seed;            /* initialisation and data order. Default 42 */
 } rd_train_params;
 
@@ -374,8 +381,8 @@ RD_API void rd_train_default_params(rd_train_params * p);
  * checkpoint there, training continues from it and ends with the same weights as an
  * uninterrupted run with the same params (same thread count). Errors: RD_ERR_INVALID_ARG (bad
  * params, V' larger than the target's vocab, no training sample), RD_ERR_MISMATCH (teacher file
- * or checkpoint from another target, or checkpoint with other settings), RD_ERR_IO,
- * RD_ERR_FORMAT. m must outlive *out; free with rd_trainer_free(). */
+ * or checkpoint from another target, checkpoint with other settings, or teacher data that grew
+ * since the checkpoint), RD_ERR_IO, RD_ERR_FORMAT. m must outlive *out; free with rd_trainer_free(). */
 RD_API rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_train_params * p,
                                  const char * checkpoint_path, bool resume, rd_trainer ** out);
 /* Train for about max_ms milliseconds or max_steps steps (0 = no step cap), at least one step

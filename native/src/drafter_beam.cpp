@@ -309,7 +309,7 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
 
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {
     if (!d) return;
-    if (n_threads <= 0) n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    if (n_threads <= 0) n_threads = rd_default_threads();
     std::lock_guard<std::mutex> lock(d->mu);
     // Only the CPU backend has threads; it exports the setter through its registry because
     // ggml-cpu is loaded at run time (one library per CPU variant), not linked.

@@ -31,6 +31,11 @@ struct rd_model {
     ~rd_model();
 };
 
+// Threads when the caller passes 0: half the hardware threads (about the physical cores).
+// ggml's workers spin at barriers, so oversubscribing a core costs far more than it gives:
+// on a busy 2-core machine, 2 threads ran 10-1000x slower than 1.
+int32_t rd_default_threads();
+
 inline double rd_now_ms() {
     using namespace std::chrono;
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();

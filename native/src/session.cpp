@@ -61,7 +61,7 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     s->n_batch = std::max(p->n_batch, 1 + s->B * s->L);
     s->flash = p->flash_attn != 0;
 
-    const int32_t threads = p->n_threads > 0 ? p->n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    const int32_t threads = p->n_threads > 0 ? p->n_threads : rd_default_threads();
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t) n_ctx;
     cp.n_batch = cp.n_ubatch = (uint32_t) s->n_batch;

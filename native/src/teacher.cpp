@@ -229,6 +229,31 @@ static rd_status write_record(rd_teacher * t, slot & s) {
     return write_header(t);
 }
 
+// The cache key: everything that changes the recorded data (not P or threads). Offsets are
+// validated by the caller.
+static uint64_t cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
+                          const int64_t * offsets, int32_t n_prompts) {
+    uint64_t key = 1469598103934665603ull;
+    const int32_t settings[5] = {(int32_t) VERSION, p->max_new_tokens, p->top_k, p->prompt_tail, p->n_ctx_seq};
+    key = fnv(key, &m->fingerprint, sizeof m->fingerprint);
+    key = fnv(key, settings, sizeof settings);
+    key = fnv(key, &n_prompts, sizeof n_prompts);
+    for (int32_t i = 0; i < n_prompts; i++) {
+        const int64_t len = offsets[i + 1] - offsets[i];
+        key = fnv(key, &len, sizeof len);
+        key = fnv(key, tokens + offsets[i], sizeof(int32_t) * (size_t) len);
+    }
+    return key;
+}
+
+uint64_t rd_teacher_cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
+                              const int64_t * offsets, int32_t n_prompts) {
+    rd_teacher_params defaults;
+    rd_teacher_default_params(&defaults);
+    if (!m || !tokens || !offsets || n_prompts < 0) return 0;
+    return cache_key(m, p ? p : &defaults, tokens, offsets, n_prompts);
+}
+
 rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
                           const int64_t * offsets, int32_t n_prompts, const char * path, rd_teacher ** out) {
     if (!m || !path || !out || (n_prompts > 0 && (!tokens || !offsets)))
@@ -249,12 +274,6 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
     t->m = m;
     t->p = *p;
     t->path = path;
-    // the cache key: everything that changes the recorded data (not P or threads)
-    uint64_t key = 1469598103934665603ull;
-    const int32_t settings[5] = {(int32_t) VERSION, p->max_new_tokens, p->top_k, p->prompt_tail, p->n_ctx_seq};
-    key = fnv(key, &m->fingerprint, sizeof m->fingerprint);
-    key = fnv(key, settings, sizeof settings);
-    key = fnv(key, &n_prompts, sizeof n_prompts);
     t->prompts.resize((size_t) n_prompts);
     for (int32_t i = 0; i < n_prompts; i++) {
         const int64_t a = offsets[i], b = offsets[i + 1];
@@ -264,10 +283,8 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
             if (tokens[j] < 0 || tokens[j] >= m->n_vocab)
                 return rd_fail(RD_ERR_INVALID_ARG, "prompt %d holds token %d, outside the vocabulary", i, tokens[j]);
         t->prompts[(size_t) i].assign(tokens + a, tokens + b);
-        const int64_t len = b - a;
-        key = fnv(key, &len, sizeof len);
-        key = fnv(key, tokens + a, sizeof(int32_t) * (size_t) len);
     }
+    const uint64_t key = cache_key(m, p, tokens, offsets, n_prompts);
     t->state.assign((size_t) n_prompts, 0);
 
     file_header & h = t->hdr;
@@ -318,7 +335,7 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
     h.complete = 0;
     if (rd_status st = write_header(t.get()); st != RD_OK) return st;
 
-    const int32_t threads = p->n_threads > 0 ? p->n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    const int32_t threads = p->n_threads > 0 ? p->n_threads : rd_default_threads();
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t) (p->n_ctx_seq * p->n_parallel);
     t->n_batch = std::max(512, p->n_parallel);
@@ -340,8 +357,8 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
 
 void rd_teacher_free(rd_teacher * t) { delete t; }
 
-// Record the output at batch index i for slot s (the token just fed at its position); when
-// sample is set, take the greedy next token. Returns false when the sequence ended.
+// Record the output at batch index i for slot s: the token just fed, its hidden state (f16) and
+// the top-K of the next-token distribution.
 static void record(rd_teacher * t, slot & s, int32_t i, int32_t token) {
     const int32_t d = t->m->n_embd, K = t->p.top_k;
     s.tokens.push_back(token);
@@ -475,28 +492,19 @@ rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * p
 // ---------------------------------------------------------------------------------------------
 // Draft vocabulary
 
-rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t n, int32_t * ids, double * coverage) {
-    if (!m || !path || !ids) return rd_fail(RD_ERR_INVALID_ARG, "rd_teacher_draft_vocab: model, path and ids are required");
-    if (n < 1 || n > m->n_vocab)
-        return rd_fail(RD_ERR_INVALID_ARG, "draft vocabulary of %d tokens is not in 1..%d (the target's vocab)", n, m->n_vocab);
-    teacher_file tf;
-    if (rd_status st = teacher_file_open(path, false, &tf); st != RD_OK) return st;
-    if (tf.fingerprint != m->fingerprint || tf.n_vocab != m->n_vocab)
-        return rd_fail(RD_ERR_MISMATCH, "teacher file '%s' was recorded from another target (fingerprint %016llx, loaded '%s' has %016llx)",
-                       path, (unsigned long long) tf.fingerprint, m->name.c_str(), (unsigned long long) m->fingerprint);
-    // answer tokens = the teacher's greedy choice after the last prompt position onwards
-    std::vector<int64_t> out_count((size_t) m->n_vocab, 0), in_count((size_t) m->n_vocab, 0);
+void teacher_draft_vocab(const teacher_file & tf, int32_t n, int32_t * ids, double * coverage) {
+    // answer tokens = the teacher's greedy choice from the last prompt position onwards
+    std::vector<int64_t> out_count((size_t) tf.n_vocab, 0), in_count((size_t) tf.n_vocab, 0);
     int64_t total = 0;
     for (const teacher_seq & s : tf.seqs) {
         for (int32_t i = 0; i < s.n; i++) in_count[(size_t) s.tokens[i]]++;
-        for (int32_t i = s.n_tail - 1; i < s.n; i++) {
-            if (i < 0) continue;
+        for (int32_t i = std::max(0, s.n_tail - 1); i < s.n; i++) {
             out_count[(size_t) s.ids[(size_t) i * tf.top_k]]++;
             total++;
         }
     }
-    std::vector<int32_t> order((size_t) m->n_vocab);
-    for (int32_t i = 0; i < m->n_vocab; i++) order[(size_t) i] = i;
+    std::vector<int32_t> order((size_t) tf.n_vocab);
+    for (int32_t i = 0; i < tf.n_vocab; i++) order[(size_t) i] = i;
     // rank: answer count, then input count, then the lower id
     std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
         if (out_count[(size_t) a] != out_count[(size_t) b]) return out_count[(size_t) a] > out_count[(size_t) b];
@@ -508,6 +516,18 @@ rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t 
         inside += out_count[(size_t) ids[i]];
     }
     if (coverage) *coverage = total > 0 ? (double) inside / (double) total : 0.0;
+}
+
+rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t n, int32_t * ids, double * coverage) {
+    if (!m || !path || !ids) return rd_fail(RD_ERR_INVALID_ARG, "rd_teacher_draft_vocab: model, path and ids are required");
+    if (n < 1 || n > m->n_vocab)
+        return rd_fail(RD_ERR_INVALID_ARG, "draft vocabulary of %d tokens is not in 1..%d (the target's vocab)", n, m->n_vocab);
+    teacher_file tf;
+    if (rd_status st = teacher_file_open(path, false, &tf); st != RD_OK) return st;
+    if (tf.fingerprint != m->fingerprint || tf.n_vocab != m->n_vocab)
+        return rd_fail(RD_ERR_MISMATCH, "teacher file '%s' was recorded from another target (fingerprint %016llx, loaded '%s' has %016llx)",
+                       path, (unsigned long long) tf.fingerprint, m->name.c_str(), (unsigned long long) m->fingerprint);
+    teacher_draft_vocab(tf, n, ids, coverage);
     return RD_OK;
 }
 
@@ -516,8 +536,8 @@ rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t 
 
 int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap) {
     if (!m || !user) return -1;
+    // no template in the GGUF: ChatML, llama.cpp's own fallback (and the gateway's)
     const char * tmpl = llama_model_chat_template(m->lm, nullptr);
-    if (!tmpl) return -1;
     llama_chat_message msg = {"user", user};
     std::vector<char> tmp(strlen(user) * 2 + 512);
     int32_t n = llama_chat_apply_template(tmpl, &msg, 1, true, tmp.data(), (int32_t) tmp.size());

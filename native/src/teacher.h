@@ -36,3 +36,7 @@ struct teacher_file {
 // that is not complete is refused unless allow_partial (then its last, truncated record is
 // ignored and *valid_end tells where the valid records end).
 rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file * out, size_t * valid_end = nullptr);
+
+// The n most frequent answer tokens of tf (ranking: answer count, input count, lower id) into
+// ids; *coverage (may be NULL) = share of answer tokens inside. n in 1..tf.n_vocab.
+void teacher_draft_vocab(const teacher_file & tf, int32_t n, int32_t * ids, double * coverage);

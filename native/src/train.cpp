@@ -242,6 +242,7 @@ rd_status rd_trainer_checkpoint(rd_trainer * t) {
     gguf_set_val_str(g, "redrafter.target.name", t->m->name.c_str());
     gguf_set_val_u64(g, "redrafter.ckpt.teacher_key", t->data.key);
     gguf_set_val_u64(g, "redrafter.ckpt.step", (uint64_t) t->step);
+    gguf_set_val_u64(g, "redrafter.ckpt.n_positions", (uint64_t) t->data.n_positions);
     gguf_set_val_u64(g, "redrafter.ckpt.seed", t->p.seed);
     const int32_t shape[6] = {t->hp.n_draft_vocab, t->hp.n_layers, t->hp.n_proj, t->L, t->n, t->p.epochs};
     gguf_set_arr_data(g, "redrafter.ckpt.shape", GGUF_TYPE_INT32, shape, 6);
@@ -290,14 +291,15 @@ static rd_status load_checkpoint(rd_trainer * t) {
         *v = gguf_get_val_u64(g, id);
         return true;
     };
-    uint64_t fp = 0, key = 0, step = 0, seed = 0;
+    uint64_t fp = 0, key = 0, step = 0, seed = 0, n_pos = 0;
     const int64_t arch = gguf_find_key(g, "general.architecture");
     const int64_t shp = gguf_find_key(g, "redrafter.ckpt.shape");
     const int64_t nm = gguf_find_key(g, "redrafter.target.name");
     rd_status st = RD_OK;
     if (arch < 0 || gguf_get_kv_type(g, arch) != GGUF_TYPE_STRING || strcmp(gguf_get_val_str(g, arch), CK_ARCH) != 0 ||
         !u64("redrafter.target.fingerprint", &fp) || !u64("redrafter.ckpt.teacher_key", &key) ||
-        !u64("redrafter.ckpt.step", &step) || !u64("redrafter.ckpt.seed", &seed) || shp < 0 ||
+        !u64("redrafter.ckpt.step", &step) || !u64("redrafter.ckpt.seed", &seed) ||
+        !u64("redrafter.ckpt.n_positions", &n_pos) || shp < 0 ||
         gguf_get_arr_n(g, shp) != 6 || gguf_get_arr_type(g, shp) != GGUF_TYPE_INT32) {
         st = rd_fail(RD_ERR_FORMAT, "'%s' is not a redrafter training checkpoint", path);
     } else if (fp != t->m->fingerprint) {
@@ -309,6 +311,9 @@ static rd_status load_checkpoint(rd_trainer * t) {
         if (memcmp(shape, want, sizeof want) != 0 || seed != t->p.seed || key != t->data.key)
             st = rd_fail(RD_ERR_MISMATCH, "checkpoint '%s' was made with other settings or teacher data (draft vocab, layers, "
                          "projection, beam length, batch, epochs, seed): resume with the same ones", path);
+        else if (n_pos != (uint64_t) t->data.n_positions)
+            st = rd_fail(RD_ERR_MISMATCH, "teacher file '%s' changed since checkpoint '%s' was written (%" PRIu64 " positions then, %" PRId64 " now)",
+                         t->teacher_path.c_str(), path, n_pos, t->data.n_positions);
         else if (step > (uint64_t) t->total_steps)
             st = rd_fail(RD_ERR_FORMAT, "checkpoint '%s' is at step %" PRIu64 " of %" PRId64, path, step, t->total_steps);
     }
@@ -359,27 +364,10 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
         return rd_fail(RD_ERR_MISMATCH, "teacher file '%s' was recorded from another target than '%s'", teacher_path, m->name.c_str());
 
     // draft vocabulary: most frequent answer tokens (the file may still be incomplete)
-    {
-        std::vector<int64_t> out_count((size_t) m->n_vocab, 0), in_count((size_t) m->n_vocab, 0);
-        int64_t total = 0;
-        const int32_t K = t->data.top_k;
-        for (const teacher_seq & s : t->data.seqs) {
-            for (int32_t i = 0; i < s.n; i++) in_count[(size_t) s.tokens[i]]++;
-            for (int32_t i = std::max(0, s.n_tail - 1); i < s.n; i++) { out_count[(size_t) s.ids[(size_t) i * K]]++; total++; }
-        }
-        std::vector<int32_t> order((size_t) m->n_vocab);
-        for (int32_t i = 0; i < m->n_vocab; i++) order[(size_t) i] = i;
-        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-            if (out_count[(size_t) a] != out_count[(size_t) b]) return out_count[(size_t) a] > out_count[(size_t) b];
-            return in_count[(size_t) a] > in_count[(size_t) b];
-        });
-        t->vocab_ids.assign(order.begin(), order.begin() + p->n_draft_vocab);
-        int64_t inside = 0;
-        for (int32_t id : t->vocab_ids) inside += out_count[(size_t) id];
-        t->coverage = total > 0 ? (double) inside / (double) total : 0.0;
-        t->draft_index.assign((size_t) m->n_vocab, -1);
-        for (int32_t i = 0; i < p->n_draft_vocab; i++) t->draft_index[(size_t) t->vocab_ids[(size_t) i]] = i;
-    }
+    t->vocab_ids.resize((size_t) p->n_draft_vocab);
+    teacher_draft_vocab(t->data, p->n_draft_vocab, t->vocab_ids.data(), &t->coverage);
+    t->draft_index.assign((size_t) m->n_vocab, -1);
+    for (int32_t i = 0; i < p->n_draft_vocab; i++) t->draft_index[(size_t) t->vocab_ids[(size_t) i]] = i;
 
     // samples: every position with L following ones; held-out sequences by a seeded hash
     for (int32_t si = 0; si < (int32_t) t->data.seqs.size(); si++) {
@@ -411,7 +399,7 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
     t->backend = ggml_backend_dev_init(dev, nullptr);
     if (!t->backend) return rd_fail(RD_ERR_BACKEND, "cannot initialise ggml device %s", ggml_backend_dev_name(dev));
     {
-        const int32_t threads = p->n_threads > 0 ? p->n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+        const int32_t threads = p->n_threads > 0 ? p->n_threads : rd_default_threads();
         ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
         auto set = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
         if (set) set(t->backend, threads);

@@ -1,10 +1,12 @@
 // util.cpp - per-thread last error, version, backend loading and log control.
 #include "internal.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 static thread_local std::string g_last_error;
 static std::atomic<bool> g_quiet{false};
@@ -44,4 +46,8 @@ rd_status rd_backend_init(const char * dir) {
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr)
         return rd_fail(RD_ERR_BACKEND, "no ggml CPU backend could be loaded from %s", dir ? dir : "(executable folder)");
     return RD_OK;
+}
+
+int32_t rd_default_threads() {
+    return (int32_t) std::max(1u, std::thread::hardware_concurrency() / 2);
 }

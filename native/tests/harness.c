@@ -76,8 +76,8 @@ int rd_test_done(void) {
 static rd_model * open_model(const char * env) {
     const char * path = getenv(env);
     if (!CHECK(path && path[0], "%s is not set (CTest sets it)", env)) return NULL;
-    if (!CHECK_OK(rd_backend_init(getenv("RD_LIB_DIR")))) return NULL;
     rd_log_set_quiet(true);
+    if (!CHECK_OK(rd_backend_init(getenv("RD_LIB_DIR")))) return NULL;
     rd_model_params p;
     rd_model_default_params(&p);
     p.n_gpu_layers = 0;

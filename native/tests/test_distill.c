@@ -111,6 +111,33 @@ int main(void) {
     CHECK_EQ_INT(pr.n_positions, positions);
     CHECK_EQ_INT(pr.n_tokens_run, 0);
 
+    /* an interrupted collection resumes: the answers on disk are kept, the rest collected */
+    {
+        const char * path = "test_distill_partial.rdt";
+        remove(path);
+        rd_teacher_params tp;
+        rd_teacher_default_params(&tp);
+        tp.n_parallel = 4;
+        tp.max_new_tokens = 40;
+        tp.top_k = 8;
+        tp.n_ctx_seq = 128;
+        tp.n_threads = THREADS;
+        rd_teacher * t = NULL;
+        rd_teacher_progress part;
+        memset(&part, 0, sizeof part);
+        if (CHECK_OK(rd_teacher_init(m, &tp, train.tokens, train.offsets, 12, path, &t)))
+            while (part.n_done < 3 && CHECK_OK(rd_teacher_run(t, 1, &part))) {}
+        rd_teacher_free(t);
+        t = NULL;
+        CHECK(!part.finished, "collection finished too early for the test");
+        if (CHECK_OK(rd_teacher_init(m, &tp, train.tokens, train.offsets, 12, path, &t)))
+            do { if (!CHECK_OK(rd_teacher_run(t, 1000, &pr))) break; } while (!pr.finished);
+        rd_teacher_free(t);
+        CHECK_EQ_INT(pr.n_resumed, part.n_done);
+        CHECK_EQ_INT(pr.n_done, 12);
+        remove(path);
+    }
+
     int32_t ids[256];
     double coverage = 0;
     CHECK_OK(rd_teacher_draft_vocab(m, F_TEACHER, 256, ids, &coverage));

@@ -74,8 +74,8 @@ static void test_load_errors(void) {
     CHECK(v != NULL && v[0] != '\0', "rd_version() is a non-empty string");
     CHECK(rd_last_error() != NULL, "rd_last_error() is never NULL");
 
-    CHECK_OK(rd_backend_init(getenv("RD_LIB_DIR")));
     rd_log_set_quiet(true);
+    CHECK_OK(rd_backend_init(getenv("RD_LIB_DIR")));
     rd_model_params p;
     rd_model_default_params(&p);
 

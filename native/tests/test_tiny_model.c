@@ -2,7 +2,8 @@
  * (not through libredrafter): the GGUF from make-tiny-model loads, its SentencePiece vocab
  * tokenizes the developer prompts into words rather than bytes and back to the same text, the
  * chat markers are control tokens, and greedy generation depends on the prompt without
- * collapsing onto one token (a degenerate target would make speculative tests pass vacuously). */
+ * collapsing onto one token (a degenerate target would make speculative tests pass vacuously)
+ * nor stopping early (no control token, EOS included, is ever the greedy choice). */
 #include "harness.h"
 #include "llama.h"
 
@@ -98,7 +99,7 @@ static void test_generate(struct llama_model * model, char ** prompts, int n_pro
 
     llama_token gen[N_PROMPTS][N_GEN];
     const int n = n_prompts < N_PROMPTS ? n_prompts : N_PROMPTS;
-    int min_distinct = N_GEN;
+    int min_distinct = N_GEN, n_control = 0;
     for (int i = 0; i < n; i++) {
         llama_token tok[1024];
         int32_t nt = llama_tokenize(v, prompts[i], (int32_t) strlen(prompts[i]), tok, 1024 - N_GEN, true, false);
@@ -117,6 +118,7 @@ static void test_generate(struct llama_model * model, char ** prompts, int n_pro
         }
         int distinct = 0;
         for (int k = 0; k < N_GEN; k++) {
+            n_control += (llama_vocab_get_attr(v, gen[i][k]) & LLAMA_TOKEN_ATTR_CONTROL) != 0;
             int seen = 0;
             for (int j = 0; j < k; j++) seen |= gen[i][j] == gen[i][k];
             distinct += !seen;
@@ -134,6 +136,7 @@ static void test_generate(struct llama_model * model, char ** prompts, int n_pro
     }
     CHECK(unique >= n - 1, "greedy text depends on the prompt: %d of %d continuations unique", unique, n);
     CHECK(min_distinct >= 4, "no continuation collapses onto a token: min %d distinct of %d", min_distinct, N_GEN);
+    CHECK_EQ_INT(n_control, 0);
     llama_free(ctx);
 }
 

@@ -11,8 +11,9 @@
  * the 700 merges run out.
  *
  * Weights: uniform with the std of a fan-in init, with attention sharpened (std 1.5/sqrt(D)
- * for Q/K) so the context matters, and the output layer scaled so logits have a std of ~3:
- * greedy text then depends on the prompt and does not collapse onto one token.
+ * for Q/K) so the context matters, and the output layer scaled so word logits have a std of ~3
+ * (bytes and EOS damped, other control tokens silenced): greedy text then depends on the
+ * prompt, does not collapse onto one token and does not stop early.
  */
 #include "ggml.h"
 #include "gguf.h"
@@ -32,6 +33,7 @@ enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_UNUSED = 5, TOK_BYT
 
 static const char * const MARKERS[] = { "<|system|>", "<|user|>", "<|assistant|>", "<|end|>" };
 #define N_MARKERS (int) (sizeof MARKERS / sizeof MARKERS[0])
+#define TOKEN_EOS 2                         /* </s> */
 #define TOKEN_EOT (3 + 256 + N_MARKERS - 1) /* <|end|> */
 /* tokens before the words: 3 specials, 256 bytes, the markers, "▁" and 94 ASCII characters */
 #define N_FIXED (3 + 256 + N_MARKERS + 1 + 94)
@@ -109,9 +111,9 @@ static uint64_t rng_next(uint64_t * s) {
 
 /* Add an F32 tensor named "<prefix><name>" (1-D when ne1 == 0) to the file: all ones when
  * std == 0 (norm weights), else uniform in [-sqrt(3) std, sqrt(3) std): zero mean, that std. */
-static void add_tensor(struct ggml_context * ctx, struct gguf_context * gg, uint64_t * rng,
-                       const char * prefix, const char * name, int64_t ne0, int64_t ne1,
-                       float std) {
+static float * add_tensor(struct ggml_context * ctx, struct gguf_context * gg, uint64_t * rng,
+                          const char * prefix, const char * name, int64_t ne0, int64_t ne1,
+                          float std) {
     struct ggml_tensor * t = ne1 ? ggml_new_tensor_2d(ctx, GGML_TYPE_F32, ne0, ne1)
                                  : ggml_new_tensor_1d(ctx, GGML_TYPE_F32, ne0);
     ggml_format_name(t, "%s%s", prefix, name);
@@ -120,7 +122,8 @@ static void add_tensor(struct ggml_context * ctx, struct gguf_context * gg, uint
     for (int64_t i = 0; i < ggml_nelements(t); i++) {
         d[i] = std == 0.0f ? 1.0f : a * ((float) (rng_next(rng) >> 40) * (2.0f / 16777216.0f) - 1.0f);
     }
-    gguf_add_tensor(gg, t);
+    gguf_add_tensor(gg, t); /* the data is read at write time: the caller may still edit it */
+    return d;
 }
 
 typedef struct vocab {
@@ -280,7 +283,7 @@ int main(int argc, char ** argv) {
     gguf_set_arr_data(gg, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.type, (size_t) v.n);
     gguf_set_val_u32(gg, "tokenizer.ggml.unknown_token_id", 0);
     gguf_set_val_u32(gg, "tokenizer.ggml.bos_token_id", 1);
-    gguf_set_val_u32(gg, "tokenizer.ggml.eos_token_id", 2);
+    gguf_set_val_u32(gg, "tokenizer.ggml.eos_token_id", TOKEN_EOS);
     gguf_set_val_u32(gg, "tokenizer.ggml.eot_token_id", TOKEN_EOT);
     gguf_set_val_bool(gg, "tokenizer.ggml.add_bos_token", true);
     gguf_set_val_bool(gg, "tokenizer.ggml.add_eos_token", false);
@@ -303,8 +306,18 @@ int main(int argc, char ** argv) {
         add_tensor(ctx, gg, &rng, blk, "ffn_down.weight",    n_ff,   n_embd,    w_ff);
     }
     add_tensor(ctx, gg, &rng, "", "output_norm.weight", n_embd, 0, 0.0f);
-    /* output_norm leaves the hidden state with rms 1, so logit std = std(w) * sqrt(D) = 3 */
-    add_tensor(ctx, gg, &rng, "", "output.weight", n_embd, n_vocab, 3.0f * w_in);
+    /* output_norm leaves the hidden state with rms 1, so logit std = std(w) * sqrt(D) = 3 for
+     * the ~250 word tokens, whose best is then ~8. Like a trained model, it seldom spells out
+     * bytes and seldom stops: byte, EOS and <|end|> logits have std 1.5, ~5 std below the best
+     * word, so greedy text runs to max_tokens while sampling, or a grammar that leaves few
+     * words, still reaches EOS. Other control tokens get logit 0: it never volunteers them. */
+    float * out = add_tensor(ctx, gg, &rng, "", "output.weight", n_embd, n_vocab, 3.0f * w_in);
+    for (int id = 0; id < v.n; id++) {
+        const float scale = v.type[id] == TOK_NORMAL ? 1.0f
+                          : v.type[id] == TOK_BYTE || id == TOKEN_EOS || id == TOKEN_EOT ? 0.5f
+                          : 0.0f;
+        for (int64_t k = 0; k < n_embd; k++) out[id * n_embd + k] *= scale;
+    }
 
     const int ok = gguf_write_to_file(gg, out_path, false);
     if (!ok) fprintf(stderr, "%s: cannot write %s\n", argv[0], out_path);

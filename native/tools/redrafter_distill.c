@@ -86,13 +86,6 @@ static void bar(const char * phase, double done, double total, double rate, cons
     fflush(stderr);
 }
 
-/* FNV-1a, the cache key of the teacher file name */
-static unsigned long long fnv(unsigned long long h, const void * p, size_t n) {
-    const unsigned char * b = p;
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
-    return h;
-}
-
 typedef struct prompt_set {
     int32_t * tokens;
     int64_t * offsets;
@@ -125,6 +118,23 @@ static int tokenize_set(rd_model * m, char ** texts, const int * idx, int n, pro
         free(buf);
         out->offsets[i + 1] = (int64_t) len;
     }
+    return 0;
+}
+
+/* Phase 1: run the teacher until done (or max_s seconds); 0 on success. */
+static int collect(rd_model * m, const rd_teacher_params * tp, const prompt_set * train, const char * path,
+                   int max_s, rd_teacher_progress * tpr) {
+    rd_teacher * t = NULL;
+    if (rd_teacher_init(m, tp, train->tokens, train->offsets, train->n, path, &t) != RD_OK) return fail("teacher");
+    fprintf(stderr, "teacher data: %s\n", path);
+    do {
+        if (rd_teacher_run(t, 500, tpr) != RD_OK) { rd_teacher_free(t); return fail("teacher"); }
+        bar("teacher", (double) (tpr->n_done + tpr->n_skipped), (double) tpr->n_prompts, tpr->tokens_per_s, "tok", tpr->eta_s);
+    } while (!tpr->finished && (max_s <= 0 || tpr->elapsed_s < max_s));
+    rd_teacher_free(t);
+    fprintf(stderr, "\nteacher: %lld prompts (%lld resumed, %lld skipped as too long), %lld positions, %.1f s, %.1f tok/s\n",
+            (long long) tpr->n_done, (long long) tpr->n_resumed, (long long) tpr->n_skipped, (long long) tpr->n_positions,
+            tpr->elapsed_s, tpr->tokens_per_s);
     return 0;
 }
 
@@ -169,31 +179,24 @@ int main(int argc, char ** argv) {
     tp.max_new_tokens = o.max_new_tokens;
     tp.top_k = o.top_k;
     tp.n_threads = o.threads;
-    const uint64_t fp = rd_model_fingerprint(m);
-    unsigned long long key = fnv(1469598103934665603ull, &fp, sizeof fp);
-    key = fnv(key, &tp.max_new_tokens, sizeof(int32_t));
-    key = fnv(key, &tp.top_k, sizeof(int32_t));
-    key = fnv(key, &tp.prompt_tail, sizeof(int32_t));
-    key = fnv(key, &tp.n_ctx_seq, sizeof(int32_t));
-    key = fnv(key, train.tokens, sizeof(int32_t) * (size_t) train.offsets[train.n]);
-    key = fnv(key, train.offsets, sizeof(int64_t) * (size_t) (train.n + 1));
+    const unsigned long long key = (unsigned long long) rd_teacher_cache_key(m, &tp, train.tokens, train.offsets, train.n);
     mkdir(o.cache_dir, 0755);
     char teacher_path[4096];
     snprintf(teacher_path, sizeof teacher_path, "%s/teacher-%016llx.rdt", o.cache_dir, key);
 
-    rd_teacher * t = NULL;
-    if (rd_teacher_init(m, &tp, train.tokens, train.offsets, train.n, teacher_path, &t) != RD_OK) return fail("teacher");
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out ? o.out : "");
+    struct stat st_ck, st_t;
+    /* resuming a training run keeps its teacher data exactly as it was (even if incomplete) */
+    const int skip_teacher = o.resume && o.out && stat(ckpt, &st_ck) == 0 && stat(teacher_path, &st_t) == 0;
     rd_teacher_progress tpr;
     memset(&tpr, 0, sizeof tpr);
-    fprintf(stderr, "teacher data: %s\n", teacher_path);
-    do {
-        if (rd_teacher_run(t, 500, &tpr) != RD_OK) return fail("teacher");
-        bar("teacher", (double) (tpr.n_done + tpr.n_skipped), (double) tpr.n_prompts, tpr.tokens_per_s, "tok", tpr.eta_s);
-    } while (!tpr.finished && (o.teacher_max_s <= 0 || tpr.elapsed_s < o.teacher_max_s));
-    rd_teacher_free(t);
-    fprintf(stderr, "\nteacher: %lld prompts (%lld resumed, %lld skipped as too long), %lld positions, %.1f s, %.1f tok/s\n",
-            (long long) tpr.n_done, (long long) tpr.n_resumed, (long long) tpr.n_skipped, (long long) tpr.n_positions,
-            tpr.elapsed_s, tpr.tokens_per_s);
+    if (skip_teacher) {
+        fprintf(stderr, "teacher: resuming training from %s: using %s as it is\n", ckpt, teacher_path);
+        tpr.finished = 1;
+    } else if (collect(m, &tp, &train, teacher_path, o.teacher_max_s, &tpr) != 0) {
+        return 1;
+    }
     if (o.teacher_only) return 0;
     if (!tpr.finished) fprintf(stderr, "teacher: stopped after --teacher-max-s %d; training on the %lld answers collected\n", o.teacher_max_s, (long long) tpr.n_done);
 
@@ -214,8 +217,6 @@ int main(int argc, char ** argv) {
     p.n_proj = o.n_proj >= 0 ? o.n_proj : (rd_model_n_embd(m) >= 512 ? rd_model_n_embd(m) : 0);
     if (o.batch > 0) p.batch_size = o.batch;
     if (o.lr > 0) p.lr = o.lr;
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out);
     rd_trainer * tr = NULL;
     if (rd_trainer_init(m, teacher_path, &p, ckpt, o.resume != 0, &tr) != RD_OK) return fail("train");
     rd_train_progress pr;

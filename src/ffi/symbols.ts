@@ -58,6 +58,7 @@ const definitions = {
   // --- knowledge distillation (src/ffi/distill.ts; teacher.cpp, train*.cpp) ---
   rd_teacher_default_params: { args: [ptr], returns: voidT },
   rd_model_chat_user_prompt: { args: [ptr, ptr, ptr, i32], returns: i32 },
+  rd_teacher_cache_key: { args: [ptr, ptr, ptr, ptr, i32], returns: u64 },
   rd_teacher_init: { args: [ptr, ptr, ptr, ptr, i32, ptr, ptr], returns: i32 },
   rd_teacher_run: { args: [ptr, i32, ptr], returns: i32 },
   rd_teacher_free: { args: [ptr], returns: voidT },

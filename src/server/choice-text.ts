@@ -32,10 +32,6 @@ export class ChoiceText {
     this.#stop = new StopMatcher(stops);
   }
 
-  get stopped(): boolean {
-    return this.#done;
-  }
-
   push(tokens: readonly number[], logprobs: readonly TokenLogprob[] | null): TextDelta {
     let text = "";
     for (let i = 0; i < tokens.length && !this.#done; i++) {

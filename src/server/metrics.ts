@@ -56,12 +56,12 @@ export class Metrics implements RunObserver {
     this.ttft.observe(ms / 1000);
   }
 
-  step(s: StepStats, tokens: number, gapMs: number): void {
+  step(s: StepStats, tokens: number, gapMs: number | null): void {
     if (s.n_drafted > 0) {
       this.#draftSteps++;
       this.#dedupSum += 1 - s.n_tree / (s.n_drafted + 1);
     }
-    if (tokens > 0) this.itl.observe(gapMs / 1000 / tokens, tokens);
+    if (tokens > 0 && gapMs !== null) this.itl.observe(gapMs / 1000 / tokens, tokens);
   }
 
   render(engine: EngineStats | null): string {

@@ -63,7 +63,8 @@ export interface ChoiceStats {
 
 /** What a run reports as it goes (metrics). */
 export interface RunObserver {
-  step(stats: StepStats, tokens: number, gapMs: number): void;
+  /** gapMs: since the previous tokens; null for the step that brought the first token */
+  step(stats: StepStats, tokens: number, gapMs: number | null): void;
   firstToken(ttftMs: number): void;
 }
 
@@ -176,6 +177,7 @@ export class Run {
     let finish: FinishReason | null = null;
     try {
       for await (const ev of job) {
+        if (finish !== null) continue; // after the finish only the engine's end (or cancel) follows
         onFirstStep?.();
         const now = performance.now();
         const s = ev.stats;
@@ -188,30 +190,33 @@ export class Run {
           st.dedupSum += 1 - s.n_tree / (s.n_drafted + 1);
           st.draftSteps++;
         }
-        if (ev.tokens.length > 0) {
-          if (st.firstTokenAt === null) {
-            st.firstTokenAt = now;
-            observer.firstToken(now - this.requestStartedAt);
-          }
-          observer.step(s, ev.tokens.length, now - last);
-          last = now;
+        let gap: number | null = now - last;
+        if (ev.tokens.length > 0 && st.firstTokenAt === null) {
+          st.firstTokenAt = now;
+          observer.firstToken(now - this.requestStartedAt);
+          gap = null; // the wait for the first token is TTFT, not an inter-token latency
         }
+        observer.step(s, ev.tokens.length, gap);
+        if (ev.tokens.length > 0) last = now;
         const d = text.push(ev.tokens, ev.logprobs);
         if (d.stopped) {
-          // a stop string ends this choice only: leaving the loop cancels it and frees its slot
+          // a stop string ends this choice only: cancel it, then read on to the engine's end so
+          // that its slot is free before the answer completes
           finish = "stop";
           emit(d.text, d.tokens, finish);
-          break;
+          this.#aborts[pos]!.abort();
+          continue;
         }
         if (ev.finish === null) {
           if (d.text || d.tokens.length) emit(d.text, d.tokens, null);
           continue;
         }
-        // the engine is done (EOS, length, cancelled): release what was held back
+        // the engine is done (EOS, length, cancelled): release what was held back. The loop
+        // runs on to the iterator's end, which comes once the slot is free again, so the client
+        // that reads this answer and sends the next request finds the slot released.
         const tail = text.finish();
         finish = ev.finish === "length" && !tail.stopped ? "length" : "stop";
         emit(d.text + tail.text, [...d.tokens, ...tail.tokens], finish);
-        break;
       }
     } finally {
       st.queueMs = job.queueMs;

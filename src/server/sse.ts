@@ -13,7 +13,7 @@ export interface SseSink {
 
 const encoder = new TextEncoder();
 
-export const SSE_HEADERS = {
+const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
   "Cache-Control": "no-cache",
   Connection: "keep-alive",

@@ -67,15 +67,18 @@ MESSAGES = [{"role": "user", "content": "Tell me about llamas."}]
 
 
 def test_streamed_chat_matches_whole(client):
-    whole = client.chat.completions.create(model="tiny-model", messages=MESSAGES, max_tokens=12, temperature=0)
+    # a random model may sample EOS first: keep it generating so there is text to compare
+    more = {"ignore_eos": True}
+    whole = client.chat.completions.create(model="tiny-model", messages=MESSAGES, max_tokens=12, temperature=0, extra_body=more)
+    assert whole.usage.completion_tokens == 12
     stream = client.chat.completions.create(
         model="tiny-model", messages=MESSAGES, max_tokens=12, temperature=0,
-        stream=True, stream_options={"include_usage": True},
+        stream=True, stream_options={"include_usage": True}, extra_body=more,
     )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole.choices[0].message.content
+    assert text == whole.choices[0].message.content and text
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == [whole.choices[0].finish_reason]
     assert chunks[-1].choices == []

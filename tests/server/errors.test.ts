@@ -9,13 +9,13 @@ import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
 import { EXACT, eventually, post, startServer, type TestServer } from "./server.ts";
 
 let tiny: TinyModel;
-let server: TestServer; // small context and body limit, one slot, no queue
+let server: TestServer; // small context and body limit
 let keyed: TestServer; // --api-key
 
 beforeAll(async () => {
   tiny = makeTinyModel();
   [server, keyed] = await Promise.all([
-    startServer(["--model", tiny.model, "--ctx-size", "128", "--max-body", "4KiB", "--slots", "1", "--queue-size", "0", "--alias", "my-alias", ...EXACT]),
+    startServer(["--model", tiny.model, "--ctx-size", "128", "--max-body", "4KiB", "--alias", "my-alias", ...EXACT]),
     startServer(["--model", tiny.model, "--api-key", "sesame", ...EXACT]),
   ]);
 }, 120_000);
@@ -117,18 +117,33 @@ describe("other statuses", () => {
   });
 
   it("429 when every slot is busy and the queue is full", async () => {
-    const ac = new AbortController();
-    const long = fetch(`${server.url}/v1/completions`, {
-      method: "POST",
-      body: JSON.stringify({ prompt: "a", ignore_eos: true, stream: true }),
-      signal: ac.signal,
-    });
-    long.catch(() => {});
-    await (await long).body!.getReader().read();
-    await expectError(post(server.url, "/v1/completions", { prompt: "b", max_tokens: 2 }), 429, { code: "queue_full", type: "rate_limit_error" });
-    ac.abort();
-    await eventually(async () => (await post(server.url, "/v1/completions", { prompt: "b", max_tokens: 2 })).status === 200);
-  }, 30_000);
+    // its own server: one slot and no queue
+    const busy = await startServer(["--model", tiny.model, "--slots", "1", "--queue-size", "0", ...EXACT]);
+    try {
+      const ac = new AbortController();
+      const long = fetch(`${busy.url}/v1/completions`, {
+        method: "POST",
+        body: JSON.stringify({ prompt: "a", ignore_eos: true, stream: true }),
+        signal: ac.signal,
+      });
+      long.catch(() => {});
+      await (await long).body!.getReader().read();
+      await expectError(post(busy.url, "/v1/completions", { prompt: "b", max_tokens: 2 }), 429, { code: "queue_full", type: "rate_limit_error" });
+      ac.abort();
+      await eventually(async () => (await post(busy.url, "/v1/completions", { prompt: "b", max_tokens: 2 })).status === 200);
+      // a finished answer means a free slot: back-to-back requests never see 429, whether they
+      // ended by length or were cut by a stop string
+      const base = { prompt: "c", max_tokens: 6, temperature: 0, ignore_eos: true };
+      const text: string = (await (await post(busy.url, "/v1/completions", base)).json()).choices[0].text;
+      for (let i = 0; i < 10; i++) {
+        const r = await post(busy.url, "/v1/completions", i % 2 ? base : { ...base, stop: text.slice(1, 3) });
+        expect(r.status).toBe(200);
+        if (i % 2 === 0) expect((await r.json()).choices[0].finish_reason).toBe("stop");
+      }
+    } finally {
+      await busy.stop();
+    }
+  }, 60_000);
 
   it("401 without or with a wrong API key; health stays open", async () => {
     await expectError(post(keyed.url, "/v1/chat/completions", { messages }), 401, { code: "invalid_api_key" });

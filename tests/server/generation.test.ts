@@ -28,15 +28,19 @@ async function chat(body: object) {
 }
 
 describe("response_format", () => {
-  it("json_object: the output parses as a JSON object", async () => {
-    for (const seed of [1, 2, 3]) {
+  it("json_object: every output that ends is a JSON object", async () => {
+    // a random model may wander inside a string until max_tokens; what the grammar guarantees is
+    // that it can only stop once the object is complete
+    const ends: unknown[] = [];
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
       const r = await chat({ max_tokens: 300, temperature: 1, seed, response_format: { type: "json_object" } });
-      expect(r.choices[0].finish_reason).toBe("stop");
-      const value = JSON.parse(r.choices[0].message.content);
-      expect(typeof value).toBe("object");
-      expect(Array.isArray(value)).toBe(false);
+      const text: string = r.choices[0].message.content;
+      expect(text.startsWith("{")).toBe(true);
+      if (r.choices[0].finish_reason === "stop") ends.push(JSON.parse(text));
     }
-  });
+    expect(ends.length).toBeGreaterThanOrEqual(3);
+    for (const v of ends) expect(typeof v === "object" && v !== null && !Array.isArray(v)).toBe(true);
+  }, 60_000);
 
   it("json_schema: the output parses and has the schema's shape, with and without speculation", async () => {
     const schema = {

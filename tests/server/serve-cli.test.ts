@@ -25,7 +25,7 @@ describe("redrafter serve", () => {
   it("--help lists every setting with its env var", () => {
     const r = serve(["--help"]);
     expect(r.code).toBe(0);
-    for (const s of ["--model", "--drafter", "--port", "--ctx-size", "--beam-width", "--api-key", "--no-]draft", "REDRAFTER_PORT", "--config FILE"]) {
+    for (const s of ["--model", "--drafter", "--port", "--ctx-size", "--beam-width", "--api-key", "--[no-]draft", "REDRAFTER_PORT", "--config FILE"]) {
       expect(r.stdout).toContain(s);
     }
   });

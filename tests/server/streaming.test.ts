@@ -35,7 +35,7 @@ async function sse(path: string, body: object): Promise<{ events: string[]; raw:
 
 describe("SSE streaming", () => {
   it("frames chat chunks: role first, content deltas, finish, [DONE]", async () => {
-    const { events, raw, res } = await sse("/v1/chat/completions", { messages, max_tokens: 8, temperature: 0 });
+    const { events, raw, res } = await sse("/v1/chat/completions", { messages, max_tokens: 8, temperature: 0, ignore_eos: true });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     // every event is exactly `data: ...\n\n`
@@ -54,7 +54,7 @@ describe("SSE streaming", () => {
   });
 
   it("include_usage: usage null on every chunk, then a final chunk with empty choices and usage", async () => {
-    const { events } = await sse("/v1/chat/completions", { messages, max_tokens: 5, temperature: 0, stream_options: { include_usage: true } });
+    const { events } = await sse("/v1/chat/completions", { messages, max_tokens: 5, temperature: 0, ignore_eos: true, stream_options: { include_usage: true } });
     expect(events.at(-1)).toBe("[DONE]");
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     const final = chunks.at(-1);
@@ -67,7 +67,7 @@ describe("SSE streaming", () => {
   });
 
   it("streams legacy completions with [DONE]", async () => {
-    const { events } = await sse("/v1/completions", { prompt: "Once", max_tokens: 4, temperature: 0 });
+    const { events } = await sse("/v1/completions", { prompt: "Once", max_tokens: 4, temperature: 0, ignore_eos: true });
     expect(events.at(-1)).toBe("[DONE]");
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     for (const c of chunks) expect(c.object).toBe("text_completion");
@@ -89,7 +89,7 @@ describe("SSE streaming", () => {
   });
 
   it("never leaks a stop string split across tokens, streamed or whole", async () => {
-    const base = { prompt: "The", max_tokens: 24, temperature: 0, logprobs: 0 };
+    const base = { prompt: "The", max_tokens: 24, temperature: 0, logprobs: 0, ignore_eos: true };
     const full = await (await post(server.url, "/v1/completions", base)).json();
     const text: string = full.choices[0].text;
     const offsets: number[] = full.choices[0].logprobs.text_offset;
