@@ -3,13 +3,13 @@
 # non-root user.
 #
 #   docker build -t redrafter .
-#   docker run -p 8080:8080 -v $PWD/models:/models -v $PWD/drafters:/drafters \
+#   docker run --init -p 8080:8080 -v $PWD/models:/models -v $PWD/drafters:/drafters \
 #     -e REDRAFTER_MODEL=/models/target.gguf -e REDRAFTER_DRAFTER=/drafters/target.redrafter.gguf redrafter
 #
 # Volumes: /models holds target GGUFs, and is also the download cache (REDRAFTER_CACHE) of the
 # default model fetched on first start when REDRAFTER_MODEL is unset; /drafters holds drafter
 # GGUFs. Every `serve` flag has a REDRAFTER_* variable (`docker run ... redrafter npm start --
-# --help`), or override CMD with flags.
+# --help`), or override CMD with flags. `--init` gives npm (PID 1) a signal-forwarding parent.
 FROM node:20-bookworm-slim
 
 RUN apt-get update \

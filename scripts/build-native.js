@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { llamaLibDir, llamaHeadersDir } from "./llama-paths.js";
+import { llamaBundle, llamaLibDir, llamaHeadersDir } from "./llama-paths.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -16,7 +16,7 @@ const buildDir = bdIdx >= 0 ? resolve(args[bdIdx + 1]) : join(root, "native", sa
 
 const src = llamaHeadersDir(root);
 if (!existsSync(join(src, "include", "llama.h"))) {
-  const bundle = join(root, "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
+  const bundle = llamaBundle(root);
   mkdirSync(dirname(src), { recursive: true });
   console.log(`[build-native] extracting llama.cpp headers from ${bundle}`);
   execFileSync("git", ["clone", "--quiet", "--depth", "1", bundle, src], { stdio: "inherit" });
