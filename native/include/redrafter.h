@@ -288,7 +288,8 @@ typedef struct rd_teacher_progress {
 RD_API void rd_teacher_default_params(rd_teacher_params * p);
 
 /* Render one user message with the target's chat template (llama.cpp's built-in detection of
- * tokenizer.chat_template; ChatML when the GGUF has none, as the gateway does), ending with the
+ * tokenizer.chat_template; when the GGUF has none, Gemma's turn format for gemma*
+ * architectures, else ChatML, as the gateway does), ending with the
  * assistant turn's start. Writes a NUL-terminated string into buf; returns its length, or
  * -(needed) when cap is too small, or -1 when llama.cpp does not recognise the template.
  * For C tools; the gateway renders the Jinja template itself. */

@@ -536,8 +536,12 @@ rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t 
 
 int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap) {
     if (!m || !user) return -1;
-    // no template in the GGUF: ChatML, llama.cpp's own fallback (and the gateway's)
+    // no template in the GGUF: the known format of its architecture, else ChatML (llama.cpp's
+    // own fallback): the gateway's rule (src/engine/chat-template.ts)
     const char * tmpl = llama_model_chat_template(m->lm, nullptr);
+    char arch[64] = "";
+    if (!tmpl && llama_model_meta_val_str(m->lm, "general.architecture", arch, sizeof arch) > 0 && strncmp(arch, "gemma", 5) == 0)
+        tmpl = "gemma";
     llama_chat_message msg = {"user", user};
     std::vector<char> tmp(strlen(user) * 2 + 512);
     int32_t n = llama_chat_apply_template(tmpl, &msg, 1, true, tmp.data(), (int32_t) tmp.size());
