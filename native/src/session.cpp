@@ -159,12 +159,20 @@ rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, 
     if (rd_status st = rd_sampler_build(s->smp, s->m, *sp); st != RD_OK) return st;
     s->ignore_eos = sp->ignore_eos;
 
-    for (int32_t i = 0; i < n; i += s->n_batch) {
-        const int32_t k = std::min(s->n_batch, n - i);
+    // With embeddings on, llama.cpp makes every token of a batch an output, i.e. runs the LM
+    // head on it (for Gemma 3: 262144 x 640 per token). Only the last prompt token's logits and
+    // hidden state are needed, so the rest of the prompt is decoded with embeddings off.
+    llama_set_embeddings(s->ctx, false);
+    for (int32_t i = 0; i < n - 1; i += s->n_batch) {
+        const int32_t k = std::min(s->n_batch, n - 1 - i);
         s->batch.n_tokens = 0;
-        for (int32_t j = 0; j < k; j++) batch_add(s->batch, tokens[i + j], i + j, 1u, i + j == n - 1);
-        if (rd_status st = decode(s); st != RD_OK) return st;
+        for (int32_t j = 0; j < k; j++) batch_add(s->batch, tokens[i + j], i + j, 1u, false);
+        if (rd_status st = decode(s); st != RD_OK) { llama_set_embeddings(s->ctx, true); return st; }
     }
+    llama_set_embeddings(s->ctx, true);
+    s->batch.n_tokens = 0;
+    batch_add(s->batch, tokens[n - 1], n - 1, 1u, true);
+    if (rd_status st = decode(s); st != RD_OK) return st;
     llama_memory_t mem = llama_get_memory(s->ctx);
     for (int32_t q = 1; q < s->n_seq; q++) llama_memory_seq_cp(mem, 0, q, -1, -1);
     memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, -1), s->h.size() * sizeof(float));
