@@ -1,8 +1,9 @@
 // drafter.ts - ReDrafter draft-head weights bound to one target (rd_drafter), and the writer of
 // randomly initialised drafters (`redrafter drafter init`, tests).
 import { type Pointer } from "bun:ffi";
-import { check, closedError } from "./errors.ts";
-import type { Dependent, Model } from "./model.ts";
+import { check } from "./errors.ts";
+import { Handle } from "./handle.ts";
+import type { Model } from "./model.ts";
 import { Struct } from "./structs.ts";
 import { cstr, lib } from "./symbols.ts";
 
@@ -19,13 +20,13 @@ export interface DrafterInitParams {
   vocabIds?: Int32Array | null; // V' target ids of the draft vocab
 }
 
-export class Drafter {
-  #ptr: Pointer | null;
-  readonly #dependents = new Set<Dependent>();
+export class Drafter extends Handle {
+  private constructor(p: Pointer, model: Model, readonly path: string) {
+    super(p, "Drafter", [model]);
+  }
 
-  private constructor(p: Pointer, private readonly model: Model, readonly path: string) {
-    this.#ptr = p;
-    model.adopt(this);
+  protected free(p: Pointer): void {
+    lib().rd_drafter_free(p);
   }
 
   /** Load a drafter GGUF for model; RD_ERR_MISMATCH when it was made for another target. */
@@ -38,15 +39,6 @@ export class Drafter {
   /** Own a drafter for model that another thread loaded (see detach). */
   static fromPointer(p: Pointer, model: Model, path: string): Drafter {
     return new Drafter(p, model, path);
-  }
-
-  /** Give up ownership without freeing, to hand the pointer to another thread. */
-  detach(): Pointer {
-    const p = this.ptr;
-    if (this.#dependents.size > 0) throw new Error("cannot detach a drafter that sessions borrow");
-    this.#ptr = null;
-    this.model.release(this);
-    return p;
   }
 
   /** Write a randomly initialised drafter for model to path (GGUF carrying its fingerprint). */
@@ -64,37 +56,6 @@ export class Drafter {
     check(L.rd_drafter_write_random(model.ptr, p.bytes, cstr(path)), `writing drafter ${path}`);
   }
 
-  get ptr(): Pointer {
-    if (this.#ptr === null) throw closedError("Drafter");
-    return this.#ptr;
-  }
-
-  get closed(): boolean {
-    return this.#ptr === null;
-  }
-
-  /** Register a session that drafts with this drafter; it is closed first. */
-  adopt(d: Dependent): void {
-    this.ptr;
-    this.#dependents.add(d);
-  }
-
-  release(d: Dependent): void {
-    this.#dependents.delete(d);
-  }
-
   get nDraftVocab(): number { return lib().rd_drafter_n_draft_vocab(this.ptr); }
   get nLayers(): number { return lib().rd_drafter_n_layers(this.ptr); }
-
-  close(): void {
-    if (this.#ptr === null) return;
-    for (const d of [...this.#dependents].reverse()) d.close();
-    lib().rd_drafter_free(this.#ptr);
-    this.#ptr = null;
-    this.model.release(this);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }

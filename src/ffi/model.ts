@@ -1,7 +1,8 @@
 // model.ts - a loaded target GGUF (rd_model): metadata, tokenizer, detokenizer. Owns the native
 // pointer; handles created from it (drafters, sessions on this thread) are closed before it.
 import { type Pointer } from "bun:ffi";
-import { check, closedError } from "./errors.ts";
+import { check } from "./errors.ts";
+import { Handle } from "./handle.ts";
 import { Struct } from "./structs.ts";
 import { cstr, lib } from "./symbols.ts";
 
@@ -11,18 +12,17 @@ export interface ModelParams {
   useMmap?: boolean;
 }
 
-/** Something that must be closed before the model it borrows. */
-export interface Dependent {
-  close(): void;
-}
+export type { Dependent } from "./handle.ts";
 
-export class Model {
-  #ptr: Pointer | null;
-  readonly #dependents = new Set<Dependent>();
+export class Model extends Handle {
   #piece = new Uint8Array(64);
 
   private constructor(p: Pointer, readonly path: string) {
-    this.#ptr = p;
+    super(p, "Model");
+  }
+
+  protected free(p: Pointer): void {
+    lib().rd_model_free(p);
   }
 
   static load(path: string, params: ModelParams = {}): Model {
@@ -40,35 +40,6 @@ export class Model {
   /** Own a model that another thread loaded (see detach). */
   static fromPointer(p: Pointer, path: string): Model {
     return new Model(p, path);
-  }
-
-  /** Give up ownership without freeing, to hand the pointer to another thread (which wraps it
-   *  with fromPointer). This handle is closed afterwards. */
-  detach(): Pointer {
-    const p = this.ptr;
-    if (this.#dependents.size > 0) throw new Error("cannot detach a model that drafters or sessions borrow");
-    this.#ptr = null;
-    return p;
-  }
-
-  /** The native pointer; throws once closed so no stale pointer ever reaches C. */
-  get ptr(): Pointer {
-    if (this.#ptr === null) throw closedError("Model");
-    return this.#ptr;
-  }
-
-  get closed(): boolean {
-    return this.#ptr === null;
-  }
-
-  /** Register a handle that borrows this model; it is closed first when the model closes. */
-  adopt(d: Dependent): void {
-    this.ptr;
-    this.#dependents.add(d);
-  }
-
-  release(d: Dependent): void {
-    this.#dependents.delete(d);
   }
 
   get nVocab(): number { return lib().rd_model_n_vocab(this.ptr); }
@@ -117,16 +88,5 @@ export class Model {
       n = lib().rd_model_token_to_piece(this.ptr, token, special, this.#piece, this.#piece.length);
     }
     return this.#piece.slice(0, n);
-  }
-
-  close(): void {
-    if (this.#ptr === null) return;
-    for (const d of [...this.#dependents].reverse()) d.close(); // last borrower first
-    lib().rd_model_free(this.#ptr);
-    this.#ptr = null;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -4,7 +4,8 @@
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import type { SamplerParams } from "../engine/types.ts";
 import type { Drafter } from "./drafter.ts";
-import { check, closedError } from "./errors.ts";
+import { check } from "./errors.ts";
+import { Handle } from "./handle.ts";
 import type { Model } from "./model.ts";
 import { Struct } from "./structs.ts";
 import { cstr, lib } from "./symbols.ts";
@@ -44,9 +45,7 @@ export interface StepOutput {
 
 type Owner = Model | Drafter;
 
-export class Session {
-  #ptr: Pointer | null;
-  readonly #owners: Owner[];
+export class Session extends Handle {
   readonly #nEmbd: number;
   readonly #out = new Int32Array(MAX_STEP_TOKENS);
   readonly #res = new Struct("rd_step_result");
@@ -54,10 +53,12 @@ export class Session {
   #nProbs = 0;
 
   private constructor(p: Pointer, owners: Owner[], nEmbd: number) {
-    this.#ptr = p;
-    this.#owners = owners;
+    super(p, "Session", owners);
     this.#nEmbd = nEmbd;
-    for (const o of owners) o.adopt(this);
+  }
+
+  protected free(p: Pointer): void {
+    lib().rd_session_free(p);
   }
 
   /** Create a session on a model (and drafter, null = plain decoding). JS handles are tracked
@@ -80,15 +81,6 @@ export class Session {
     check(L.rd_session_init(mp, dp, p.bytes, out), "creating session");
     const owners = [model, drafter].filter((o): o is Owner => o !== null && typeof o !== "number");
     return new Session(Number(out[0]) as Pointer, owners, L.rd_model_n_embd(mp));
-  }
-
-  get ptr(): Pointer {
-    if (this.#ptr === null) throw closedError("Session");
-    return this.#ptr;
-  }
-
-  get closed(): boolean {
-    return this.#ptr === null;
   }
 
   get nCtx(): number { return lib().rd_session_n_ctx(this.ptr); }
@@ -152,17 +144,6 @@ export class Session {
 
   cancel(): void {
     lib().rd_session_cancel(this.ptr);
-  }
-
-  close(): void {
-    if (this.#ptr === null) return;
-    lib().rd_session_free(this.#ptr);
-    this.#ptr = null;
-    for (const o of this.#owners) o.release(this);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
