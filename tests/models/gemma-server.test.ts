@@ -1,0 +1,49 @@
+// gemma-server.test.ts - the gateway on a real model: `redrafter serve` with no --model serves
+// Gemma 3 270M Q4_K_M (fetched into the model cache on first use) and, when it is shipped, its
+// drafter. Through the official SDK: a streamed and a whole chat give the same text, and
+// speculation on and off give the same text (greedy).
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchDefaultModel } from "../../src/models/fetch.ts";
+import { EXACT, startServer, type TestServer } from "../server/server.ts";
+
+let server: TestServer;
+let client: OpenAI;
+const MODEL = "gemma-3-270m-q4_k_m";
+const messages = [{ role: "user" as const, content: "List three colours of the rainbow." }];
+
+beforeAll(async () => {
+  await fetchDefaultModel(undefined, () => {});
+  server = await startServer([...EXACT]);
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused" });
+}, 600_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("Gemma 3 270M through the gateway", () => {
+  it("serves the default model under its id", async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toContain(MODEL);
+  });
+
+  it("streams the same text it returns whole, with speculation on and off", async () => {
+    const whole = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0 });
+    const text = whole.choices[0]!.message.content ?? "";
+    expect(text.length).toBeGreaterThan(0);
+    expect(whole.usage!.completion_tokens).toBeGreaterThan(0);
+
+    let streamed = "";
+    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0, stream: true });
+    for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
+    expect(streamed).toBe(text);
+
+    const plain = await client.chat.completions.create({
+      model: MODEL, messages, max_tokens: 32, temperature: 0,
+      // @ts-expect-error the gateway's extension field
+      redrafter: { draft: false },
+    });
+    expect(plain.choices[0]!.message.content).toBe(text);
+  }, 300_000);
+});
