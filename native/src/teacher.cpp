@@ -413,13 +413,23 @@ static rd_status admit(rd_teacher * t, int32_t si, int32_t pi) {
     const int32_t n = (int32_t) pr.size();
     const int32_t tail0 = std::max(0, n - t->p.prompt_tail);
     s.n_tail = n - tail0;
-    for (int32_t a = 0; a < n; a += t->n_batch) {
+    // With embeddings on, llama.cpp makes every token an output and runs the LM head on it (for
+    // Gemma 3, 262144 x 640 per token: most of the prompt's cost). The head of the prompt needs
+    // no output, so it is decoded with embeddings off; only the tail is recorded.
+    llama_set_embeddings(t->ctx, false);
+    for (int32_t a = 0; a < tail0; a += t->n_batch) {
+        const int32_t k = std::min(t->n_batch, tail0 - a);
+        t->batch.n_tokens = 0;
+        for (int32_t j = 0; j < k; j++) batch_add(t->batch, pr[(size_t) (a + j)], a + j, si, false);
+        if (rd_status st = decode(t); st != RD_OK) { llama_set_embeddings(t->ctx, true); return st; }
+    }
+    llama_set_embeddings(t->ctx, true);
+    for (int32_t a = tail0; a < n; a += t->n_batch) {
         const int32_t k = std::min(t->n_batch, n - a);
         t->batch.n_tokens = 0;
-        for (int32_t j = 0; j < k; j++) batch_add(t->batch, pr[(size_t) (a + j)], a + j, si, a + j >= tail0);
+        for (int32_t j = 0; j < k; j++) batch_add(t->batch, pr[(size_t) (a + j)], a + j, si, true);
         if (rd_status st = decode(t); st != RD_OK) return st;
-        for (int32_t j = 0; j < k; j++)
-            if (a + j >= tail0) record(t, s, j, pr[(size_t) (a + j)]);
+        for (int32_t j = 0; j < k; j++) record(t, s, j, pr[(size_t) (a + j)]);
     }
     s.pos = n;
     return advance(t, s, si);
