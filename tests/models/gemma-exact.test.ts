@@ -92,7 +92,7 @@ describe("Gemma 3 270M: speculative == plain decoding", () => {
       const gap = top[0].logprob - top[1].logprob;
       const noise = await noiseAround(ids, a, i);
       const why = noise === Infinity
-        ? "llama.cpp alone, decoding the same context in one batch instead of token by token, picks another token there too"
+        ? "llama.cpp alone, decoding the same context in one batch instead of token by token, picks a different token than token-by-token decoding within the 16 positions up to this one"
         : `llama.cpp's own batched-vs-sequential noise around it is ${noise.toFixed(4)} nats`;
       console.log(`${p.id}: diverges at token ${i} of ${TOKENS}; plain decoding's top-2 gap there is ${gap.toFixed(4)} nats; ${why}`);
       expect(gap).toBeLessThan(2 * noise);
