@@ -104,6 +104,18 @@ function formatSeconds(s: number): string {
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
+/** A seeded Fisher-Yates shuffle: prompt files are grouped by source, and a teacher run cut
+ *  short by --teacher-max-s must still see every kind of prompt (chat, code, math). */
+function shuffled<T>(items: T[], seed: number): T[] {
+  let x = (seed >>> 0) || 1;
+  const next = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 4294967296);
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 /** Prompts rendered as one user turn with the target's chat template, then tokenized. */
 function templated(model: Model, prompts: string[]): number[][] {
   const text = (id: number) => (id >= 0 ? new TextDecoder().decode(model.tokenBytes(id, true)) : null);
@@ -160,7 +172,7 @@ export async function runDistill(argv: string[]): Promise<void> {
   // all prompts, then an even stride of --limit; the last --holdout of them are held out
   const all = promptFiles.flatMap(readPromptFile);
   const nUse = Math.min(limit, all.length);
-  const picked = Array.from({ length: nUse }, (_, i) => all[Math.floor((i * all.length) / nUse)]!);
+  const picked = shuffled(Array.from({ length: nUse }, (_, i) => all[Math.floor((i * all.length) / nUse)]!), seed);
   const nHold = Math.min(holdout, Math.floor(nUse / 2));
 
   // fail now rather than after the training: the output must be writable

@@ -3,7 +3,8 @@
 // returns after about maxMs with a progress snapshot), so callers poll without a thread.
 import { type Pointer } from "bun:ffi";
 import { WeightType, type WeightTypeName } from "./drafter.ts";
-import { check, closedError } from "./errors.ts";
+import { check } from "./errors.ts";
+import { Handle } from "./handle.ts";
 import type { Model } from "./model.ts";
 import { Struct } from "./structs.ts";
 import { cstr, lib } from "./symbols.ts";
@@ -50,12 +51,15 @@ export interface TeacherProgress {
 }
 
 /** The target answering a prompt pool greedily, recorded to a teacher file (rd_teacher). */
-export class Teacher {
-  #ptr: Pointer | null;
+export class Teacher extends Handle {
   readonly #progress = new Struct("rd_teacher_progress");
 
-  private constructor(p: Pointer) {
-    this.#ptr = p;
+  private constructor(p: Pointer, model: Model) {
+    super(p, "Teacher", [model]);
+  }
+
+  protected free(p: Pointer): void {
+    lib().rd_teacher_free(p);
   }
 
   /** The cache key of these prompts and params (the library's, so every front end names the
@@ -82,14 +86,13 @@ export class Teacher {
     const out = new BigUint64Array(1);
     const n = prompts.offsets.length - 1;
     check(lib().rd_teacher_init(model.ptr, p.bytes, prompts.tokens, prompts.offsets, n, cstr(path), out), "teacher data");
-    return new Teacher(Number(out[0]) as Pointer);
+    return new Teacher(Number(out[0]) as Pointer, model);
   }
 
   /** Work for about maxMs, then report. */
   run(maxMs: number): TeacherProgress {
-    if (this.#ptr === null) throw closedError("Teacher");
     const pr = this.#progress;
-    check(lib().rd_teacher_run(this.#ptr, maxMs, pr.bytes), "teacher data");
+    check(lib().rd_teacher_run(this.ptr, maxMs, pr.bytes), "teacher data");
     return {
       n_prompts: pr.get("n_prompts"),
       n_done: pr.get("n_done"),
@@ -104,13 +107,6 @@ export class Teacher {
     };
   }
 
-  close(): void {
-    if (this.#ptr !== null) lib().rd_teacher_free(this.#ptr);
-    this.#ptr = null;
-  }
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 export interface TrainParams {
@@ -152,12 +148,15 @@ export interface TrainProgress {
 }
 
 /** A drafter in training on a teacher file (rd_trainer). */
-export class Trainer {
-  #ptr: Pointer | null;
+export class Trainer extends Handle {
   readonly #progress = new Struct("rd_train_progress");
 
-  private constructor(p: Pointer, readonly beamLength: number) {
-    this.#ptr = p;
+  private constructor(p: Pointer, model: Model, readonly beamLength: number) {
+    super(p, "Trainer", [model]);
+  }
+
+  protected free(p: Pointer): void {
+    lib().rd_trainer_free(p);
   }
 
   static open(model: Model, teacherPath: string, params: TrainParams, checkpoint: string | null, resume: boolean): Trainer {
@@ -182,12 +181,7 @@ export class Trainer {
     set("seed", params.seed);
     const out = new BigUint64Array(1);
     check(L.rd_trainer_init(model.ptr, cstr(teacherPath), p.bytes, checkpoint === null ? null : cstr(checkpoint), resume, out), "training");
-    return new Trainer(Number(out[0]) as Pointer, p.get("beam_length"));
-  }
-
-  get ptr(): Pointer {
-    if (this.#ptr === null) throw closedError("Trainer");
-    return this.#ptr;
+    return new Trainer(Number(out[0]) as Pointer, model, p.get("beam_length"));
   }
 
   /** Train for about maxMs (or maxSteps steps, 0 = no cap), then report. */
@@ -223,14 +217,6 @@ export class Trainer {
 
   save(path: string): void {
     check(lib().rd_trainer_save(this.ptr, cstr(path)), `saving ${path}`);
-  }
-
-  close(): void {
-    if (this.#ptr !== null) lib().rd_trainer_free(this.#ptr);
-    this.#ptr = null;
-  }
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
