@@ -1,6 +1,7 @@
 // args.ts - option parsing shared by the subcommands: node:util parseArgs with --help, errors as
 // UsageError (printed without a stack trace), and checked numeric conversions.
 import { parseArgs } from "node:util";
+import type { EngineOptions } from "../engine/engine.ts";
 
 /** A mistake of the user's (bad flag, missing file): printed as `error: <message>`, exit 1. */
 export class UsageError extends Error {
@@ -55,4 +56,40 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/** The flags every command that loads an engine takes (generate, bench). */
+export const engineFlags = {
+  model: { type: "string" },
+  drafter: { type: "string" },
+  "beam-width": { type: "string" },
+  "beam-length": { type: "string" },
+  "ctx-size": { type: "string" },
+  threads: { type: "string" },
+  "gpu-layers": { type: "string" },
+  device: { type: "string" },
+  "flash-attn": { type: "string" },
+  "kv-f32": { type: "boolean" },
+  verbose: { type: "boolean" },
+} as const;
+
+type EngineFlagValues = { [K in keyof typeof engineFlags]?: (typeof engineFlags)[K]["type"] extends "boolean" ? boolean : string };
+
+/** One-slot EngineOptions from the engine flags (--model must have been checked present). */
+export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
+  const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
+  return {
+    model: v.model!,
+    drafter: v.drafter ?? null,
+    nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
+    beamWidth: num("beam-width", v["beam-width"], 4, { int: true, min: 1, max: 16 }),
+    beamLength: num("beam-length", v["beam-length"], 4, { int: true, min: 1, max: 16 }),
+    nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
+    device: v.device ?? null,
+    threads: num("threads", v.threads, 0, { int: true, min: 0 }),
+    flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
+    kvF32: v["kv-f32"] ?? false,
+    slots: 1,
+    queueSize: 0,
+  };
 }

@@ -6,7 +6,7 @@ import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
-import { choice, num, parse, UsageError } from "./args.ts";
+import { engineFlags, engineOptionsFrom, num, parse, UsageError } from "./args.ts";
 import { readPrompts, runOne, type GenerateRecord } from "./generate.ts";
 
 const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.jsonl [options]
@@ -21,32 +21,24 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --temperature T      0 = greedy (default 0)
   --seed S             sampler seed for T > 0 (default 1)
   --ctx-size N         (default 0 = 4096 capped at the model's)
-  --threads N          CPU threads (default 0 = all cores)
+  --threads N          CPU threads (default 0 = half the hardware threads)
   --gpu-layers N       (default 0)
   --device NAME        ggml device
   --flash-attn MODE    auto | on | off (default auto)
+  --kv-f32             f32 KV cache instead of f16
   --raw                feed prompts as plain text, without the chat template
   --json               print only the JSON summary on stdout (progress still on stderr)
   --verbose            show llama.cpp logging`;
 
 const options = {
-  model: { type: "string" },
-  drafter: { type: "string" },
+  ...engineFlags,
   prompts: { type: "string" },
   limit: { type: "string" },
   "max-tokens": { type: "string" },
-  "beam-width": { type: "string" },
-  "beam-length": { type: "string" },
   temperature: { type: "string" },
   seed: { type: "string" },
-  "ctx-size": { type: "string" },
-  threads: { type: "string" },
-  "gpu-layers": { type: "string" },
-  device: { type: "string" },
-  "flash-attn": { type: "string" },
   raw: { type: "boolean" },
   json: { type: "boolean" },
-  verbose: { type: "boolean" },
 } as const;
 
 interface Totals {
@@ -87,27 +79,13 @@ export async function runBench(argv: string[]): Promise<void> {
   const prompts = readPrompts(v.prompts, num("limit", v.limit, Infinity, { int: true, min: 1 }));
   if (prompts.length === 0) throw new UsageError(`${v.prompts} holds no prompt`);
   const maxTokens = num("max-tokens", v["max-tokens"], 128, { int: true, min: 1 });
-  const B = num("beam-width", v["beam-width"], 4, { int: true, min: 1, max: 16 });
-  const L = num("beam-length", v["beam-length"], 4, { int: true, min: 1, max: 16 });
   const temperature = num("temperature", v.temperature, 0, { min: 0 });
   const sampler: SamplerParams = { ...defaultSampler, temperature, seed: num("seed", v.seed, 1, { int: true, min: 0, max: 0xfffffffe }) };
-  const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
 
   setNativeLogQuiet(!v.verbose);
-  const engine = await Engine.load({
-    model: v.model,
-    drafter: v.drafter ?? null,
-    nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
-    beamWidth: B,
-    beamLength: L,
-    nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
-    device: v.device ?? null,
-    threads: num("threads", v.threads, 0, { int: true, min: 0 }),
-    flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
-    kvF32: false,
-    slots: 1,
-    queueSize: 0,
-  });
+  const opts = engineOptionsFrom(v);
+  const [B, L] = [opts.beamWidth, opts.beamLength];
+  const engine = await Engine.load(opts);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.on("SIGINT", onSigint);

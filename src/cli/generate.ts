@@ -5,7 +5,7 @@ import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine, type Generation } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
-import { choice, num, parse, UsageError } from "./args.ts";
+import { engineFlags, engineOptionsFrom, num, parse, UsageError } from "./args.ts";
 
 const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl) [options]
 
@@ -24,7 +24,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --beam-length L      draft tokens per beam (default 4)
   --no-draft           plain autoregressive decoding even with a drafter
   --ctx-size N         context size in tokens (default 0 = 4096 capped at the model's)
-  --threads N          CPU threads (default 0 = all cores)
+  --threads N          CPU threads (default 0 = half the hardware threads)
   --gpu-layers N       layers offloaded to the GPU (-1 = all, default 0)
   --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
   --flash-attn MODE    auto | on | off (default auto)
@@ -33,8 +33,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --verbose            show llama.cpp logging`;
 
 const options = {
-  model: { type: "string" },
-  drafter: { type: "string" },
+  ...engineFlags,
   prompt: { type: "string" },
   prompts: { type: "string" },
   limit: { type: "string" },
@@ -44,17 +43,8 @@ const options = {
   "top-p": { type: "string" },
   "top-k": { type: "string" },
   seed: { type: "string" },
-  "beam-width": { type: "string" },
-  "beam-length": { type: "string" },
   "no-draft": { type: "boolean" },
-  "ctx-size": { type: "string" },
-  threads: { type: "string" },
-  "gpu-layers": { type: "string" },
-  device: { type: "string" },
-  "flash-attn": { type: "string" },
-  "kv-f32": { type: "boolean" },
   json: { type: "boolean" },
-  verbose: { type: "boolean" },
 } as const;
 
 export interface Prompt {
@@ -185,23 +175,8 @@ export async function runGenerate(argv: string[]): Promise<void> {
     top_k: num("top-k", v["top-k"], 0, { int: true, min: 0 }),
     seed: v.seed === undefined ? null : num("seed", v.seed, 0, { int: true, min: 0, max: 0xfffffffe }),
   };
-  const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
-
   setNativeLogQuiet(!v.verbose);
-  const engine = await Engine.load({
-    model: v.model,
-    drafter: v.drafter ?? null,
-    nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
-    beamWidth: num("beam-width", v["beam-width"], 4, { int: true, min: 1, max: 16 }),
-    beamLength: num("beam-length", v["beam-length"], 4, { int: true, min: 1, max: 16 }),
-    nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
-    device: v.device ?? null,
-    threads: num("threads", v.threads, 0, { int: true, min: 0 }),
-    flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
-    kvF32: v["kv-f32"] ?? false,
-    slots: 1,
-    queueSize: 0,
-  });
+  const engine = await Engine.load(engineOptionsFrom(v));
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.on("SIGINT", onSigint);
