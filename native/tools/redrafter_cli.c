@@ -15,7 +15,7 @@ typedef struct options {
     int limit, max_tokens, top_k, beam_width, beam_length, ctx, threads, flash_attn, gpu_layers;
     float temperature, top_p;
     long long seed;
-    int no_draft, json, kv_f32;
+    int no_draft, json, kv_f32, chat;
 } options;
 
 static void usage(void) {
@@ -24,7 +24,7 @@ static void usage(void) {
         "         [--limit K] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]\n"
         "         [--beam-width B] [--beam-length L] [--no-draft] [--ctx-size N] [--threads N]\n"
         "         [--flash-attn auto|on|off] [--kv-f32] [--n-gpu-layers N] [--device NAME]\n"
-        "         [--lib-dir DIR] [--json]\n");
+        "         [--chat] [--lib-dir DIR] [--json]\n");
 }
 
 static int parse(int argc, char ** argv, options * o) {
@@ -53,6 +53,7 @@ static int parse(int argc, char ** argv, options * o) {
         if (!strcmp(a, "--no-draft")) { o->no_draft = 1; continue; }
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
         if (!strcmp(a, "--kv-f32")) { o->kv_f32 = 1; continue; }
+        if (!strcmp(a, "--chat")) { o->chat = 1; continue; }
         fprintf(stderr, "error: unknown option %s\n", a);
         return -1;
     }
@@ -83,14 +84,30 @@ static int fail(const char * what) {
     return 1;
 }
 
-static int run_prompt(rd_model * m, rd_session * s, const options * o, int idx, const char * text) {
+/* --chat: the prompt as one user turn of the model's chat template (malloc'd), else a copy */
+static char * render(rd_model * m, const options * o, const char * text) {
+    int32_t n = o->chat ? rd_model_chat_user_prompt(m, text, NULL, 0) : -1;
+    if (n < -1) {
+        char * buf = malloc((size_t) -n);
+        if (buf && rd_model_chat_user_prompt(m, text, buf, -n) >= 0) return buf;
+        free(buf);
+    }
+    if (o->chat) fprintf(stderr, "warning: no usable chat template, using the raw prompt\n");
+    char * copy = malloc(strlen(text) + 1);
+    if (copy) strcpy(copy, text);
+    return copy;
+}
+
+static int run_prompt(rd_model * m, rd_session * s, const options * o, int idx, const char * raw) {
+    char * text = render(m, o, raw);
+    if (!text) return fail("out of memory");
     int32_t cap = (int32_t) strlen(text) + 16;
     int32_t * prompt = malloc(sizeof(int32_t) * (size_t) cap);
     int32_t * out = malloc(sizeof(int32_t) * (size_t) (o->max_tokens + 1));
     char * buf = NULL;
     size_t text_len = 0, text_cap = 0;
     int rc = 0;
-    int32_t n_prompt = rd_model_tokenize(m, text, (int32_t) strlen(text), true, false, prompt, cap);
+    int32_t n_prompt = rd_model_tokenize(m, text, (int32_t) strlen(text), true, o->chat != 0, prompt, cap);
     rd_sampler_params sp;
     rd_sampler_default_params(&sp);
     sp.temperature = o->temperature;
@@ -143,7 +160,7 @@ static int run_prompt(rd_model * m, rd_session * s, const options * o, int idx, 
                 n, calls, tau, tps, draft, verify, other);
     }
 done:
-    free(prompt); free(out); free(buf);
+    free(prompt); free(out); free(buf); free(text);
     return rc;
 }
 
