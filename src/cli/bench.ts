@@ -14,7 +14,7 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --model PATH         target GGUF
   --drafter PATH       ReDrafter GGUF (without it only plain decoding is measured)
   --prompts FILE       JSONL with a "prompt" field per line; rendered with the chat template
-  --limit K            first K prompts (default all)
+  --limit K            K prompts evenly spread over the file (default all)
   --max-tokens N       tokens per prompt (default 128)
   --beam-width B       (default 4)
   --beam-length L      (default 4)
@@ -76,7 +76,10 @@ export async function runBench(argv: string[]): Promise<void> {
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'\n\n${HELP}`);
   if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
   if (!v.prompts) throw new UsageError(`--prompts is required\n\n${HELP}`);
-  const prompts = readPrompts(v.prompts, num("limit", v.limit, Infinity, { int: true, min: 1 }));
+  // an even stride, not the first K: prompt files are grouped by category (chat, code, math)
+  const all = readPrompts(v.prompts, Infinity);
+  const limit = Math.min(all.length, num("limit", v.limit, Infinity, { int: true, min: 1 }));
+  const prompts = Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]!);
   if (prompts.length === 0) throw new UsageError(`${v.prompts} holds no prompt`);
   const maxTokens = num("max-tokens", v["max-tokens"], 128, { int: true, min: 1 });
   const temperature = num("temperature", v.temperature, 0, { min: 0 });
