@@ -86,6 +86,8 @@ export const SETTINGS = {
     help: "flash attention" }),
   kvF32: S({ flag: "kv-f32", env: "REDRAFTER_KV_F32", schema: bool, default: false, boolean: true,
     help: "f32 KV cache instead of f16" }),
+  adaptive: S({ flag: "adaptive", env: "REDRAFTER_ADAPTIVE", schema: bool, default: true, boolean: true,
+    help: "pick the draft length per step from measured acceptance and verify cost (--no-adaptive: always B x L)" }),
   slots: S({ flag: "slots", env: "REDRAFTER_SLOTS", schema: intIn(1, 64), default: 1, meta: "N",
     help: "generations that run at once" }),
   queueSize: S({ flag: "queue-size", env: "REDRAFTER_QUEUE_SIZE", schema: intIn(0, 100000), default: 16, meta: "N",
@@ -125,6 +127,7 @@ export interface Config {
   threads: number;
   flashAttn: -1 | 0 | 1;
   kvF32: boolean;
+  adaptive: boolean;
   slots: number;
   queueSize: number;
   apiKey: string | null;

@@ -160,6 +160,8 @@ typedef struct rd_session_params {
     int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
     int32_t flash_attn;   /* -1 auto, 0 off, 1 on. Default -1 (exactness tests pin 0) */
     bool    kv_f32;       /* f32 KV cache instead of f16. Default false */
+    bool    adaptive;     /* pick the draft length per step (0..L) from the acceptance and
+                             verify costs measured so far; output is unchanged. Default true */
 } rd_session_params;
 
 #define RD_MAX_BEAMS        16

@@ -16,6 +16,7 @@ void rd_session_default_params(rd_session_params * p) {
     p->beam_length = 4;
     p->flash_attn = -1;
     p->kv_f32 = false;
+    p->adaptive = true;
 }
 
 rd_session::~rd_session() {
@@ -60,6 +61,8 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     s->n_ctx = n_ctx;
     s->n_batch = std::max(p->n_batch, 1 + s->B * s->L);
     s->flash = p->flash_attn != 0;
+    s->adaptive = p->adaptive;
+    rd_policy_init(s->policy);
 
     const int32_t threads = p->n_threads > 0 ? p->n_threads : rd_default_threads();
     llama_context_params cp = llama_context_default_params();
@@ -256,6 +259,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
         // shorten the beams near the end of the context: the tree needs n_past + N cells
         L = std::min(s->L, (s->n_ctx - s->n_past - 1) / s->B);
         L = std::min(L, max_tokens - 1); // drafts past the budget could never be emitted
+        if (L > 0 && s->adaptive) L = rd_policy_choose(s->policy, L);
         if (L > 0) {
             B = s->B;
             st = rd_drafter_beam_search(s->d, s->h.data(), s->g, B, L, s->beams.data(), s->beam_logp.data());
@@ -264,7 +268,10 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     }
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
-    return verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
+    st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
+    if (st == RD_OK && draft && s->d && s->adaptive)
+        rd_policy_update(s->policy, L, r->n_accepted, r->n_tree, r->t_verify_ms, r->t_draft_ms);
+    return st;
 }
 
 rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B, int32_t L, int32_t max_tokens,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "internal.h"
+#include "policy.h"
 #include "sampler.h"
 #include "tree.h"
 
@@ -20,6 +21,8 @@ struct rd_session {
     int32_t B = 0, L = 0;   // beam width/length (validated even without a drafter)
     int32_t n_seq = 1;      // llama sequences: one per beam (>= 1)
     bool    flash = false;
+    bool    adaptive = true;  // choose the draft length per step (policy.h)
+    rd_draft_policy policy;
 
     rd_state state = rd_state::empty;
     rd_finish finish = RD_FINISH_NONE;

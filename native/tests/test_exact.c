@@ -12,6 +12,8 @@
 #define N_PROMPTS 20
 #define N_GEN 128
 
+static bool g_adaptive = false;
+
 static rd_session * new_session(rd_model * m, rd_drafter * d) {
     rd_session_params p;
     rd_session_default_params(&p);
@@ -21,6 +23,7 @@ static rd_session * new_session(rd_model * m, rd_drafter * d) {
     p.flash_attn = 0;
     p.kv_f32 = true;
     p.n_threads = 1; /* tests share a loaded 2-core machine: spinning threads would starve */
+    p.adaptive = g_adaptive; /* off: every step verifies a full tree */
     rd_session * s = NULL;
     CHECK_OK(rd_session_init(m, d, &p, &s));
     return s;
@@ -29,9 +32,9 @@ static rd_session * new_session(rd_model * m, rd_drafter * d) {
 /* generate up to N_GEN tokens; returns the count (stops at EOS) */
 static int generate(rd_session * s, const int32_t * prompt, int n_prompt, const rd_sampler_params * sp,
                     bool draft, int32_t * out, int * calls) {
+    *calls = 0;
     if (!CHECK_OK(rd_session_prefill(s, prompt, n_prompt, sp))) return 0;
     int n = 0;
-    *calls = 0;
     while (n < N_GEN) {
         rd_step_result r;
         if (!CHECK_OK(rd_session_step(s, draft, N_GEN - n, out + n, NULL, &r))) break;
@@ -67,7 +70,8 @@ static void compare(rd_model * m, rd_drafter * d, char ** prompts, int n_prompts
         total_tokens += nb;
         total_calls += cb;
     }
-    printf("T=%.1f: %d/%d prompts identical, tau %.3f with a random drafter\n", temperature, equal, n_prompts,
+    printf("T=%.1f%s: %d/%d prompts identical, tau %.3f with a random drafter\n", temperature,
+           g_adaptive ? " (adaptive draft length)" : "", equal, n_prompts,
            total_calls ? (double) total_tokens / total_calls : 0.0);
     rd_session_free(ar);
     rd_session_free(sp_sess);
@@ -88,6 +92,8 @@ int main(void) {
         int n = rd_test_read_prompts(N_PROMPTS, &prompts);
         if (n > 0) {
             compare(m, d, prompts, n, 0.0f);
+            compare(m, d, prompts, n, 0.8f);
+            g_adaptive = true; /* the draft length changes per step; the output must not */
             compare(m, d, prompts, n, 0.8f);
             rd_test_free_prompts(prompts, n);
         }

@@ -15,7 +15,7 @@ typedef struct options {
     int limit, max_tokens, top_k, beam_width, beam_length, ctx, threads, flash_attn, gpu_layers;
     float temperature, top_p;
     long long seed;
-    int no_draft, json, kv_f32, chat;
+    int no_draft, json, kv_f32, chat, fixed_length;
 } options;
 
 static void usage(void) {
@@ -24,7 +24,7 @@ static void usage(void) {
         "         [--limit K] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]\n"
         "         [--beam-width B] [--beam-length L] [--no-draft] [--ctx-size N] [--threads N]\n"
         "         [--flash-attn auto|on|off] [--kv-f32] [--n-gpu-layers N] [--device NAME]\n"
-        "         [--chat] [--lib-dir DIR] [--json]\n");
+        "         [--chat] [--fixed-length] [--lib-dir DIR] [--json]\n");
 }
 
 static int parse(int argc, char ** argv, options * o) {
@@ -54,6 +54,7 @@ static int parse(int argc, char ** argv, options * o) {
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
         if (!strcmp(a, "--kv-f32")) { o->kv_f32 = 1; continue; }
         if (!strcmp(a, "--chat")) { o->chat = 1; continue; }
+        if (!strcmp(a, "--fixed-length")) { o->fixed_length = 1; continue; }
         fprintf(stderr, "error: unknown option %s\n", a);
         return -1;
     }
@@ -183,7 +184,7 @@ int main(int argc, char ** argv) {
     rd_session_params p;
     rd_session_default_params(&p);
     p.n_ctx = o.ctx; p.n_threads = o.threads; p.beam_width = o.beam_width; p.beam_length = o.beam_length;
-    p.flash_attn = o.flash_attn; p.kv_f32 = o.kv_f32 != 0;
+    p.flash_attn = o.flash_attn; p.kv_f32 = o.kv_f32 != 0; p.adaptive = !o.fixed_length;
     if (rd_session_init(m, d, &p, &s) != RD_OK) { fail("session"); goto out; }
     if (o.prompt) rc = run_prompt(m, s, &o, 0, o.prompt);
     else {

@@ -70,6 +70,7 @@ export const engineFlags = {
   device: { type: "string" },
   "flash-attn": { type: "string" },
   "kv-f32": { type: "boolean" },
+  "fixed-length": { type: "boolean" },
   verbose: { type: "boolean" },
 } as const;
 
@@ -89,6 +90,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     threads: num("threads", v.threads, 0, { int: true, min: 0 }),
     flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
     kvF32: v["kv-f32"] ?? false,
+    adaptive: !v["fixed-length"],
     slots: 1,
     queueSize: 0,
   };

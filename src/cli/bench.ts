@@ -25,6 +25,7 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --gpu-layers N       (default 0)
   --device NAME        ggml device
   --flash-attn MODE    auto | on | off (default auto)
+  --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --kv-f32             f32 KV cache instead of f16
   --raw                feed prompts as plain text, without the chat template
   --json               print only the JSON summary on stdout (progress still on stderr)

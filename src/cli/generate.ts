@@ -28,6 +28,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --gpu-layers N       layers offloaded to the GPU (-1 = all, default 0)
   --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
   --flash-attn MODE    auto | on | off (default auto)
+  --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --kv-f32             f32 KV cache instead of f16
   --json               one JSON object per prompt on stdout instead of streamed text
   --verbose            show llama.cpp logging`;

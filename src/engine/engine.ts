@@ -27,6 +27,7 @@ export interface EngineOptions {
   threads: number; // CPU threads per session; 0 = auto (the cores shared among the slots)
   flashAttn: -1 | 0 | 1; // auto / off / on
   kvF32: boolean; // f32 KV cache (exactness tests), else f16
+  adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
   slots?: number; // parallel sessions. Default 1
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
 }
@@ -218,7 +219,7 @@ export class Engine {
       const threads = opts.threads > 0 || nSlots === 1 ? opts.threads : Math.max(1, Math.floor(availableParallelism() / 2 / nSlots));
       const params: SessionParams = {
         nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
-        flashAttn: opts.flashAttn, kvF32: opts.kvF32,
+        flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
       };
       const results = await Promise.allSettled(
         Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),

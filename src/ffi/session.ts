@@ -21,11 +21,12 @@ export const Finish = { NONE: 0, EOS: 1, LENGTH: 2 } as const;
 export interface SessionParams {
   nCtx?: number; // 0 = 4096 capped at the model's train ctx
   nBatch?: number; // prefill chunk, tokens
-  nThreads?: number; // 0 = number of cores
+  nThreads?: number; // 0 = half the hardware threads
   beamWidth?: number; // B
   beamLength?: number; // L
   flashAttn?: -1 | 0 | 1;
   kvF32?: boolean;
+  adaptive?: boolean; // choose the draft length per step (default true); output is unchanged
 }
 
 /** One step's output; tokens and logprobs are copies owned by the caller. */
@@ -75,6 +76,7 @@ export class Session extends Handle {
     if (params.beamLength !== undefined) p.set("beam_length", params.beamLength);
     if (params.flashAttn !== undefined) p.set("flash_attn", params.flashAttn);
     if (params.kvF32 !== undefined) p.set("kv_f32", params.kvF32);
+    if (params.adaptive !== undefined) p.set("adaptive", params.adaptive);
     const mp = typeof model === "number" ? model : model.ptr;
     const dp = drafter === null ? null : typeof drafter === "number" ? drafter : drafter.ptr;
     const out = new BigUint64Array(1);

@@ -37,6 +37,7 @@ export const layouts = {
       beam_length: [16, "i32"],
       flash_attn: [20, "i32"],
       kv_f32: [24, "bool"],
+      adaptive: [25, "bool"],
     },
   },
   rd_sampler_params: {

@@ -36,7 +36,7 @@ beforeAll(async () => {
   }
   engine = await Engine.load({
     model, drafter, nCtx: 1024, beamWidth: 2, beamLength: 4, nGpuLayers: 0, device: null,
-    threads: 1, flashAttn: 0, kvF32: true,
+    threads: 1, flashAttn: 0, kvF32: true, adaptive: false,
   });
 }, 600_000);
 
