@@ -12,8 +12,10 @@ export interface TestServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Small, exact and quick on a shared 2-core machine: one thread, no flash attention, f32 KV. */
-export const EXACT = ["--threads", "1", "--flash-attn", "off", "--kv-f32", "--no-log-requests"];
+/** Small, exact and quick on a shared 2-core machine: one thread, no flash attention, f32 KV;
+ *  and a full 4 x 4 tree every step (no adaptive length), so speculation is always exercised. */
+export const EXACT = ["--threads", "1", "--flash-attn", "off", "--kv-f32", "--no-log-requests",
+  "--beam-width", "4", "--beam-length", "4", "--no-adaptive"];
 
 export async function startServer(args: string[], opts: { env?: Record<string, string>; waitHealthy?: boolean } = {}): Promise<TestServer> {
   const proc = spawn(process.execPath, [join(repoRoot, "src", "cli", "main.ts"), "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
