@@ -1,7 +1,9 @@
 // gemma-server.test.ts - the gateway on a real model: `redrafter serve` with no --model serves
 // Gemma 3 270M Q4_K_M (fetched into the model cache on first use) and, when it is shipped, its
-// drafter. Through the official SDK: a streamed and a whole chat give the same text, and
-// speculation on and off give the same text (greedy).
+// drafter. Through the official SDK: a streamed and a whole chat give the same text, with
+// speculation on (it drafts) and off. Equality of speculative and plain text on this Q4_K model
+// is the subject of gemma-exact.test.ts: llama.cpp's batched and one-token kernels differ by up
+// to ~0.1 nats here, so the two may part at a near-tie; that test shows each such divergence.
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchDefaultModel } from "../../src/models/fetch.ts";
@@ -29,21 +31,19 @@ describe("Gemma 3 270M through the gateway", () => {
   });
 
   it("streams the same text it returns whole, with speculation on and off", async () => {
-    const whole = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0 });
-    const text = whole.choices[0]!.message.content ?? "";
-    expect(text.length).toBeGreaterThan(0);
-    expect(whole.usage!.completion_tokens).toBeGreaterThan(0);
+    for (const draft of [true, false]) {
+      const extra = { redrafter: { draft } };
+      const whole = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0, ...extra });
+      const text = whole.choices[0]!.message.content ?? "";
+      expect(text.length).toBeGreaterThan(0);
+      const stats = (whole as unknown as { redrafter: { drafted_tokens: number; target_calls: number } }).redrafter;
+      if (draft) expect(stats.drafted_tokens).toBeGreaterThan(0);
+      else expect(stats.drafted_tokens).toBe(0);
 
-    let streamed = "";
-    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0, stream: true });
-    for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
-    expect(streamed).toBe(text);
-
-    const plain = await client.chat.completions.create({
-      model: MODEL, messages, max_tokens: 32, temperature: 0,
-      // @ts-expect-error the gateway's extension field
-      redrafter: { draft: false },
-    });
-    expect(plain.choices[0]!.message.content).toBe(text);
+      let streamed = "";
+      const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0, stream: true, ...extra });
+      for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
+      expect(streamed).toBe(text);
+    }
   }, 300_000);
 });
