@@ -39,7 +39,8 @@ describe("redrafter CLI", () => {
     writeFileSync(prompts, ["Once upon a time", "The quick brown fox", "unused"].map((p, i) => JSON.stringify({ id: `p${i}`, prompt: p })).join("\n"));
     const r = redrafter(
       "generate", "--model", tiny.model, "--drafter", tiny.drafter, "--prompts", prompts, "--limit", "2",
-      "--max-tokens", "12", "--beam-width", "3", "--beam-length", "2", "--json", ...fast,
+      // fixed length: every step drafts, so dedup is a number (null without speculative steps)
+      "--max-tokens", "12", "--beam-width", "3", "--beam-length", "2", "--fixed-length", "--json", ...fast,
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(""); // llama.cpp logging stays quiet, in the workers too
