@@ -98,3 +98,15 @@ int rd_test_read_prompts(int max, char *** out) {
 }
 
 void rd_test_free_prompts(char ** prompts, int n) { rd_free_prompts(prompts, n); }
+
+unsigned char * rd_test_read_file(const char * path, long * size) {
+    FILE * f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char * buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t) *size);
+        if (buf && fread(buf, 1, (size_t) *size, f) != (size_t) *size) { free(buf); buf = NULL; }
+    }
+    fclose(f);
+    return buf;
+}

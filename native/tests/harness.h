@@ -58,6 +58,10 @@ rd_model * rd_test_open_model_b(void);
 int  rd_test_read_prompts(int max, char *** out);
 void rd_test_free_prompts(char ** prompts, int n);
 
+/* The whole file at path, malloc'd (caller frees), its length in *size; NULL if unreadable
+ * or empty. */
+unsigned char * rd_test_read_file(const char * path, long * size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,17 +77,6 @@ static void train_params(rd_train_params * p) {
     p->seed = 7;
 }
 
-static unsigned char * slurp(const char * path, long * size) {
-    FILE * f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char * buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t) *size);
-        if (buf && fread(buf, 1, (size_t) *size, f) != (size_t) *size) { free(buf); buf = NULL; }
-    }
-    fclose(f);
-    return buf;
-}
 
 int main(void) {
     rd_model * m = rd_test_open_model();
@@ -184,7 +173,7 @@ int main(void) {
         rd_trainer_free(t);
     }
     long sa = 0, sb = 0;
-    unsigned char * a = slurp(F_OUT_A, &sa), * b = slurp(F_OUT_B, &sb);
+    unsigned char * a = rd_test_read_file(F_OUT_A, &sa), * b = rd_test_read_file(F_OUT_B, &sb);
     CHECK(a && b && sa == sb && memcmp(a, b, (size_t) sa) == 0, "resumed drafter differs from the uninterrupted one");
     free(a);
     free(b);

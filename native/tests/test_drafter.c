@@ -16,18 +16,6 @@
 #define F_B     "test_drafter_b.gguf"
 #define F_BAD   "test_drafter_bad.gguf"
 
-/* The whole file, malloc'd; NULL if unreadable. */
-static unsigned char * read_file(const char * path, long * size) {
-    FILE * f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char * buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t) *size);
-        if (buf && fread(buf, 1, (size_t) *size, f) != (size_t) *size) { free(buf); buf = NULL; }
-    }
-    fclose(f);
-    return buf;
-}
 
 static bool write_file(const char * path, const void * data, size_t n) {
     FILE * f = fopen(path, "wb");
@@ -47,7 +35,7 @@ static bool file_exists(const char * path) {
  * the key text. */
 static bool patch_key(const char * src, const char * dst, const char * key, const void * value, size_t n) {
     long size = 0;
-    unsigned char * buf = read_file(src, &size);
+    unsigned char * buf = rd_test_read_file(src, &size);
     if (!buf) return false;
     const size_t klen = strlen(key);
     bool found = false;
@@ -81,7 +69,7 @@ static void test_roundtrip(const rd_model * m) {
     for (int i = 0; i < 3; i++) {
         /* n_proj 96: every matrix row is a multiple of the q8_0 block (d = 64 in the tiny model) */
         if (!CHECK_OK(write_drafter(m, F_A, 100, 2, 96, types[i], 42))) continue;
-        unsigned char * bytes = read_file(F_A, &sizes[i]);
+        unsigned char * bytes = rd_test_read_file(F_A, &sizes[i]);
         free(bytes);
         rd_drafter * d = NULL;
         if (CHECK_OK(rd_drafter_load(F_A, m, &d))) {
@@ -125,12 +113,12 @@ static void test_deterministic(const rd_model * m) {
     long na = 0, nb = 0;
     CHECK_OK(write_drafter(m, F_A, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
     CHECK_OK(write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
-    unsigned char * a = read_file(F_A, &na);
-    unsigned char * b = read_file(F_B, &nb);
+    unsigned char * a = rd_test_read_file(F_A, &na);
+    unsigned char * b = rd_test_read_file(F_B, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, (size_t) na) == 0, "same seed -> byte-identical files");
     free(b);
     CHECK_OK(write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1235));
-    b = read_file(F_B, &nb);
+    b = rd_test_read_file(F_B, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, (size_t) na) != 0, "another seed -> other weights");
     free(a);
     free(b);
@@ -183,7 +171,7 @@ static void test_bad_files(const rd_model * m) {
     /* truncated: the header parses, the tensor data runs past the end */
     CHECK_OK(write_drafter(m, F_A, 200, 1, 0, RD_WEIGHTS_F32, 42));
     long size = 0;
-    unsigned char * buf = read_file(F_A, &size);
+    unsigned char * buf = rd_test_read_file(F_A, &size);
     if (CHECK(buf != NULL, "read back")) {
         CHECK(write_file(F_BAD, buf, (size_t) size - 1000), "write truncated copy");
         CHECK_EQ_INT(rd_drafter_load(F_BAD, m, &d), RD_ERR_FORMAT);
