@@ -88,6 +88,8 @@ export const SETTINGS = {
     help: "f32 KV cache instead of f16" }),
   adaptive: S({ flag: "adaptive", env: "REDRAFTER_ADAPTIVE", schema: bool, default: true, boolean: true,
     help: "pick the draft length per step from measured acceptance and verify cost (--no-adaptive: always B x L)" }),
+  lazyHead: S({ flag: "lazy-head", env: "REDRAFTER_LAZY_HEAD", schema: bool, default: true, boolean: true,
+    help: "run the LM head only for the tree nodes the acceptance walk reaches (--no-lazy-head: every node)" }),
   slots: S({ flag: "slots", env: "REDRAFTER_SLOTS", schema: intIn(1, 64), default: 1, meta: "N",
     help: "generations that run at once" }),
   queueSize: S({ flag: "queue-size", env: "REDRAFTER_QUEUE_SIZE", schema: intIn(0, 100000), default: 16, meta: "N",
@@ -128,6 +130,7 @@ export interface Config {
   flashAttn: -1 | 0 | 1;
   kvF32: boolean;
   adaptive: boolean;
+  lazyHead: boolean;
   slots: number;
   queueSize: number;
   apiKey: string | null;

@@ -162,6 +162,11 @@ typedef struct rd_session_params {
     bool    kv_f32;       /* f32 KV cache instead of f16. Default false */
     bool    adaptive;     /* pick the draft length per step (0..L) from the acceptance and
                              verify costs measured so far; output is unchanged. Default true */
+    bool    lazy_head;    /* LM head on demand: a tree's decode stops at the final norm and the
+                             session runs the output layer only for the nodes the acceptance
+                             walk reaches. Used when the whole model is on the CPU and a check
+                             at the first session finds its logits bit-identical to llama.cpp's;
+                             output is unchanged. Default true */
 } rd_session_params;
 
 #define RD_MAX_BEAMS        16
@@ -199,8 +204,11 @@ typedef struct rd_step_result {
     int32_t target_calls;  /* target decodes this step stands for: 1, or 0 when finished; the
                               first step after prefill samples the prompt logits (its call) */
     double  t_draft_ms;    /* drafter graph + beam search */
-    double  t_verify_ms;   /* the llama_decode of the tree */
+    double  t_verify_ms;   /* the llama_decode of the tree, and the LM head run on demand */
     double  t_other_ms;    /* tree building, acceptance walk, sampling, KV edits */
+    int32_t n_head;        /* tree nodes whose LM head ran: n_tree, or with the head on demand
+                              (rd_session_params.lazy_head) the nodes the walk reached plus
+                              those run with them */
 } rd_step_result;
 
 RD_API void rd_session_default_params(rd_session_params * p);

@@ -5,6 +5,40 @@
 // seeded outputs equal autoregressive decoding token for token.
 #include "session.h"
 
+#include <cstring>
+
+// A wave takes the next node of the chain while the walk reaches it with at least this chance
+// (the policy's running acceptance rate of that depth): one more column in a call costs about
+// half a separate call of one column (README, "LM head on demand").
+static constexpr double WAVE_MIN_P = 0.5;
+
+static int32_t first_child(const rd_tree & t, int32_t n) {
+    for (int32_t j = n + 1; j < t.n; j++)
+        if (t.parent[j] == n) return j;
+    return -1;
+}
+
+const float * rd_node_logits(rd_session * s, int32_t node) {
+    if (!s->step_lazy) return llama_get_logits_ith(s->ctx, node);
+    for (int32_t k = 0; k < s->wave_n; k++)
+        if (s->wave_node[k] == node) return s->wave_logits + (size_t) k * s->m->n_vocab;
+    const rd_tree & t = s->tree;
+    const size_t d = (size_t) s->m->n_embd;
+    int32_t n = 0;
+    for (int32_t j = node; j >= 0 && n < s->m->head_cols; j = first_child(t, j)) {
+        if (n > 0 && s->policy.p[t.depth[j]] < WAVE_MIN_P) break;
+        s->wave_node[n] = j;
+        memcpy(&s->wave_x[n * d], llama_get_embeddings_ith(s->ctx, j), d * sizeof(float));
+        n++;
+    }
+    const double t0 = rd_now_ms();
+    s->wave_logits = rd_head_run(s->head, s->wave_x.data(), n);
+    s->t_head_ms += rd_now_ms() - t0;
+    s->wave_n = s->wave_logits ? n : 0;
+    s->n_head += n;
+    return s->wave_logits;
+}
+
 int32_t rd_accept_walk(rd_session * s, int32_t max_tokens, int32_t * out, float * logprobs,
                        int32_t * n_out, bool * eos) {
     const rd_tree & t = s->tree;
@@ -12,7 +46,8 @@ int32_t rd_accept_walk(rd_session * s, int32_t max_tokens, int32_t * out, float 
     int32_t node = 0, n = 0;
     *eos = false;
     for (;;) {
-        const float * logits = llama_get_logits_ith(s->ctx, node);
+        const float * logits = rd_node_logits(s, node);
+        if (!logits) { node = -1; break; }
         const int32_t x = rd_sampler_next(s->smp, logits);
         if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs + (size_t) n * stride);
         out[n++] = x;

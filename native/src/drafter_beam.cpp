@@ -11,7 +11,7 @@
 // allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
 // top-B selection run on the host, O(V') per column, without sorting.
 #include "drafter_graph.h"
-#include "token_embd.h"
+#include "gguf_matrix.h"
 #include "ggml-alloc.h"
 
 #include <algorithm>
@@ -228,7 +228,7 @@ static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t
         return rd_fail(RD_ERR_INVALID_ARG, "beam width %d / length %d out of range 1..%d / 1..%d", B, L, RD_MAX_BEAMS, RD_MAX_BEAM_LENGTH);
     if (g < 0 || g >= d->hp.n_vocab)
         return rd_fail(RD_ERR_INVALID_ARG, "drafter: token %d is not in the target vocab (0..%d)", g, d->hp.n_vocab - 1);
-    const token_embd * E = d->m->embd.get();
+    const gguf_matrix * E = d->m->embd.get();
     if (!E) return rd_fail(RD_ERR_STATE, "drafter: the target's token embeddings are not open");
 
     std::lock_guard<std::mutex> lock(d->mu);
@@ -309,11 +309,6 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
 
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {
     if (!d) return;
-    if (n_threads <= 0) n_threads = rd_default_threads();
     std::lock_guard<std::mutex> lock(d->mu);
-    // Only the CPU backend has threads; it exports the setter through its registry because
-    // ggml-cpu is loaded at run time (one library per CPU variant), not linked.
-    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(d->backend));
-    auto set = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
-    if (set) set(d->backend, n_threads);
+    rd_backend_set_threads(d->backend, n_threads);
 }

@@ -1,6 +1,6 @@
 // model.cpp - the target model: loading through llama.cpp, metadata, tokenizer, fingerprint.
 #include "internal.h"
-#include "token_embd.h"
+#include "gguf_matrix.h"
 
 #include <cstdio>
 #include <cstring>
@@ -87,8 +87,21 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     }
 
     std::string err;
-    m->embd = token_embd_open(m->path, &err);
+    m->embd = gguf_matrix_open(m->path, "token_embd.weight", &err);
     if (!m->embd) return rd_fail(RD_ERR_FORMAT, "cannot read token embeddings of '%s': %s", path, err.c_str());
+    // The output layer for the session's own LM head (head.h), only when llama.cpp runs the
+    // whole model on the CPU: llama.cpp uses output.weight, or the embeddings when tied.
+    if (ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU) {
+        if (gguf_has_tensor(m->path, "output.weight")) {
+            m->output = gguf_matrix_open(m->path, "output.weight", &err);
+            m->head_w = m->output.get();
+        } else {
+            m->head_w = m->embd.get();
+        }
+        if (!m->head_w) m->head_why = "output.weight is not readable: " + err;
+    } else {
+        m->head_why = "the output layer is offloaded";
+    }
 
     *out = m.release();
     return RD_OK;

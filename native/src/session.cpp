@@ -1,5 +1,6 @@
 // session.cpp - session lifecycle, prompt prefill and the decoding step:
-// draft (drafter.h) -> tree (tree.h) -> ONE llama_decode -> accept (accept.cpp) -> KV (kv.cpp).
+// draft (drafter.h) -> tree (tree.h) -> ONE llama_decode -> accept (accept.cpp, with the LM head
+// on demand, head.h) -> KV (kv.cpp).
 #include "session.h"
 #include "drafter.h"
 
@@ -17,6 +18,7 @@ void rd_session_default_params(rd_session_params * p) {
     p->flash_attn = -1;
     p->kv_f32 = false;
     p->adaptive = true;
+    p->lazy_head = true;
 }
 
 rd_session::~rd_session() {
@@ -26,6 +28,87 @@ rd_session::~rd_session() {
 
 static bool abort_cb(void * data) {
     return static_cast<rd_session *>(data)->cancel.load(std::memory_order_relaxed);
+}
+
+// ggml's scheduler asks this callback about every graph node (ask = true: "do you want to see
+// it?") and, for a node it wanted, calls again once computed; returning false then ends the
+// graph. A tree decode with the head on demand stops right after the final norm: the KV writes
+// and every hidden state are done, the output layer is skipped. Other decodes run whole.
+// llama.cpp names the norm "result_norm", renamed "result_embd_pooled" when embeddings are on.
+static bool is_final_norm(const ggml_tensor * t) {
+    return strcmp(t->name, "result_norm") == 0 || strcmp(t->name, "result_embd_pooled") == 0;
+}
+
+static bool eval_cb(ggml_tensor * t, bool ask, void * data) {
+    auto * s = static_cast<rd_session *>(data);
+    if (!s->stop_at_norm) return false;
+    if (!is_final_norm(t)) return ask ? false : true;
+    if (ask) return true;
+    s->norm_seen = true;
+    return false;
+}
+
+static rd_status decode(rd_session * s);
+static void batch_add(llama_batch & b, int32_t tok, int32_t pos, uint32_t seqs, bool logits);
+
+// Decode tok at pos (sequence 0) and copy its logits and hidden state; stop = at the norm.
+static bool check_decode(rd_session * s, int32_t tok, int32_t pos, bool stop, std::vector<float> & logits,
+                         std::vector<float> & hidden) {
+    s->batch.n_tokens = 0;
+    batch_add(s->batch, tok, pos, 1u, true);
+    s->stop_at_norm = stop;
+    s->norm_seen = false;
+    const bool ok = decode(s) == RD_OK;
+    s->stop_at_norm = false;
+    if (!ok) return false;
+    const size_t V = (size_t) s->m->n_vocab, d = (size_t) s->m->n_embd;
+    logits.assign(llama_get_logits_ith(s->ctx, 0), llama_get_logits_ith(s->ctx, 0) + V);
+    hidden.assign(llama_get_embeddings_ith(s->ctx, 0), llama_get_embeddings_ith(s->ctx, 0) + d);
+    return true;
+}
+
+// Once per model, before any session uses its own head: (1) its logits equal llama.cpp's bit for
+// bit; (2) a decode stopped at result_norm leaves the hidden state a whole decode makes;
+// (3) sets m->head_cols to the most columns per call (<= RD_HEAD_MAX_COLS) that give the bits
+// of one column per call: ggml's CPU matmul takes other kernels for some types and widths (F32:
+// 2+ columns differ, Q8_0: equal). Returns "" or what failed.
+static std::string head_check(rd_session * s) {
+    rd_model * m = s->m;
+    const size_t V = (size_t) s->m->n_vocab, d = (size_t) s->m->n_embd;
+    const int32_t bos = llama_vocab_bos(s->m->vocab);
+    const int32_t t0 = bos >= 0 ? bos : 0, t1 = (int32_t) (V / 2);
+    std::vector<float> l0, h0, l1, h1, l1s, h1s;
+    std::string why;
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    llama_memory_clear(mem, true);
+    if (!check_decode(s, t0, 0, false, l0, h0)) why = "decode failed";
+    else if (!check_decode(s, t1, 1, true, l1s, h1s)) why = "decode failed";
+    else if (!s->norm_seen) why = "the model's graph has no final-norm tensor";
+    else if (!llama_memory_seq_rm(mem, 0, 1, -1) || !check_decode(s, t1, 1, false, l1, h1)) why = "decode failed";
+    else if (memcmp(h1.data(), h1s.data(), d * sizeof(float)) != 0) why = "a decode stopped at the norm changed the hidden state";
+    llama_memory_clear(mem, true);
+    if (!why.empty()) return why;
+
+    std::vector<float> x(d * RD_HEAD_MAX_COLS), one(V * RD_HEAD_MAX_COLS);
+    for (size_t i = 0; i < d; i++) {
+        x[i] = h0[i];
+        x[d + i] = h1[i];
+        for (int32_t k = 2; k < RD_HEAD_MAX_COLS; k++) x[k * d + i] = (k % 2 ? h1[i] : h0[i]) * (float) (k - 4);
+    }
+    for (int32_t k = 0; k < RD_HEAD_MAX_COLS; k++) {
+        const float * y = rd_head_run(s->head, &x[k * d], 1);
+        if (!y) return "the head's ggml graph failed";
+        memcpy(&one[k * V], y, V * sizeof(float));
+    }
+    if (memcmp(&one[0], l0.data(), V * sizeof(float)) != 0 || memcmp(&one[V], l1.data(), V * sizeof(float)) != 0)
+        return "its logits differ from llama.cpp's (the graph does more than output x norm)";
+    m->head_cols = 1;
+    for (int32_t k = 2; k <= RD_HEAD_MAX_COLS; k++) {
+        const float * y = rd_head_run(s->head, x.data(), k);
+        if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
+        m->head_cols = k;
+    }
+    return "";
 }
 
 rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p, rd_session ** out) {
@@ -78,6 +161,8 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     cp.type_k = cp.type_v = p->kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     cp.abort_callback = abort_cb;
     cp.abort_callback_data = s.get();
+    cp.cb_eval = eval_cb;
+    cp.cb_eval_user_data = s.get();
     cp.no_perf = true;
     s->ctx = llama_init_from_model(m->lm, cp);
     if (!s->ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
@@ -91,6 +176,14 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     s->beams.resize((size_t) std::max(1, s->B * s->L));
     s->beam_logp.resize((size_t) std::max(1, s->B));
     if (d) rd_drafter_set_threads(d, threads);
+    if (p->lazy_head && m->head_w && rd_head_init(s->head, m, threads) == RD_OK) {
+        std::call_once(m->head_once, [&] {
+            m->head_why = head_check(s.get());
+            m->head_ok = m->head_why.empty();
+        });
+        s->lazy_head = m->head_ok;
+        s->wave_x.resize((size_t) m->n_embd * RD_HEAD_MAX_COLS);
+    }
     *out = s.release();
     return RD_OK;
 }
@@ -193,8 +286,15 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     for (int32_t i = 0; i < t.n; i++) batch_add(s->batch, t.token[i], s->n_past + t.depth[i], t.seqs[i], true);
     r->n_drafted = B * L;
     r->n_tree = t.n;
+    // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
+    s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
+    s->norm_seen = false;
+    s->wave_n = 0;
+    s->n_head = 0;
+    s->t_head_ms = 0;
     const double t1 = rd_now_ms();
     rd_status st = decode(s);
+    s->stop_at_norm = false;
     const double t2 = rd_now_ms();
     r->t_verify_ms = t2 - t1;
     r->target_calls = 1;
@@ -202,12 +302,18 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
 
     bool eos = false;
     const int32_t last = rd_accept_walk(s, max_tokens, out, logprobs, &r->n_tokens, &eos);
+    r->n_head = s->step_lazy ? s->n_head : t.n;
+    r->t_verify_ms += s->t_head_ms; // the head is target work, like the decode
+    if (last < 0) {
+        s->state = rd_state::empty;
+        return rd_fail(RD_ERR_BACKEND, "the LM head's ggml graph failed");
+    }
     r->n_accepted = t.depth[last];
     rd_kv_compact(s, last);
     s->n_past += t.depth[last] + 1;
     memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, last), s->h.size() * sizeof(float));
     if (eos) { s->state = rd_state::done; s->finish = RD_FINISH_EOS; r->finish = RD_FINISH_EOS; }
-    r->t_other_ms = (t1 - t0) + (rd_now_ms() - t2);
+    r->t_other_ms = (t1 - t0) + (rd_now_ms() - t2 - s->t_head_ms);
     return RD_OK;
 }
 
@@ -269,7 +375,8 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && s->d && s->adaptive)
+    // the acceptance rates also size the head's waves, so they are learnt with a fixed length too
+    if (st == RD_OK && draft && s->d)
         rd_policy_update(s->policy, L, r->n_accepted, r->n_tree, r->t_verify_ms, r->t_draft_ms);
     return st;
 }

@@ -1,7 +1,8 @@
 // session.h - the session struct shared by session.cpp (lifecycle, prefill, step),
-// accept.cpp (the acceptance walk) and kv.cpp (KV compaction).
+// accept.cpp (the acceptance walk, with the on-demand LM head) and kv.cpp (KV compaction).
 #pragma once
 
+#include "head.h"
 #include "internal.h"
 #include "policy.h"
 #include "sampler.h"
@@ -33,6 +34,20 @@ struct rd_session {
     bool ignore_eos = false;
     std::atomic<bool> cancel{false};
 
+    // On-demand LM head (head.h): when on, a tree's decode stops at llama.cpp's final norm and
+    // the walk runs the head for the nodes it reaches, a few columns per call (a wave).
+    bool    lazy_head = false;
+    bool    stop_at_norm = false;  // read by the eval callback during llama_decode
+    bool    norm_seen = false;     // the callback met result_norm (else: no such tensor)
+    rd_head head;
+    bool    step_lazy = false;     // this step's tree was decoded without the head
+    int32_t wave_node[RD_HEAD_MAX_COLS];
+    int32_t wave_n = 0;
+    const float * wave_logits = nullptr;
+    int32_t n_head = 0;            // head columns run this step
+    double  t_head_ms = 0;         // and their time
+    std::vector<float> wave_x;     // RD_HEAD_MAX_COLS hidden states
+
     rd_tree tree;
     std::vector<int32_t> beams;  // B*L
     std::vector<float>   beam_logp;
@@ -40,10 +55,15 @@ struct rd_session {
     ~rd_session();
 };
 
+// Logits of tree node `node` after the verify decode: llama.cpp's, or the session's own head
+// run for node and the next nodes of its first-child chain that the walk is likely to reach.
+// nullptr when ggml fails.
+const float * rd_node_logits(rd_session * s, int32_t node);
+
 // Walk the verified tree from the root drawing the target's token at each node with the
 // request's sampler (lossless: one draw per emitted token, in plain-decoding order).
 // Emits up to max_tokens tokens into out/logprobs; returns the index of the last node on the
-// accepted path and sets *n_out and *eos.
+// accepted path (-1 when the head failed) and sets *n_out and *eos.
 int32_t rd_accept_walk(rd_session * s, int32_t max_tokens, int32_t * out, float * logprobs,
                        int32_t * n_out, bool * eos);
 

@@ -17,7 +17,7 @@
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "gguf.h"
-#include "token_embd.h"
+#include "gguf_matrix.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -100,7 +100,7 @@ bool train_target_row(const rd_trainer * t, const teacher_seq & s, int32_t pos, 
 
 void train_fill_batch(rd_trainer * t, train_graph & g, const train_sample * samples, int32_t n) {
     const int32_t d = t->hp.n_embd, L = t->L, V = t->hp.n_draft_vocab;
-    const token_embd * E = t->m->embd.get();
+    const gguf_matrix * E = t->m->embd.get();
     t->h_buf.resize((size_t) d * n);
     t->emb_buf.resize((size_t) d * n * L);
     for (int32_t j = 0; j < n; j++) {

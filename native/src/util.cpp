@@ -1,4 +1,4 @@
-// util.cpp - per-thread last error, version, backend loading and log control.
+// util.cpp - per-thread last error, version, backend loading and threads, log control.
 #include "internal.h"
 
 #include <algorithm>
@@ -46,6 +46,14 @@ rd_status rd_backend_init(const char * dir) {
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr)
         return rd_fail(RD_ERR_BACKEND, "no ggml CPU backend could be loaded from %s", dir ? dir : "(executable folder)");
     return RD_OK;
+}
+
+void rd_backend_set_threads(ggml_backend_t b, int32_t n_threads) {
+    // Only the CPU backend has threads; it exports the setter through its registry because
+    // ggml-cpu is loaded at run time (one library per CPU variant), not linked.
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(b));
+    auto set = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    if (set) set(b, n_threads > 0 ? n_threads : rd_default_threads());
 }
 
 int32_t rd_default_threads() {

@@ -9,12 +9,12 @@
 //                so the beams themselves are not compared), and beams sorted best first;
 //   V' < B     : the beams that exist are distinct, the rest copy the last one;
 //   bad arguments are refused; repeated searches (other B in between, 1 or 2 threads) agree;
-//   token_embd reads rows of F32 / F16 / BF16 / Q8_0 / Q4_K matrices exactly as ggml
-//   dequantizes them, and refuses files without a readable token_embd.weight.
+//   gguf_matrix reads rows of F32 / F16 / BF16 / Q8_0 / Q4_K matrices exactly as ggml
+//   dequantizes them, and refuses files without a readable tensor of that name.
 // Shape legend: B = beams, L = draft length, d = hidden, e = head width, V' = draft vocab.
 #include "harness.h"
 #include "drafter_graph.h"
-#include "token_embd.h"
+#include "gguf_matrix.h"
 #include "gguf.h"
 
 #include <algorithm>
@@ -319,7 +319,7 @@ static bool write_matrix(const char * path, const char * name, ggml_type type, i
     return ok;
 }
 
-static void test_token_embd() {
+static void test_gguf_matrix() {
     const int64_t d = 256, V = 10; // 256: one Q4_K super-block per row
     std::vector<float> src((size_t) (d * V));
     for (float & v : src) v = (float) uniform();
@@ -330,10 +330,12 @@ static void test_token_embd() {
         std::vector<uint8_t> raw;
         if (!CHECK(write_matrix(F_EMBD, "token_embd.weight", type, d, V, src, &raw), "write %s", ggml_type_name(type))) continue;
         std::string err;
-        std::unique_ptr<token_embd> e = token_embd_open(F_EMBD, &err);
+        std::unique_ptr<gguf_matrix> e = gguf_matrix_open(F_EMBD, "token_embd.weight", &err);
         if (!CHECK(e != nullptr, "%s: %s", ggml_type_name(type), err.c_str())) continue;
-        CHECK_EQ_INT(e->n_embd(), d);
-        CHECK_EQ_INT(e->n_vocab(), V);
+        CHECK_EQ_INT(e->n_cols(), d);
+        CHECK_EQ_INT(e->n_rows(), V);
+        CHECK_EQ_INT(e->type(), type);
+        CHECK(memcmp(e->data(), raw.data(), raw.size()) == 0, "%s: data() is the file's bytes", ggml_type_name(type));
         std::vector<float> got((size_t) d), want((size_t) d);
         double max_diff = 0.0;
         bool same = true;
@@ -353,9 +355,9 @@ static void test_token_embd() {
     std::vector<uint8_t> raw;
     std::string err;
     CHECK(write_matrix(F_EMBD, "output.weight", GGML_TYPE_F32, d, V, src, &raw), "write");
-    CHECK(token_embd_open(F_EMBD, &err) == nullptr && err.find("token_embd.weight") != std::string::npos,
+    CHECK(gguf_matrix_open(F_EMBD, "token_embd.weight", &err) == nullptr && err.find("token_embd.weight") != std::string::npos,
           "no token_embd.weight: %s", err.c_str());
-    CHECK(token_embd_open("no-such-file.gguf", &err) == nullptr && !err.empty(), "missing file: %s", err.c_str());
+    CHECK(gguf_matrix_open("no-such-file.gguf", "token_embd.weight", &err) == nullptr && !err.empty(), "missing file: %s", err.c_str());
     // truncated: the header parses, the rows run past the end of the file
     CHECK(write_matrix(F_EMBD, "token_embd.weight", GGML_TYPE_F32, d, V, src, &raw), "write");
     std::vector<char> bytes;
@@ -368,12 +370,12 @@ static void test_token_embd() {
         fwrite(bytes.data(), 1, bytes.size() - 100, f);
         fclose(f);
     }
-    CHECK(token_embd_open(F_EMBD, &err) == nullptr && err.find("truncated") != std::string::npos, "truncated: %s", err.c_str());
+    CHECK(gguf_matrix_open(F_EMBD, "token_embd.weight", &err) == nullptr && err.find("truncated") != std::string::npos, "truncated: %s", err.c_str());
 }
 
 int main(void) {
     rd_model * m = rd_test_open_model(); // also loads the backends and quiets ggml's log
-    test_token_embd();
+    test_gguf_matrix();
     if (m) {
         test_against_reference(m);
         test_small_vocab(m);

@@ -1,8 +1,10 @@
 /* test_verify.c - the verifier on its own: beams are injected (rd_session_step_beams) instead of
  * drafted, so tree shape, acceptance length and KV compaction are checked against plain decoding
- * with exact expectations. Greedy, f32 KV, flash attention off. */
+ * with exact expectations; and the LM head on demand against llama.cpp's. Greedy, f32 KV,
+ * flash attention off. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +12,7 @@
 #define L 4
 #define N_REF 800
 
-static rd_session * new_session(rd_model * m) {
+static rd_session * new_session_head(rd_model * m, bool lazy_head) {
     rd_session_params p;
     rd_session_default_params(&p);
     p.n_ctx = 1024;
@@ -19,19 +21,25 @@ static rd_session * new_session(rd_model * m) {
     p.flash_attn = 0;
     p.kv_f32 = true;
     p.n_threads = 1; /* tests share a loaded 2-core machine: spinning threads would starve */
+    p.lazy_head = lazy_head;
     rd_session * s = NULL;
     CHECK(rd_session_init(m, NULL, &p, &s) == RD_OK, "session init: %s", rd_last_error());
     return s;
 }
 
+static rd_session * new_session(rd_model * m) { return new_session_head(m, true); }
+
 static int32_t prompt[64];
 static int32_t n_prompt;
 static int32_t ref[N_REF];
+
+#define N_PROBS 4
 
 static void start(rd_session * s) {
     rd_sampler_params sp;
     rd_sampler_default_params(&sp);
     sp.ignore_eos = true; /* long runs need the whole budget */
+    sp.n_probs = N_PROBS;
     CHECK(rd_session_prefill(s, prompt, n_prompt, &sp) == RD_OK, "prefill: %s", rd_last_error());
 }
 
@@ -143,6 +151,53 @@ static void test_corrupted(rd_model * m) {
     rd_session_free(s);
 }
 
+/* The LM head on demand against llama.cpp's own head, on the same injected trees: the same
+ * tokens and log-probs, while the head runs for fewer nodes than the tree has. (Bit equality
+ * with llama.cpp's one-column head is what the session's check proves before enabling it; on
+ * this F32 model llama.cpp's own N-column head already differs from one column in the last
+ * bits, hence the tolerance.) */
+static void test_lazy_head(rd_model * m) {
+    rd_session * on = new_session_head(m, true), * off = new_session_head(m, false);
+    start(on);
+    start(off);
+    enum { STRIDE = 1 + 2 * N_PROBS };
+    int32_t out_on[L + 1], out_off[L + 1], beams[B * L], cut[B];
+    float lp_on[(L + 1) * STRIDE], lp_off[(L + 1) * STRIDE];
+    rd_step_result r_on, r_off;
+    CHECK(rd_session_step(on, false, 1, out_on, NULL, &r_on) == RD_OK, "first step");
+    CHECK(rd_session_step(off, false, 1, out_off, NULL, &r_off) == RD_OK, "first step");
+    int32_t n = 1, steps = 0, heads = 0, nodes = 0;
+    uint32_t rng = 777;
+    while (n < 300) {
+        for (int32_t b = 0; b < B; b++) {
+            rng = rng * 1664525u + 1013904223u;
+            cut[b] = (int32_t) ((rng >> 16) % (L + 1));
+        }
+        make_beams(m, n, cut, beams);
+        if (rd_session_step_beams(on, beams, B, L, 1000, out_on, lp_on, &r_on) != RD_OK ||
+            rd_session_step_beams(off, beams, B, L, 1000, out_off, lp_off, &r_off) != RD_OK) {
+            CHECK(0, "step %d: %s", steps, rd_last_error());
+            break;
+        }
+        CHECK_EQ_INT(r_on.n_tokens, r_off.n_tokens);
+        CHECK(memcmp(out_on, out_off, sizeof(int32_t) * r_on.n_tokens) == 0, "step %d: same tokens", steps);
+        float diff = 0.0f;
+        for (int32_t i = 0; i < STRIDE * r_on.n_tokens; i++)
+            if (fabsf(lp_on[i] - lp_off[i]) > diff) diff = fabsf(lp_on[i] - lp_off[i]);
+        CHECK(diff < 1e-4f, "step %d: log-probs differ by %g", steps, diff);
+        CHECK(r_on.n_head >= r_on.n_tokens && r_on.n_head <= r_on.n_tree, "step %d: head ran for %d of %d nodes",
+              steps, r_on.n_head, r_on.n_tree);
+        CHECK_EQ_INT(r_off.n_head, r_off.n_tree);
+        heads += r_on.n_head;
+        nodes += r_on.n_tree;
+        n += r_on.n_tokens;
+        steps++;
+    }
+    CHECK(heads * 2 < nodes, "the head ran for %d of %d tree nodes", heads, nodes);
+    rd_session_free(on);
+    rd_session_free(off);
+}
+
 /* KV bookkeeping over 500 steps with partial acceptance and mixed plain steps. */
 static void test_kv_500(rd_model * m) {
     rd_session * s = new_session(m);
@@ -175,6 +230,7 @@ int main(void) {
     test_shapes(m);
     test_corrupted(m);
     test_kv_500(m);
+    test_lazy_head(m);
     rd_model_free(m);
     return rd_test_done();
 }

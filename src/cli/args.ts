@@ -2,6 +2,7 @@
 // UsageError (printed without a stack trace), and checked numeric conversions.
 import { parseArgs } from "node:util";
 import type { EngineOptions } from "../engine/engine.ts";
+import { shippedDrafterFor } from "../models/resolve.ts";
 
 /** A mistake of the user's (bad flag, missing file): printed as `error: <message>`, exit 1. */
 export class UsageError extends Error {
@@ -71,6 +72,7 @@ export const engineFlags = {
   "flash-attn": { type: "string" },
   "kv-f32": { type: "boolean" },
   "fixed-length": { type: "boolean" },
+  "full-head": { type: "boolean" },
   verbose: { type: "boolean" },
 } as const;
 
@@ -81,7 +83,8 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
   const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
   return {
     model: v.model!,
-    drafter: v.drafter ?? null,
+    // the drafter shipped for this target (drafters/) unless one is named
+    drafter: v.drafter ?? shippedDrafterFor(v.model!),
     nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
     // fastest shape measured on CPU with Gemma 3 270M (docs/distill.md): one beam, short drafts
     beamWidth: num("beam-width", v["beam-width"], 1, { int: true, min: 1, max: 16 }),
@@ -92,6 +95,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
     kvF32: v["kv-f32"] ?? false,
     adaptive: !v["fixed-length"],
+    lazyHead: !v["full-head"],
     slots: 1,
     queueSize: 0,
   };

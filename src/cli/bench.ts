@@ -12,7 +12,8 @@ import { readPrompts, runOne, type GenerateRecord } from "./generate.ts";
 const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.jsonl [options]
 
   --model PATH         target GGUF
-  --drafter PATH       ReDrafter GGUF (without it only plain decoding is measured)
+  --drafter PATH       ReDrafter GGUF (default: the one shipped in drafters/ for this target; with
+                       neither, only plain decoding is measured)
   --prompts FILE       JSONL with a "prompt" field per line; rendered with the chat template
   --limit K            K prompts evenly spread over the file (default all)
   --max-tokens N       tokens per prompt (default 128)
@@ -26,6 +27,7 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --device NAME        ggml device
   --flash-attn MODE    auto | on | off (default auto)
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
+  --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
   --kv-f32             f32 KV cache instead of f16
   --raw                feed prompts as plain text, without the chat template
   --json               print only the JSON summary on stdout (progress still on stderr)
@@ -51,9 +53,11 @@ interface Totals {
   otherMs: number;
   dedupSum: number;
   dedupN: number;
+  headSum: number;
+  headN: number;
 }
 
-const zero = (): Totals => ({ tokens: 0, genMs: 0, calls: 0, draftMs: 0, verifyMs: 0, otherMs: 0, dedupSum: 0, dedupN: 0 });
+const zero = (): Totals => ({ tokens: 0, genMs: 0, calls: 0, draftMs: 0, verifyMs: 0, otherMs: 0, dedupSum: 0, dedupN: 0, headSum: 0, headN: 0 });
 
 function add(t: Totals, r: GenerateRecord): void {
   t.tokens += r.n_generated;
@@ -65,6 +69,10 @@ function add(t: Totals, r: GenerateRecord): void {
   if (r.dedup !== null) {
     t.dedupSum += r.dedup;
     t.dedupN++;
+  }
+  if (r.head_share !== null) {
+    t.headSum += r.head_share;
+    t.headN++;
   }
 }
 
@@ -148,6 +156,7 @@ export async function runBench(argv: string[]): Promise<void> {
     tau: spec.calls > 0 ? spec.tokens / spec.calls : null,
     dedup: spec.dedupN > 0 ? spec.dedupSum / spec.dedupN : null,
     draft_share: specMs > 0 ? spec.draftMs / specMs : null,
+    head_share: spec.headN > 0 ? spec.headSum / spec.headN : null,
     verify_ms_per_call_ar: ar.calls > 0 ? ar.verifyMs / ar.calls : null,
     verify_ms_per_call_spec: spec.calls > 0 ? spec.verifyMs / spec.calls : null,
     greedy_outputs_identical: compared > 0 ? same / compared : null,

@@ -10,7 +10,8 @@ import { engineFlags, engineOptionsFrom, num, parse, UsageError } from "./args.t
 const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl) [options]
 
   --model PATH         target GGUF
-  --drafter PATH       ReDrafter GGUF for this target (without it: plain decoding)
+  --drafter PATH       ReDrafter GGUF for this target (default: the one shipped in drafters/ for
+                       this target, if any; else plain decoding)
   --prompt TEXT        one prompt
   --prompts FILE       JSONL, one object per line with a "prompt" field (and optionally "id")
   --limit K            only the first K prompts of --prompts
@@ -29,6 +30,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
   --flash-attn MODE    auto | on | off (default auto)
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
+  --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
   --kv-f32             f32 KV cache instead of f16
   --json               one JSON object per prompt on stdout instead of streamed text
   --verbose            show llama.cpp logging`;
@@ -88,6 +90,7 @@ export interface GenerateRecord {
   tokens_per_s: number; // generation phase only: first step to last, prefill excluded
   ttft_ms: number | null;
   dedup: number | null; // 1 - mean(n_tree / (B*L + 1)) over speculative steps; null without
+  head_share: number | null; // tree nodes whose LM head ran / tree nodes, speculative steps; null without
   n_drafted: number;
   n_accepted: number;
   speculative: boolean;
@@ -115,6 +118,8 @@ export async function runOne(
   let accepted = 0;
   let ratio = 0;
   let specSteps = 0;
+  let heads = 0;
+  let nodes = 0;
   const time = { draft_ms: 0, verify_ms: 0, other_ms: 0, prefill_ms: 0 };
   for await (const ev of gen) {
     for (const t of ev.tokens) {
@@ -130,6 +135,8 @@ export async function runOne(
     if (s.n_drafted > 0) {
       ratio += s.n_tree / (s.n_drafted + 1);
       specSteps++;
+      heads += s.n_head;
+      nodes += s.n_tree;
     }
     time.draft_ms += s.t_draft_ms;
     time.verify_ms += s.t_verify_ms;
@@ -151,6 +158,7 @@ export async function runOne(
     tokens_per_s: gen.genMs > 0 ? (out.length * 1000) / gen.genMs : 0,
     ttft_ms: gen.ttftMs,
     dedup: specSteps > 0 ? 1 - ratio / specSteps : null,
+    head_share: nodes > 0 ? heads / nodes : null,
     n_drafted: drafted,
     n_accepted: accepted,
     speculative: specSteps > 0,

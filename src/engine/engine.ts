@@ -28,6 +28,7 @@ export interface EngineOptions {
   flashAttn: -1 | 0 | 1; // auto / off / on
   kvF32: boolean; // f32 KV cache (exactness tests), else f16
   adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
+  lazyHead?: boolean; // run the LM head only for the tree nodes the acceptance walk reaches. Default true
   slots?: number; // parallel sessions. Default 1
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
 }
@@ -139,14 +140,14 @@ export class Generation implements AsyncIterableIterator<StepEvent> {
 }
 
 const zeroStats = (): StepStats => ({
-  n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0,
+  n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0, n_head: 0,
 });
 
 function stepStats(o: StepOutput | undefined): StepStats {
   if (!o) return zeroStats();
   return {
     n_drafted: o.nDrafted, n_tree: o.nTree, n_accepted: o.nAccepted, target_calls: o.targetCalls,
-    t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs,
+    t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs, n_head: o.nHead,
   };
 }
 
@@ -220,6 +221,7 @@ export class Engine {
       const params: SessionParams = {
         nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
         flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
+        lazyHead: opts.lazyHead ?? true,
       };
       const results = await Promise.allSettled(
         Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),

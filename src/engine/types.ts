@@ -53,6 +53,7 @@ export interface StepStats {
   t_draft_ms: number;
   t_verify_ms: number;
   t_other_ms: number;
+  n_head: number; // tree nodes whose LM head ran (n_tree unless the head runs on demand)
 }
 
 /** One engine step: the tokens it emitted, in order. */

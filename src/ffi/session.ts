@@ -27,6 +27,7 @@ export interface SessionParams {
   flashAttn?: -1 | 0 | 1;
   kvF32?: boolean;
   adaptive?: boolean; // choose the draft length per step (default true); output is unchanged
+  lazyHead?: boolean; // LM head only for the tree nodes the walk reaches (default true); output is unchanged
 }
 
 /** One step's output; tokens and logprobs are copies owned by the caller. */
@@ -42,6 +43,7 @@ export interface StepOutput {
   tDraftMs: number;
   tVerifyMs: number;
   tOtherMs: number;
+  nHead: number; // tree nodes whose LM head ran
 }
 
 type Owner = Model | Drafter;
@@ -77,6 +79,7 @@ export class Session extends Handle {
     if (params.flashAttn !== undefined) p.set("flash_attn", params.flashAttn);
     if (params.kvF32 !== undefined) p.set("kv_f32", params.kvF32);
     if (params.adaptive !== undefined) p.set("adaptive", params.adaptive);
+    if (params.lazyHead !== undefined) p.set("lazy_head", params.lazyHead);
     const mp = typeof model === "number" ? model : model.ptr;
     const dp = drafter === null ? null : typeof drafter === "number" ? drafter : drafter.ptr;
     const out = new BigUint64Array(1);
@@ -134,6 +137,7 @@ export class Session extends Handle {
       tDraftMs: r.get("t_draft_ms"),
       tVerifyMs: r.get("t_verify_ms"),
       tOtherMs: r.get("t_other_ms"),
+      nHead: r.get("n_head"),
     };
   }
 

@@ -38,6 +38,7 @@ export const layouts = {
       flash_attn: [20, "i32"],
       kv_f32: [24, "bool"],
       adaptive: [25, "bool"],
+      lazy_head: [26, "bool"],
     },
   },
   rd_sampler_params: {
@@ -62,7 +63,7 @@ export const layouts = {
     },
   },
   rd_step_result: {
-    size: 48,
+    size: 56,
     fields: {
       n_tokens: [0, "i32"],
       finish: [4, "i32"],
@@ -73,6 +74,7 @@ export const layouts = {
       t_draft_ms: [24, "f64"],
       t_verify_ms: [32, "f64"],
       t_other_ms: [40, "f64"],
+      n_head: [48, "i32"],
     },
   },
   // --- knowledge distillation (redrafter.h, rd_teacher_* / rd_train*) ---

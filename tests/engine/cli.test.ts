@@ -49,7 +49,7 @@ describe("redrafter CLI", () => {
     for (const rec of lines) {
       expect(Object.keys(rec)).toEqual(expect.arrayContaining([
         "id", "tokens", "text", "n_prompt", "n_generated", "target_calls", "tau", "tokens_per_s", "ttft_ms", "dedup",
-        "time", "finish_reason",
+        "head_share", "time", "finish_reason",
       ]));
       expect(Object.keys(rec.time).sort()).toEqual(["draft_ms", "other_ms", "prefill_ms", "verify_ms"]);
       expect(rec.tokens).toHaveLength(rec.n_generated);
@@ -60,8 +60,19 @@ describe("redrafter CLI", () => {
       expect(rec.ttft_ms).toBeGreaterThan(0);
       expect(rec.dedup).toBeGreaterThanOrEqual(0);
       expect(rec.dedup).toBeLessThan(1);
+      // the LM head on demand ran for the nodes the walk reached, not the whole tree
+      expect(rec.head_share).toBeGreaterThan(0);
+      expect(rec.head_share).toBeLessThan(1);
       expect(["stop", "length"]).toContain(rec.finish_reason);
     }
+    // --full-head: llama.cpp's head on every node, the same tokens
+    const full = redrafter(
+      "generate", "--model", tiny.model, "--drafter", tiny.drafter, "--prompts", prompts, "--limit", "2",
+      "--max-tokens", "12", "--beam-width", "3", "--beam-length", "2", "--fixed-length", "--full-head", "--json", ...fast,
+    );
+    const fullLines = full.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(fullLines.map((l) => l.tokens)).toEqual(lines.map((l) => l.tokens));
+    for (const rec of fullLines) expect(rec.head_share).toBe(1);
     // --no-draft gives the same tokens (greedy)
     const plain = redrafter(
       "generate", "--model", tiny.model, "--drafter", tiny.drafter, "--prompts", prompts, "--limit", "2",

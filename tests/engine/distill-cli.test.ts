@@ -43,7 +43,7 @@ describe("redrafter distill / bench", () => {
       "--raw", "--threads", "1", "--flash-attn", "off", "--json");
     expect(b.code, b.stderr).toBe(0);
     const s = JSON.parse(b.stdout);
-    for (const k of ["tau", "speedup", "tokens_per_s_ar", "tokens_per_s_spec", "dedup", "draft_share"]) expect(s).toHaveProperty(k);
+    for (const k of ["tau", "speedup", "tokens_per_s_ar", "tokens_per_s_spec", "dedup", "draft_share", "head_share"]) expect(s).toHaveProperty(k);
     expect(s.greedy_outputs_identical).toBe(1);
   });
 
