@@ -22,7 +22,8 @@ int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max) {
     for (int32_t l = 1; l <= L_max; l++) {
         reach *= pol.p[l];
         tokens += reach;
-        const double ms = pol.root_ms + l * (pol.nodes * pol.node_ms + pol.draft_ms);
+        // with the head on demand, each emitted token beyond the first costs one head column
+        const double ms = pol.root_ms + l * (pol.nodes * pol.node_ms + pol.draft_ms) + (tokens - 1.0) * pol.col_ms;
         if (tokens / ms > best_rate) { best_rate = tokens / ms; best = l; }
     }
     if (best > 0) { pol.plain_run = 0; return best; }
@@ -31,26 +32,29 @@ int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max) {
     return 0;
 }
 
-void rd_policy_update(rd_draft_policy & pol, int32_t L_used, int32_t accepted, int32_t n_tree,
-                      double t_verify_ms, double t_draft_ms) {
-    if (L_used <= 0) {
-        if (pol.have_root) ema(pol.root_ms, t_verify_ms);
-        else { pol.root_ms = t_verify_ms; pol.have_root = true; }
+void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
+    if (c.L_used <= 0) {
+        if (pol.have_root) ema(pol.root_ms, c.t_decode_ms);
+        else { pol.root_ms = c.t_decode_ms; pol.have_root = true; }
         return;
     }
-    for (int32_t k = 1; k <= std::min(accepted + 1, L_used); k++) ema(pol.p[k], k <= accepted ? 1.0 : 0.0);
-    if (!pol.have_root || n_tree <= 1) return;
-    const double nodes = (double) (n_tree - 1) / L_used;
-    const double draft = t_draft_ms / L_used;
-    const double per_node = std::max(0.0, (t_verify_ms - pol.root_ms) / (n_tree - 1));
+    for (int32_t k = 1; k <= std::min(c.accepted + 1, c.L_used); k++) ema(pol.p[k], k <= c.accepted ? 1.0 : 0.0);
+    if (!pol.have_root || c.n_tree <= 1) return;
+    const double nodes = (double) (c.n_tree - 1) / c.L_used;
+    const double draft = c.t_draft_ms / c.L_used;
+    // on demand, the root's own head is in root_ms but not in the stopped decode
+    const double col = c.t_head_ms > 0 && c.n_head > 0 ? c.t_head_ms / c.n_head : 0.0;
+    const double per_node = std::max(0.0, (c.t_decode_ms - (pol.root_ms - col)) / (c.n_tree - 1));
     if (!pol.have_node) {
         pol.nodes = nodes;
         pol.draft_ms = draft;
         pol.node_ms = per_node;
+        pol.col_ms = col;
         pol.have_node = true;
         return;
     }
     ema(pol.nodes, nodes);
     ema(pol.draft_ms, draft);
     ema(pol.node_ms, per_node);
+    ema(pol.col_ms, col);
 }

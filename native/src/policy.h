@@ -1,9 +1,10 @@
 // policy.h - how many draft steps a decoding step should verify. The verify cost grows with
-// the tree (on a CPU with a 262k-token LM head, 4 nodes cost ~1.5x one), so drafting only pays
-// while enough of the drafts are accepted. The policy learns online, per session: the chance
-// that draft depth k is accepted once depth k-1 was, the verify time as root + per-node cost,
-// and the drafter's time per step; each step takes the length with the most expected tokens
-// per millisecond (0 = plain decoding). The output never depends on it: only the tree does.
+// the tree, so drafting only pays while enough of the drafts are accepted. The policy learns
+// online, per session: the chance that draft depth k is accepted once depth k-1 was, the cost
+// of a plain step, the extra decode time per tree node, the LM head's time per column when the
+// session runs it on demand (head.h: then a step pays the head per token it emits, not per
+// node), and the drafter's time per step; each step takes the length with the most expected
+// tokens per millisecond (0 = plain decoding). The output never depends on it: only the tree does.
 #pragma once
 
 #include "redrafter.h"
@@ -12,12 +13,25 @@
 
 struct rd_draft_policy {
     double  p[RD_MAX_BEAM_LENGTH + 1]; // p[k]: P(depth k accepted | depth k-1 accepted)
-    double  root_ms = 0;               // verify time of a lone root (plain step)
-    double  node_ms = 0;               // extra verify time per draft node
+    double  root_ms = 0;               // a plain step: decode of the root with its head
+    double  node_ms = 0;               // extra decode time per draft node (with its head when
+                                       // llama.cpp runs it, without when on demand)
+    double  col_ms = 0;                // on-demand head time per column (0: llama.cpp's head)
     double  draft_ms = 0;              // drafter time per draft step
     double  nodes = 0;                 // tree nodes per draft step (B minus shared prefixes)
     bool    have_root = false, have_node = false;
     int32_t plain_run = 0;             // consecutive steps the policy chose plain decoding
+};
+
+// What a finished step measured.
+struct rd_step_cost {
+    int32_t L_used = 0;      // draft steps verified (0 = plain)
+    int32_t accepted = 0;
+    int32_t n_tree = 1;
+    int32_t n_head = 1;      // head columns run
+    double  t_decode_ms = 0; // the tree's llama_decode
+    double  t_head_ms = 0;   // the head on demand (0 when llama.cpp ran it inside the decode)
+    double  t_draft_ms = 0;
 };
 
 void rd_policy_init(rd_draft_policy & pol);
@@ -25,6 +39,5 @@ void rd_policy_init(rd_draft_policy & pol);
 // Draft length for the next step, 0..L_max (L_max >= 1).
 int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max);
 
-// Learn from a finished step that verified L_used draft steps (0 = plain).
-void rd_policy_update(rd_draft_policy & pol, int32_t L_used, int32_t accepted, int32_t n_tree,
-                      double t_verify_ms, double t_draft_ms);
+// Learn from a finished step.
+void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c);

@@ -376,8 +376,17 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     r->t_draft_ms = t1 - t0;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
     // the acceptance rates also size the head's waves, so they are learnt with a fixed length too
-    if (st == RD_OK && draft && s->d)
-        rd_policy_update(s->policy, L, r->n_accepted, r->n_tree, r->t_verify_ms, r->t_draft_ms);
+    if (st == RD_OK && draft && s->d) {
+        rd_step_cost c;
+        c.L_used = L;
+        c.accepted = r->n_accepted;
+        c.n_tree = r->n_tree;
+        c.n_head = r->n_head;
+        c.t_head_ms = s->step_lazy ? s->t_head_ms : 0.0;
+        c.t_decode_ms = r->t_verify_ms - c.t_head_ms;
+        c.t_draft_ms = r->t_draft_ms;
+        rd_policy_update(s->policy, c);
+    }
     return st;
 }
 

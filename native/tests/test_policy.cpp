@@ -1,10 +1,33 @@
 // test_policy.cpp - the adaptive draft length (native/src/policy.h) on synthetic steps: with
 // good acceptance and cheap nodes it drafts at full length, with poor acceptance it falls back
-// to plain decoding and still probes now and then, and it measures before it decides.
+// to plain decoding and still probes now and then, it measures before it decides, and with the
+// LM head on demand (a head column per emitted token instead of per node) it drafts longer.
 #include "harness.h"
 #include "policy.h"
 
-static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, double root_ms, double node_ms) {
+static void plain(rd_draft_policy & pol, double root_ms) {
+    rd_step_cost c;
+    c.t_decode_ms = root_ms;
+    rd_policy_update(pol, c);
+}
+
+// A step of B beams (no shared prefix). Decode time: the root (without its head column when the
+// head runs on demand, col_ms > 0) plus node_ms per draft node; the head: one column per token.
+static void step(rd_draft_policy & pol, int32_t L, int32_t accepted, int32_t B, double root_ms, double node_ms,
+                 double col_ms) {
+    rd_step_cost c;
+    c.L_used = L;
+    c.accepted = accepted;
+    c.n_tree = 1 + B * L;
+    c.n_head = col_ms > 0 ? accepted + 1 : c.n_tree;
+    c.t_decode_ms = root_ms - col_ms + node_ms * (c.n_tree - 1);
+    c.t_head_ms = col_ms * (col_ms > 0 ? c.n_head : 0);
+    c.t_draft_ms = 0.5 * L;
+    rd_policy_update(pol, c);
+}
+
+static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, int32_t B, double root_ms, double node_ms,
+                 double col_ms = 0.0) {
     uint32_t rng = 7;
     for (int32_t i = 0; i < steps; i++) {
         const int32_t L = rd_policy_choose(pol, 4);
@@ -13,43 +36,54 @@ static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, double r
             rng = rng * 1664525u + 1013904223u;
             if ((rng >> 8) / 16777216.0 >= p_accept) break;
         }
-        const int32_t n_tree = 1 + 2 * L; // two beams, no shared prefix
-        rd_policy_update(pol, L, accepted, n_tree, root_ms + node_ms * (n_tree - 1), 0.5 * L);
+        if (L == 0) plain(pol, root_ms);
+        else step(pol, L, accepted, B, root_ms, node_ms, col_ms);
     }
+}
+
+static int32_t settled(double p_accept, int32_t B, double root_ms, double node_ms, double col_ms) {
+    rd_draft_policy pol;
+    rd_policy_init(pol);
+    plain(pol, root_ms);
+    feed(pol, 300, p_accept, B, root_ms, node_ms, col_ms);
+    return rd_policy_choose(pol, 4);
 }
 
 int main(void) {
     rd_draft_policy pol;
     rd_policy_init(pol);
     CHECK_EQ_INT(rd_policy_choose(pol, 4), 0); // measure a plain step first
-    rd_policy_update(pol, 0, 0, 1, 40.0, 0.0);
+    plain(pol, 40.0);
     CHECK_EQ_INT(rd_policy_choose(pol, 4), 4); // then a full tree
 
     // 90% acceptance, nodes at a tenth of the root: drafting pays, at full length
-    feed(pol, 200, 0.9, 40.0, 4.0);
+    feed(pol, 200, 0.9, 2, 40.0, 4.0);
     CHECK(rd_policy_choose(pol, 4) >= 3, "long drafts when 90%% are accepted");
 
     // acceptance collapses: plain decoding, with a full-length probe every 16 plain steps
-    feed(pol, 300, 0.02, 40.0, 4.0);
+    feed(pol, 300, 0.02, 2, 40.0, 4.0);
     int32_t drafted = 0;
     for (int32_t i = 0; i < 64; i++) {
         const int32_t L = rd_policy_choose(pol, 4);
         drafted += L > 0;
-        rd_policy_update(pol, L, 0, 1 + 2 * L, 40.0 + 8.0 * L, 0.5 * L);
+        if (L == 0) plain(pol, 40.0);
+        else step(pol, L, 0, 2, 40.0, 4.0, 0.0);
     }
     CHECK(drafted >= 3 && drafted <= 5, "probed %d times in 64 steps", drafted);
 
     // moderate acceptance but costly nodes (a big LM head): short drafts win (expected tokens
     // per ms for L = 0..3: 1/40, 1.6/52.5, 1.96/65, 2.18/77.5)
-    rd_policy_init(pol);
-    rd_policy_update(pol, 0, 0, 1, 40.0, 0.0);
-    feed(pol, 300, 0.6, 40.0, 6.0);
-    const int32_t L = rd_policy_choose(pol, 4);
+    int32_t L = settled(0.6, 2, 40.0, 6.0, 0.0);
     CHECK(L >= 1 && L <= 2, "draft length %d with p = 0.6 and nodes at 0.15x the root", L);
     // the same acceptance with nodes at 0.3x the root does not pay: plain decoding
-    rd_policy_init(pol);
-    rd_policy_update(pol, 0, 0, 1, 40.0, 0.0);
-    feed(pol, 300, 0.6, 40.0, 12.0);
-    CHECK_EQ_INT(rd_policy_choose(pol, 4), 0);
+    CHECK_EQ_INT(settled(0.6, 2, 40.0, 12.0, 0.0), 0);
+
+    // one beam, p = 0.6, a root of 40 ms of which the head is 10, nodes whose body costs 3 ms:
+    // with llama.cpp's head on every node (13 ms a node) one draft token is best (tokens per ms
+    // 1.6/53.5 > 1.96/67); with the head on demand (3 ms a node + 10 ms per extra token) three
+    // (2.18/62.3 > 1.96/56.6, 2.30/67.0)
+    CHECK_EQ_INT(settled(0.6, 1, 40.0, 13.0, 0.0), 1);
+    L = settled(0.6, 1, 40.0, 3.0, 10.0);
+    CHECK(L >= 2 && L <= 4, "draft length %d with the head on demand", L);
     return rd_test_done();
 }
