@@ -209,6 +209,7 @@ typedef struct rd_step_result {
     int32_t n_head;        /* tree nodes whose LM head ran: n_tree, or with the head on demand
                               (rd_session_params.lazy_head) the nodes the walk reached plus
                               those run with them */
+    double  t_head_ms;     /* of t_verify_ms: the LM head run on demand (0 when llama.cpp ran it) */
 } rd_step_result;
 
 RD_API void rd_session_default_params(rd_session_params * p);

@@ -303,6 +303,7 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     bool eos = false;
     const int32_t last = rd_accept_walk(s, max_tokens, out, logprobs, &r->n_tokens, &eos);
     r->n_head = s->step_lazy ? s->n_head : t.n;
+    r->t_head_ms = s->t_head_ms;
     r->t_verify_ms += s->t_head_ms; // the head is target work, like the decode
     if (last < 0) {
         s->state = rd_state::empty;
@@ -382,7 +383,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
         c.accepted = r->n_accepted;
         c.n_tree = r->n_tree;
         c.n_head = r->n_head;
-        c.t_head_ms = s->step_lazy ? s->t_head_ms : 0.0;
+        c.t_head_ms = r->t_head_ms;
         c.t_decode_ms = r->t_verify_ms - c.t_head_ms;
         c.t_draft_ms = r->t_draft_ms;
         rd_policy_update(s->policy, c);

@@ -2,6 +2,10 @@
  * nodes divided by the time of N = 1, for a target model. Trees are injected chains and fans
  * (rd_session_step_beams) so no drafter is needed; N values are interleaved round by round so
  * every point sees the same machine state, and the median of the rounds is reported.
+ * Two sessions: llama.cpp's LM head on every node ("ms", "ratio"), and the head on demand
+ * ("body_ms": the decode stopped at the final norm; "head_ms_per_col": the session's own head,
+ * per column, over the rounds' waves). Every injected draft is wrong, so the walk reaches the
+ * root only and the head runs for the root's wave.
  *
  *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--lib-dir DIR]
  */
@@ -34,7 +38,7 @@ int main(int argc, char ** argv) {
     rd_backend_init(lib_dir);
     rd_log_set_quiet(true);
     rd_model * m = NULL;
-    rd_session * s = NULL;
+    rd_session * s = NULL, * lz = NULL;
     if (rd_model_load(model, NULL, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_session_params p;
     rd_session_default_params(&p);
@@ -42,7 +46,10 @@ int main(int argc, char ** argv) {
     p.n_threads = threads;
     p.beam_width = RD_MAX_BEAMS;
     p.beam_length = RD_MAX_BEAM_LENGTH;
+    p.lazy_head = false;
     if (rd_session_init(m, NULL, &p, &s) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
+    p.lazy_head = true;
+    if (rd_session_init(m, NULL, &p, &lz) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
 
     const int32_t prompt[8] = {2, 100, 200, 300, 400, 500, 600, 700};
     rd_sampler_params sp;
@@ -58,32 +65,47 @@ int main(int argc, char ** argv) {
         n_points++;
     }
     double * t = calloc((size_t) n_points * (size_t) rounds, sizeof(double));
+    double * tb = calloc((size_t) n_points * (size_t) rounds, sizeof(double));
+    double head_ms = 0;
+    long head_cols = 0;
     int32_t beams[RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH], out[RD_MAX_BEAM_LENGTH + 1];
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < n_points; i++) {
             const int B = pts_b[i], L = pts_l[i];
             for (int b = 0; b < B; b++)
                 for (int k = 0; k < L; k++) beams[b * L + k] = 1000 + b * 37 + k;
-            if (rd_session_prefill(s, prompt, 8, &sp) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
-            rd_step_result res;
-            rd_session_step(s, false, 1, out, NULL, &res); /* first token: from the prompt */
-            if (rd_session_step_beams(s, beams, B, L, 1, out, NULL, &res) != RD_OK) {
-                fprintf(stderr, "error at B=%d L=%d: %s\n", B, L, rd_last_error());
-                return 1;
+            for (int lazy = 0; lazy < 2; lazy++) {
+                rd_session * x = lazy ? lz : s;
+                if (rd_session_prefill(x, prompt, 8, &sp) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
+                rd_step_result res;
+                rd_session_step(x, false, 1, out, NULL, &res); /* first token: from the prompt */
+                if (rd_session_step_beams(x, beams, B, L, 1, out, NULL, &res) != RD_OK) {
+                    fprintf(stderr, "error at B=%d L=%d: %s\n", B, L, rd_last_error());
+                    return 1;
+                }
+                if (!lazy) t[i * rounds + r] = res.t_verify_ms;
+                else {
+                    tb[i * rounds + r] = res.t_verify_ms - res.t_head_ms;
+                    if (res.n_head < res.n_tree) { head_ms += res.t_head_ms; head_cols += res.n_head; }
+                }
             }
-            t[i * rounds + r] = res.t_verify_ms;
         }
     }
     double base = 0;
-    printf("{\"model\":\"%s\",\"threads\":%d,\"rounds\":%d,\"curve\":[", model, threads, rounds);
+    printf("{\"model\":\"%s\",\"threads\":%d,\"rounds\":%d,\"head_ms_per_col\":%.3f,\"curve\":[", model, threads,
+           rounds, head_cols ? head_ms / (double) head_cols : 0.0);
     for (int i = 0; i < n_points; i++) {
         qsort(t + i * rounds, (size_t) rounds, sizeof(double), cmp_double);
+        qsort(tb + i * rounds, (size_t) rounds, sizeof(double), cmp_double);
         const double med = t[i * rounds + rounds / 2];
         if (i == 0) base = med;
-        printf("%s{\"n\":%d,\"ms\":%.3f,\"ratio\":%.3f}", i ? "," : "", 1 + pts_b[i] * pts_l[i], med, med / base);
+        printf("%s{\"n\":%d,\"ms\":%.3f,\"ratio\":%.3f,\"body_ms\":%.3f}", i ? "," : "", 1 + pts_b[i] * pts_l[i], med,
+               med / base, i ? tb[i * rounds + rounds / 2] : 0.0);
     }
     printf("]}\n");
     free(t);
+    free(tb);
+    rd_session_free(lz);
     rd_session_free(s);
     rd_model_free(m);
     return 0;

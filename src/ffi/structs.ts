@@ -63,7 +63,7 @@ export const layouts = {
     },
   },
   rd_step_result: {
-    size: 56,
+    size: 64,
     fields: {
       n_tokens: [0, "i32"],
       finish: [4, "i32"],
@@ -75,6 +75,7 @@ export const layouts = {
       t_verify_ms: [32, "f64"],
       t_other_ms: [40, "f64"],
       n_head: [48, "i32"],
+      t_head_ms: [56, "f64"],
     },
   },
   // --- knowledge distillation (redrafter.h, rd_teacher_* / rd_train*) ---
