@@ -108,6 +108,19 @@ static std::string head_check(rd_session * s) {
         if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
         m->head_cols = k;
     }
+    // what a wide call costs against one column (best of 3 each: the machine may be busy)
+    if (m->head_cols > 1) {
+        double t1 = 1e30, tk = 1e30;
+        for (int32_t r = 0; r < 3; r++) {
+            double t = rd_now_ms();
+            rd_head_run(s->head, x.data(), 1);
+            t1 = std::min(t1, rd_now_ms() - t);
+            t = rd_now_ms();
+            rd_head_run(s->head, x.data(), m->head_cols);
+            tk = std::min(tk, rd_now_ms() - t);
+        }
+        m->head_wide = t1 > 0 ? tk / t1 : (double) m->head_cols;
+    }
     return "";
 }
 
@@ -353,6 +366,20 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
     return false;
 }
 
+// Feed a finished step to the policy. The acceptance rates also size the head's waves
+// (accept.cpp), so they are learnt with a fixed length and from injected beams too.
+static void learn(rd_session * s, int32_t L, const rd_step_result & r) {
+    rd_step_cost c;
+    c.L_used = L;
+    c.accepted = r.n_accepted;
+    c.n_tree = r.n_tree;
+    c.n_head = r.n_head;
+    c.t_head_ms = r.t_head_ms;
+    c.t_decode_ms = r.t_verify_ms - c.t_head_ms;
+    c.t_draft_ms = r.t_draft_ms;
+    rd_policy_update(s->policy, c);
+}
+
 rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_t * out, float * logprobs,
                           rd_step_result * r) {
     rd_step_result dummy;
@@ -376,18 +403,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    // the acceptance rates also size the head's waves, so they are learnt with a fixed length too
-    if (st == RD_OK && draft && s->d) {
-        rd_step_cost c;
-        c.L_used = L;
-        c.accepted = r->n_accepted;
-        c.n_tree = r->n_tree;
-        c.n_head = r->n_head;
-        c.t_head_ms = r->t_head_ms;
-        c.t_decode_ms = r->t_verify_ms - c.t_head_ms;
-        c.t_draft_ms = r->t_draft_ms;
-        rd_policy_update(s->policy, c);
-    }
+    if (st == RD_OK && draft && s->d) learn(s, L, *r);
     return st;
 }
 
@@ -403,5 +419,7 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
     if (s->n_past + 1 + B * L > s->n_ctx) return rd_fail(RD_ERR_CONTEXT_FULL, "the injected tree does not fit the context");
     for (int32_t i = 0; i < B * L; i++)
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
-    return verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
+    st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
+    if (st == RD_OK && B > 0 && L > 0) learn(s, L, *r);
+    return st;
 }
