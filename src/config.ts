@@ -74,7 +74,7 @@ export const SETTINGS = {
     help: "context per slot, prompt + completion (0 = 4096 capped at the model's training context)" }),
   beamWidth: S({ flag: "beam-width", env: "REDRAFTER_BEAM_WIDTH", schema: intIn(1, 16), default: 1, meta: "B",
     help: "draft beams per step (1: each tree node costs a full LM-head row on CPU)" }),
-  beamLength: S({ flag: "beam-length", env: "REDRAFTER_BEAM_LENGTH", schema: intIn(1, 16), default: 3, meta: "L",
+  beamLength: S({ flag: "beam-length", env: "REDRAFTER_BEAM_LENGTH", schema: intIn(1, 16), default: 2, meta: "L",
     help: "draft tokens per beam (the most; the adaptive policy picks 0..L per step)" }),
   gpuLayers: S({ flag: "gpu-layers", env: "REDRAFTER_GPU_LAYERS", schema: intIn(-1, 100000), default: -1, meta: "N",
     help: "layers to offload to the GPU (-1 = all, 0 = CPU only)" }),

@@ -88,7 +88,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
     // fastest shape measured on CPU with Gemma 3 270M (docs/distill.md): one beam, short drafts
     beamWidth: num("beam-width", v["beam-width"], 1, { int: true, min: 1, max: 16 }),
-    beamLength: num("beam-length", v["beam-length"], 3, { int: true, min: 1, max: 16 }),
+    beamLength: num("beam-length", v["beam-length"], 2, { int: true, min: 1, max: 16 }),
     nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
     device: v.device ?? null,
     threads: num("threads", v.threads, 0, { int: true, min: 0 }),

@@ -18,7 +18,7 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --limit K            K prompts evenly spread over the file (default all)
   --max-tokens N       tokens per prompt (default 128)
   --beam-width B       (default 1)
-  --beam-length L      (default 3)
+  --beam-length L      (default 2)
   --temperature T      0 = greedy (default 0)
   --seed S             sampler seed for T > 0 (default 1)
   --ctx-size N         (default 0 = 4096 capped at the model's)

@@ -22,7 +22,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --top-k K            (default 0 = off)
   --seed S             sampler seed (default random)
   --beam-width B       draft beams (default 1)
-  --beam-length L      draft tokens per beam (default 3)
+  --beam-length L      draft tokens per beam (default 2)
   --no-draft           plain autoregressive decoding even with a drafter
   --ctx-size N         context size in tokens (default 0 = 4096 capped at the model's)
   --threads N          CPU threads (default 0 = half the hardware threads)
