@@ -45,14 +45,18 @@ static void tokenize(rd_model * m, char ** texts, int n, prompt_set * ps) {
     }
 }
 
+static void teacher_params(rd_teacher_params * tp, int32_t n_parallel) {
+    rd_teacher_default_params(tp);
+    tp->n_parallel = n_parallel;
+    tp->max_new_tokens = 40;
+    tp->top_k = 8;
+    tp->n_ctx_seq = 128;
+    tp->n_threads = THREADS;
+}
+
 static bool collect(rd_model * m, const prompt_set * ps, const char * path, rd_teacher_progress * pr) {
     rd_teacher_params tp;
-    rd_teacher_default_params(&tp);
-    tp.n_parallel = 8;
-    tp.max_new_tokens = 40;
-    tp.top_k = 8;
-    tp.n_ctx_seq = 128;
-    tp.n_threads = THREADS;
+    teacher_params(&tp, 8);
     rd_teacher * t = NULL;
     if (!CHECK_OK(rd_teacher_init(m, &tp, ps->tokens, ps->offsets, ps->n, path, &t))) return false;
     int guard = 0;
@@ -76,7 +80,6 @@ static void train_params(rd_train_params * p) {
     p->n_threads = THREADS;
     p->seed = 7;
 }
-
 
 int main(void) {
     rd_model * m = rd_test_open_model();
@@ -105,12 +108,7 @@ int main(void) {
         const char * path = "test_distill_partial.rdt";
         remove(path);
         rd_teacher_params tp;
-        rd_teacher_default_params(&tp);
-        tp.n_parallel = 4;
-        tp.max_new_tokens = 40;
-        tp.top_k = 8;
-        tp.n_ctx_seq = 128;
-        tp.n_threads = THREADS;
+        teacher_params(&tp, 4);
         rd_teacher * t = NULL;
         rd_teacher_progress part;
         memset(&part, 0, sizeof part);
