@@ -13,11 +13,11 @@ static int32_t first_child(const rd_tree & t, int32_t n) {
     return -1;
 }
 
-// The head runs one column, or head_cols at once (a wave: the node and the next nodes of its
-// first-child chain, i.e. the best beam through it) when the walk is expected to reach enough
-// of them to beat single calls: expected visits (from the policy's acceptance rate per depth)
-// >= the cost of the wide call in single calls. A chain shorter than the wave is padded: ggml's
-// CPU matmul is fastest at some widths (Q8_0: 4 columns cost about 2.7 single ones, 3 cost 2.8).
+// The head runs one column, or up to head_cols at once (a wave: the node and the next nodes of
+// its first-child chain, i.e. the best beam through it) when the walk is expected to reach
+// enough of them to beat single calls: expected visits (from the policy's acceptance rate per
+// depth) >= the cost of a head_cols-wide call in single calls (Gemma's Q8_0 head: 4 columns
+// ~1.8x one; fewer columns cost less, so a shorter chain is not padded).
 const float * rd_node_logits(rd_session * s, int32_t node) {
     if (!s->step_lazy) return llama_get_logits_ith(s->ctx, node);
     for (int32_t k = 0; k < s->wave_n; k++)
@@ -38,10 +38,8 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
     }
     for (int32_t k = 0; k < n; k++)
         memcpy(&s->wave_x[k * d], llama_get_embeddings_ith(s->ctx, s->wave_node[k]), d * sizeof(float));
-    const int32_t run = n > 1 ? cols : 1; // padded with copies of the last node
-    for (int32_t k = n; k < run; k++) memcpy(&s->wave_x[k * d], &s->wave_x[(n - 1) * d], d * sizeof(float));
     const double t0 = rd_now_ms();
-    s->wave_logits = rd_head_run(s->head, s->wave_x.data(), run);
+    s->wave_logits = rd_head_run(s->head, s->wave_x.data(), n);
     s->t_head_ms += rd_now_ms() - t0;
     s->wave_n = s->wave_logits ? n : 0;
     s->n_head += n;

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <vector>
 
-// Columns per head call: ggml's CPU matmul of the 262k-row Q8_0 head costs about the same per
-// column up to 4 and jumps at 5 (measured, DESIGN/README), and bit-equality across column
-// counts is part of the check.
+// Columns per head call at most: ggml's CPU matmul of Gemma's 262k-row Q8_0 head costs ~1.8x
+// one column for 4 and ~2.7x for 5 (a kernel-width cliff), and bit-equality across column
+// counts is part of the check (session.cpp, head_check).
 constexpr int32_t RD_HEAD_MAX_COLS = 4;
 
 struct rd_head {

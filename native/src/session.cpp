@@ -48,81 +48,7 @@ static bool eval_cb(ggml_tensor * t, bool ask, void * data) {
     return false;
 }
 
-static rd_status decode(rd_session * s);
-static void batch_add(llama_batch & b, int32_t tok, int32_t pos, uint32_t seqs, bool logits);
-
-// Decode tok at pos (sequence 0) and copy its logits and hidden state; stop = at the norm.
-static bool check_decode(rd_session * s, int32_t tok, int32_t pos, bool stop, std::vector<float> & logits,
-                         std::vector<float> & hidden) {
-    s->batch.n_tokens = 0;
-    batch_add(s->batch, tok, pos, 1u, true);
-    s->stop_at_norm = stop;
-    s->norm_seen = false;
-    const bool ok = decode(s) == RD_OK;
-    s->stop_at_norm = false;
-    if (!ok) return false;
-    const size_t V = (size_t) s->m->n_vocab, d = (size_t) s->m->n_embd;
-    logits.assign(llama_get_logits_ith(s->ctx, 0), llama_get_logits_ith(s->ctx, 0) + V);
-    hidden.assign(llama_get_embeddings_ith(s->ctx, 0), llama_get_embeddings_ith(s->ctx, 0) + d);
-    return true;
-}
-
-// Once per model, before any session uses its own head: (1) its logits equal llama.cpp's bit for
-// bit; (2) a decode stopped at result_norm leaves the hidden state a whole decode makes;
-// (3) sets m->head_cols to the most columns per call (<= RD_HEAD_MAX_COLS) that give the bits
-// of one column per call: ggml's CPU matmul takes other kernels for some types and widths (F32:
-// 2+ columns differ, Q8_0: equal). Returns "" or what failed.
-static std::string head_check(rd_session * s) {
-    rd_model * m = s->m;
-    const size_t V = (size_t) s->m->n_vocab, d = (size_t) s->m->n_embd;
-    const int32_t bos = llama_vocab_bos(s->m->vocab);
-    const int32_t t0 = bos >= 0 ? bos : 0, t1 = (int32_t) (V / 2);
-    std::vector<float> l0, h0, l1, h1, l1s, h1s;
-    std::string why;
-    llama_memory_t mem = llama_get_memory(s->ctx);
-    llama_memory_clear(mem, true);
-    if (!check_decode(s, t0, 0, false, l0, h0)) why = "decode failed";
-    else if (!check_decode(s, t1, 1, true, l1s, h1s)) why = "decode failed";
-    else if (!s->norm_seen) why = "the model's graph has no final-norm tensor";
-    else if (!llama_memory_seq_rm(mem, 0, 1, -1) || !check_decode(s, t1, 1, false, l1, h1)) why = "decode failed";
-    else if (memcmp(h1.data(), h1s.data(), d * sizeof(float)) != 0) why = "a decode stopped at the norm changed the hidden state";
-    llama_memory_clear(mem, true);
-    if (!why.empty()) return why;
-
-    std::vector<float> x(d * RD_HEAD_MAX_COLS), one(V * RD_HEAD_MAX_COLS);
-    for (size_t i = 0; i < d; i++) {
-        x[i] = h0[i];
-        x[d + i] = h1[i];
-        for (int32_t k = 2; k < RD_HEAD_MAX_COLS; k++) x[k * d + i] = (k % 2 ? h1[i] : h0[i]) * (float) (k - 4);
-    }
-    for (int32_t k = 0; k < RD_HEAD_MAX_COLS; k++) {
-        const float * y = rd_head_run(s->head, &x[k * d], 1);
-        if (!y) return "the head's ggml graph failed";
-        memcpy(&one[k * V], y, V * sizeof(float));
-    }
-    if (memcmp(&one[0], l0.data(), V * sizeof(float)) != 0 || memcmp(&one[V], l1.data(), V * sizeof(float)) != 0)
-        return "its logits differ from llama.cpp's (the graph does more than output x norm)";
-    m->head_cols = 1;
-    for (int32_t k = 2; k <= RD_HEAD_MAX_COLS; k++) {
-        const float * y = rd_head_run(s->head, x.data(), k);
-        if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
-        m->head_cols = k;
-    }
-    // what a wide call costs against one column (best of 3 each: the machine may be busy)
-    if (m->head_cols > 1) {
-        double t1 = 1e30, tk = 1e30;
-        for (int32_t r = 0; r < 3; r++) {
-            double t = rd_now_ms();
-            rd_head_run(s->head, x.data(), 1);
-            t1 = std::min(t1, rd_now_ms() - t);
-            t = rd_now_ms();
-            rd_head_run(s->head, x.data(), m->head_cols);
-            tk = std::min(tk, rd_now_ms() - t);
-        }
-        m->head_wide = t1 > 0 ? tk / t1 : (double) m->head_cols;
-    }
-    return "";
-}
+static std::string head_check(rd_session * s);
 
 rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p, rd_session ** out) {
     if (!m || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_init: model and out are required");
@@ -252,6 +178,79 @@ static rd_status decode(rd_session * s) {
 
 static uint32_t all_seqs(const rd_session * s) { return s->n_seq >= 32 ? 0xFFFFFFFFu : (1u << s->n_seq) - 1u; }
 
+// Decode tok at pos (sequence 0) and copy its logits and hidden state; stop = at the norm.
+static bool check_decode(rd_session * s, int32_t tok, int32_t pos, bool stop, std::vector<float> & logits,
+                         std::vector<float> & hidden) {
+    s->batch.n_tokens = 0;
+    batch_add(s->batch, tok, pos, 1u, true);
+    s->stop_at_norm = stop;
+    s->norm_seen = false;
+    const bool ok = decode(s) == RD_OK;
+    s->stop_at_norm = false;
+    if (!ok) return false;
+    const size_t V = (size_t) s->m->n_vocab, d = (size_t) s->m->n_embd;
+    logits.assign(llama_get_logits_ith(s->ctx, 0), llama_get_logits_ith(s->ctx, 0) + V);
+    hidden.assign(llama_get_embeddings_ith(s->ctx, 0), llama_get_embeddings_ith(s->ctx, 0) + d);
+    return true;
+}
+
+// Once per model, before any session uses its own head: (1) its logits equal llama.cpp's bit for
+// bit; (2) a decode stopped at result_norm leaves the hidden state a whole decode makes;
+// (3) sets m->head_cols to the most columns per call (<= RD_HEAD_MAX_COLS) that give the bits
+// of one column per call: ggml's CPU matmul takes other kernels for some types and widths (F32:
+// 2+ columns differ, Q8_0: equal). Returns "" or what failed.
+static std::string head_check(rd_session * s) {
+    rd_model * m = s->m;
+    const size_t V = (size_t) m->n_vocab, d = (size_t) m->n_embd;
+    const int32_t bos = llama_vocab_bos(m->vocab);
+    const int32_t t0 = bos >= 0 ? bos : 0, t1 = (int32_t) (V / 2);
+    std::vector<float> l0, h0, l1, h1, l1s, h1s;
+    std::string why;
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    llama_memory_clear(mem, true);
+    if (!check_decode(s, t0, 0, false, l0, h0)) why = "decode failed";
+    else if (!check_decode(s, t1, 1, true, l1s, h1s)) why = "decode failed";
+    else if (!s->norm_seen) why = "the model's graph has no final-norm tensor";
+    else if (!llama_memory_seq_rm(mem, 0, 1, -1) || !check_decode(s, t1, 1, false, l1, h1)) why = "decode failed";
+    else if (memcmp(h1.data(), h1s.data(), d * sizeof(float)) != 0) why = "a decode stopped at the norm changed the hidden state";
+    llama_memory_clear(mem, true);
+    if (!why.empty()) return why;
+
+    std::vector<float> x(d * RD_HEAD_MAX_COLS), one(V * RD_HEAD_MAX_COLS);
+    for (size_t i = 0; i < d; i++) {
+        x[i] = h0[i];
+        x[d + i] = h1[i];
+        for (int32_t k = 2; k < RD_HEAD_MAX_COLS; k++) x[k * d + i] = (k % 2 ? h1[i] : h0[i]) * (float) (k - 4);
+    }
+    for (int32_t k = 0; k < RD_HEAD_MAX_COLS; k++) {
+        const float * y = rd_head_run(s->head, &x[k * d], 1);
+        if (!y) return "the head's ggml graph failed";
+        memcpy(&one[k * V], y, V * sizeof(float));
+    }
+    if (memcmp(&one[0], l0.data(), V * sizeof(float)) != 0 || memcmp(&one[V], l1.data(), V * sizeof(float)) != 0)
+        return "its logits differ from llama.cpp's (the graph does more than output x norm)";
+    m->head_cols = 1;
+    for (int32_t k = 2; k <= RD_HEAD_MAX_COLS; k++) {
+        const float * y = rd_head_run(s->head, x.data(), k);
+        if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
+        m->head_cols = k;
+    }
+    // what a wide call costs against one column (best of 3 each: the machine may be busy)
+    if (m->head_cols > 1) {
+        double t1 = 1e30, tk = 1e30;
+        for (int32_t r = 0; r < 3; r++) {
+            double t = rd_now_ms();
+            rd_head_run(s->head, x.data(), 1);
+            t1 = std::min(t1, rd_now_ms() - t);
+            t = rd_now_ms();
+            rd_head_run(s->head, x.data(), m->head_cols);
+            tk = std::min(tk, rd_now_ms() - t);
+        }
+        m->head_wide = t1 > 0 ? tk / t1 : (double) m->head_cols;
+    }
+    return "";
+}
+
 rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) {
     if (!s || !tokens || !sp) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prefill: session, tokens and sampler are required");
     s->cancel.store(false);
@@ -301,7 +300,6 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     r->n_tree = t.n;
     // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
     s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
-    s->norm_seen = false;
     s->wave_n = 0;
     s->n_head = 0;
     s->t_head_ms = 0;

@@ -38,7 +38,7 @@ struct rd_session {
     // the walk runs the head for the nodes it reaches, a few columns per call (a wave).
     bool    lazy_head = false;
     bool    stop_at_norm = false;  // read by the eval callback during llama_decode
-    bool    norm_seen = false;     // the callback met result_norm (else: no such tensor)
+    bool    norm_seen = false;     // the callback met the final norm (head_check's test)
     rd_head head;
     bool    step_lazy = false;     // this step's tree was decoded without the head
     int32_t wave_node[RD_HEAD_MAX_COLS];
