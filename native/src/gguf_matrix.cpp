@@ -43,39 +43,35 @@ struct gguf_matrix_mmap final : gguf_matrix {
     const void * data() const override { return base; }
 };
 
-// Owns a gguf_context for the duration of a call.
-struct gguf_closer {
-    void operator()(gguf_context * g) const { gguf_free(g); }
-};
-using gguf_ptr = std::unique_ptr<gguf_context, gguf_closer>;
+} // namespace
 
-gguf_ptr gguf_open_meta(const std::string & path) {
+gguf_ptr gguf_read_meta(const std::string & path) {
     gguf_init_params gp = { /*no_alloc =*/ true, /*ctx =*/ nullptr };
     return gguf_ptr(gguf_init_from_file(path.c_str(), gp));
 }
 
-} // namespace
-
-bool gguf_has_tensor(const std::string & path, const char * name) {
-    gguf_ptr g = gguf_open_meta(path);
-    return g && gguf_find_tensor(g.get(), name) >= 0;
+std::unique_ptr<gguf_matrix> gguf_matrix_open(const std::string & path, const char * name, std::string * err) {
+    gguf_ptr g = gguf_read_meta(path);
+    if (!g) {
+        if (err) *err = "'" + path + "' is not a readable GGUF file";
+        return nullptr;
+    }
+    return gguf_matrix_open(path, g.get(), name, err);
 }
 
-std::unique_ptr<gguf_matrix> gguf_matrix_open(const std::string & path, const char * name, std::string * err) {
+std::unique_ptr<gguf_matrix> gguf_matrix_open(const std::string & path, const gguf_context * g, const char * name,
+                                              std::string * err) {
     auto fail = [err](const std::string & msg) -> std::unique_ptr<gguf_matrix> {
         if (err) *err = msg;
         return nullptr;
     };
     const std::string tn = name;
 
-    gguf_ptr g = gguf_open_meta(path);
-    if (!g) return fail("'" + path + "' is not a readable GGUF file");
-
-    const int64_t tid = gguf_find_tensor(g.get(), name);
+    const int64_t tid = gguf_find_tensor(g, name);
     if (tid < 0) return fail("no tensor " + tn + " in '" + path + "'");
 
-    const ggml_type type = gguf_get_tensor_type(g.get(), tid);
-    const int64_t * ne = gguf_get_tensor_ne(g.get(), tid);
+    const ggml_type type = gguf_get_tensor_type(g, tid);
+    const int64_t * ne = gguf_get_tensor_ne(g, tid);
     if (ne[2] != 1 || ne[3] != 1 || ne[0] <= 0 || ne[1] <= 0 || ne[0] > INT32_MAX || ne[1] > INT32_MAX)
         return fail(tn + " is not a 2-d matrix");
     const ggml_type_traits * tt = ggml_get_type_traits(type);
@@ -89,7 +85,7 @@ std::unique_ptr<gguf_matrix> gguf_matrix_open(const std::string & path, const ch
     e->rows      = (int32_t) ne[1];
     e->row_bytes = ggml_row_size(type, ne[0]);
 
-    const size_t offset = gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), tid);
+    const size_t offset = gguf_get_data_offset(g) + gguf_get_tensor_offset(g, tid);
     const size_t nbytes = e->row_bytes * (size_t) ne[1];
 
     const int fd = open(path.c_str(), O_RDONLY);

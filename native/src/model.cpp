@@ -87,13 +87,15 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     }
 
     std::string err;
-    m->embd = gguf_matrix_open(m->path, "token_embd.weight", &err);
+    gguf_ptr meta = gguf_read_meta(m->path); // one parse for both matrices
+    if (!meta) return rd_fail(RD_ERR_FORMAT, "cannot read the GGUF metadata of '%s'", path);
+    m->embd = gguf_matrix_open(m->path, meta.get(), "token_embd.weight", &err);
     if (!m->embd) return rd_fail(RD_ERR_FORMAT, "cannot read token embeddings of '%s': %s", path, err.c_str());
     // The output layer for the session's own LM head (head.h), only when llama.cpp runs the
     // whole model on the CPU: llama.cpp uses output.weight, or the embeddings when tied.
     if (ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU) {
-        if (gguf_has_tensor(m->path, "output.weight")) {
-            m->output = gguf_matrix_open(m->path, "output.weight", &err);
+        if (gguf_find_tensor(meta.get(), "output.weight") >= 0) {
+            m->output = gguf_matrix_open(m->path, meta.get(), "output.weight", &err);
             m->head_w = m->output.get();
         } else {
             m->head_w = m->embd.get();
