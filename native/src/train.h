@@ -43,6 +43,11 @@ struct rd_trainer {
     std::vector<int32_t> draft_index;   // [V] target id -> draft index, -1 outside
     double           coverage = 0;
     std::vector<train_sample> train, eval;
+    // Input scaling: the trainer's weights see E(y) * e_scale and H * h_scale (per dimension,
+    // 1 / RMS over the draft vocabulary's embeddings and over the training positions' hidden
+    // states); rd_trainer_save folds the scales into rnn.w and proj.w. h_scale is all ones
+    // without an input projection (the residual path would carry the scaled h to lm_head).
+    std::vector<float> e_scale, h_scale;     // [d]
 
     ggml_backend_t        backend = nullptr;
     ggml_context *        wctx = nullptr;  // weights, AdamW moments, step params, loss grad
