@@ -13,31 +13,24 @@ static int32_t first_child(const rd_tree & t, int32_t n) {
     return -1;
 }
 
-// The head runs one column, or up to head_cols at once (a wave: the node and the next nodes of
-// its first-child chain, i.e. the best beam through it) when the walk is expected to reach
-// enough of them to beat single calls: expected visits (from the policy's acceptance rate per
-// depth) >= the cost of a head_cols-wide call in single calls (Gemma's Q8_0 head: 4 columns
-// ~1.8x one; fewer columns cost less, so a shorter chain is not padded).
+// The head runs one column, or several at once (a wave: the node and the next nodes of its
+// first-child chain, i.e. the best beam through it), whichever rd_head_wave expects to cost
+// least given the policy's acceptance rate per depth.
 const float * rd_node_logits(rd_session * s, int32_t node) {
     if (!s->step_lazy) return llama_get_logits_ith(s->ctx, node);
     for (int32_t k = 0; k < s->wave_n; k++)
         if (s->wave_node[k] == node) return s->wave_logits + (size_t) k * s->m->n_vocab;
     const rd_tree & t = s->tree;
     const size_t d = (size_t) s->m->n_embd;
-    const int32_t cols = s->m->head_cols;
-    int32_t n = 1;
-    s->wave_node[0] = node;
-    if (cols > 1) {
-        double reach = 1.0, visits = 1.0;
-        for (int32_t j = first_child(t, node); j >= 0 && n < cols; j = first_child(t, j)) {
-            reach *= s->policy.p[t.depth[j]];
-            visits += reach;
-            s->wave_node[n++] = j;
-        }
-        if (visits < s->m->head_wide) n = 1;
+    int32_t chain[RD_MAX_BEAM_LENGTH + 1], len = 0;
+    for (int32_t j = node; j >= 0 && len <= RD_MAX_BEAM_LENGTH; j = first_child(t, j)) chain[len++] = j;
+    double q[RD_MAX_BEAM_LENGTH + 1];
+    for (int32_t j = 1; j < len; j++) q[j] = s->policy.p[t.depth[chain[j]]];
+    const int32_t n = rd_head_wave(s->m->head_cost, s->m->head_cols, q, len);
+    for (int32_t k = 0; k < n; k++) {
+        s->wave_node[k] = chain[k];
+        memcpy(&s->wave_x[k * d], llama_get_embeddings_ith(s->ctx, chain[k]), d * sizeof(float));
     }
-    for (int32_t k = 0; k < n; k++)
-        memcpy(&s->wave_x[k * d], llama_get_embeddings_ith(s->ctx, s->wave_node[k]), d * sizeof(float));
     const double t0 = rd_now_ms();
     s->wave_logits = rd_head_run(s->head, s->wave_x.data(), n);
     s->t_head_ms += rd_now_ms() - t0;

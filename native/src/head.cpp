@@ -2,12 +2,19 @@
 #include "head.h"
 #include "gguf_matrix.h"
 
+#include <cmath>
 #include <cstring>
 
-rd_head::~rd_head() {
-    if (wctx) ggml_free(wctx);
-    if (backend) ggml_backend_free(backend);
+void rd_head_release(rd_head & h) {
+    if (h.wctx) ggml_free(h.wctx);
+    if (h.backend) ggml_backend_free(h.backend);
+    h.wctx = nullptr;
+    h.backend = nullptr;
+    h.wt = nullptr;
+    std::vector<uint8_t>().swap(h.arena);
 }
+
+rd_head::~rd_head() { rd_head_release(*this); }
 
 static size_t arena_size(int64_t d, int64_t V) {
     const int64_t k = RD_HEAD_MAX_COLS;
@@ -46,4 +53,19 @@ const float * rd_head_run(rd_head & h, const float * x, int32_t k) {
     const float * out = ok ? static_cast<const float *>(y->data) : nullptr;
     ggml_free(ctx); // frees nothing the arena holds: y's data stays valid until the next call
     return out;
+}
+
+int32_t rd_head_wave(const double * cost, int32_t max_cols, const double * q, int32_t len) {
+    std::vector<double> E((size_t) len + 1, 0.0);
+    std::vector<int32_t> pick((size_t) len + 1, 1);
+    for (int32_t i = len - 1; i >= 0; i--) {
+        E[(size_t) i] = HUGE_VAL;
+        double reach = 1.0; // of chain node i + k, given node i is reached
+        for (int32_t k = 1; k <= max_cols && i + k <= len; k++) {
+            if (i + k < len) reach *= q[i + k];
+            const double e = cost[k] + (i + k < len ? reach * E[(size_t) (i + k)] : 0.0);
+            if (e < E[(size_t) i]) E[(size_t) i] = e, pick[(size_t) i] = k;
+        }
+    }
+    return pick[0];
 }

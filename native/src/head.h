@@ -33,6 +33,15 @@ struct rd_head {
 // Prepare h for model m (m->head_w must be set) with n_threads CPU threads.
 rd_status rd_head_init(rd_head & h, const rd_model * m, int32_t n_threads);
 
+// Free h's backend and arena (a session whose model failed the check keeps none).
+void rd_head_release(rd_head & h);
+
 // Logits of k (1..RD_HEAD_MAX_COLS) hidden states x (k rows of n_embd floats): k rows of
 // n_vocab floats, valid until the next call; nullptr when ggml fails.
 const float * rd_head_run(rd_head & h, const float * x, int32_t k);
+
+// How many nodes of a chain (a node, its first child, that one's, ...; len >= 1) one head call
+// should cover: the k in 1..min(max_cols, len) with the least expected cost. cost[k] = time of a
+// k-column call in single columns (cost[1] = 1); q[j] (j = 1..len-1) = P(the walk reaches chain
+// node j | it reached node j-1). E_i = min over k of cost[k] + q[i+1]..q[i+k] E_{i+k}, E_len = 0.
+int32_t rd_head_wave(const double * cost, int32_t max_cols, const double * q, int32_t len);

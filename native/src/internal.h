@@ -36,7 +36,7 @@ struct rd_model {
     std::once_flag      head_once;
     bool                head_ok = false;
     int32_t             head_cols = 1; // columns per head call that keep the bits (head.h)
-    double              head_wide = 1; // time of a call of head_cols columns / of one column
+    double              head_cost[5] = {0, 1, 2, 3, 4}; // [k]: time of a k-column call / of one column (k <= head_cols)
     std::string         head_why;      // why the check failed, for logs and tests
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();

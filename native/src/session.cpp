@@ -121,7 +121,8 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
             m->head_ok = m->head_why.empty();
         });
         s->lazy_head = m->head_ok;
-        s->wave_x.resize((size_t) m->n_embd * RD_HEAD_MAX_COLS);
+        if (s->lazy_head) s->wave_x.resize((size_t) m->n_embd * RD_HEAD_MAX_COLS);
+        else rd_head_release(s->head);
     }
     *out = s.release();
     return RD_OK;
@@ -200,6 +201,7 @@ static bool check_decode(rd_session * s, int32_t tok, int32_t pos, bool stop, st
 // of one column per call: ggml's CPU matmul takes other kernels for some types and widths (F32:
 // 2+ columns differ, Q8_0: equal). Returns "" or what failed.
 static std::string head_check(rd_session * s) {
+    static_assert(sizeof(rd_model::head_cost) / sizeof(double) == RD_HEAD_MAX_COLS + 1, "head_cost holds 0..RD_HEAD_MAX_COLS");
     rd_model * m = s->m;
     const size_t V = (size_t) m->n_vocab, d = (size_t) m->n_embd;
     const int32_t bos = llama_vocab_bos(m->vocab);
@@ -235,19 +237,16 @@ static std::string head_check(rd_session * s) {
         if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
         m->head_cols = k;
     }
-    // what a wide call costs against one column (best of 3 each: the machine may be busy)
-    if (m->head_cols > 1) {
-        double t1 = 1e30, tk = 1e30;
-        for (int32_t r = 0; r < 3; r++) {
-            double t = rd_now_ms();
-            rd_head_run(s->head, x.data(), 1);
-            t1 = std::min(t1, rd_now_ms() - t);
-            t = rd_now_ms();
-            rd_head_run(s->head, x.data(), m->head_cols);
-            tk = std::min(tk, rd_now_ms() - t);
+    // what a k-column call costs against one column (best of 3 each: the machine may be busy)
+    double best[RD_HEAD_MAX_COLS + 1];
+    std::fill(best, best + RD_HEAD_MAX_COLS + 1, 1e30);
+    for (int32_t r = 0; r < 3; r++)
+        for (int32_t k = 1; k <= m->head_cols; k++) {
+            const double t = rd_now_ms();
+            rd_head_run(s->head, x.data(), k);
+            best[k] = std::min(best[k], rd_now_ms() - t);
         }
-        m->head_wide = t1 > 0 ? tk / t1 : (double) m->head_cols;
-    }
+    for (int32_t k = 2; k <= m->head_cols; k++) m->head_cost[k] = best[1] > 0 ? best[k] / best[1] : (double) k;
     return "";
 }
 

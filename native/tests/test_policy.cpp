@@ -2,7 +2,9 @@
 // good acceptance and cheap nodes it drafts at full length, with poor acceptance it falls back
 // to plain decoding and still probes now and then, it measures before it decides, and with the
 // LM head on demand (a head column per emitted token instead of per node) it drafts longer.
+// Also the head's wave width (head.h, rd_head_wave) on hand-computed expected costs.
 #include "harness.h"
+#include "head.h"
 #include "policy.h"
 
 static void plain(rd_draft_policy & pol, double root_ms) {
@@ -85,5 +87,19 @@ int main(void) {
     CHECK_EQ_INT(settled(0.6, 1, 40.0, 13.0, 0.0), 1);
     L = settled(0.6, 1, 40.0, 3.0, 10.0);
     CHECK(L >= 2 && L <= 4, "draft length %d with the head on demand", L);
+
+    // wave width, with Gemma's measured costs of 1..4 columns (1, 1.4, 1.56, 1.8)
+    const double cost[5] = {0, 1.0, 1.4, 1.56, 1.8};
+    const double q_half[3] = {0, 0.5, 0.55}; // a B = 1, L = 2 chain at ~tau 1.8
+    // one at a time: 1 + 0.5 (1 + 0.55) = 1.775; node + child, then maybe the leaf: 1.4 + 0.275
+    // = 1.675; all three: 1.56
+    CHECK_EQ_INT(rd_head_wave(cost, 4, q_half, 3), 3);
+    CHECK_EQ_INT(rd_head_wave(cost, 2, q_half, 3), 2); // at most 2 columns keep the bits
+    const double q_low[3] = {0, 0.2, 0.5};             // 1.3 one at a time, 1.5 for a pair
+    CHECK_EQ_INT(rd_head_wave(cost, 4, q_low, 3), 1);
+    CHECK_EQ_INT(rd_head_wave(cost, 4, q_half, 1), 1); // a leaf: one column
+    const double q_sure[6] = {0, 1, 1, 1, 1, 1};       // all reached: 3 + 3 columns (3.12) beat 4 + 2 (3.2)
+    CHECK_EQ_INT(rd_head_wave(cost, 4, q_sure, 6), 3);
+    CHECK_EQ_INT(rd_head_wave(cost, 4, q_sure, 4), 4); // 1.8 against 1.56 + 1
     return rd_test_done();
 }
