@@ -25,7 +25,11 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
     int32_t chain[RD_MAX_BEAM_LENGTH + 1], len = 0;
     for (int32_t j = node; j >= 0 && len <= RD_MAX_BEAM_LENGTH; j = first_child(t, j)) chain[len++] = j;
     double q[RD_MAX_BEAM_LENGTH + 1];
-    for (int32_t j = 1; j < len; j++) q[j] = s->policy.p[t.depth[chain[j]]];
+    // the first-child chain from the root is the first (best) beam: its draft probabilities apply
+    int32_t on = 0;
+    while (on >= 0 && on != node) on = first_child(t, on);
+    const bool first_beam = s->q_known && on == node;
+    for (int32_t j = 1; j < len; j++) q[j] = rd_policy_accept(s->policy, t.depth[chain[j]], first_beam ? s->q : nullptr);
     const int32_t n = rd_head_wave(s->m->head_cost, s->m->head_cols, q, len);
     for (int32_t k = 0; k < n; k++) {
         s->wave_node[k] = chain[k];

@@ -136,7 +136,7 @@ struct drafter_runtime {
     std::vector<float>   state_out;    // [d, B]  s read back from the graph
     std::vector<float>   logits;       // [V', B] copy of the logits, for non-host buffers only
     std::vector<int32_t> toks, toks_next;     // [B, L] draft indices per beam
-    std::vector<float>   scores, scores_next; // [B]
+    std::vector<float>   scores, scores_next; // [B, L] summed log-probability after each step
 };
 
 void drafter_runtime_deleter::operator()(drafter_runtime * rt) const { delete rt; }
@@ -199,8 +199,8 @@ static rd_status prepare(rd_drafter * d, int32_t B) {
         rt.logits.clear(); // sized on first use, only off-host
         rt.toks.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
         rt.toks_next.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
-        rt.scores.assign((size_t) B, 0.0f);
-        rt.scores_next.assign((size_t) B, 0.0f);
+        rt.scores.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0.0f);
+        rt.scores_next.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0.0f);
     }
     return RD_OK;
 }
@@ -221,7 +221,8 @@ static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & s
 }
 
 static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
-                             int32_t * beams, float * beam_logp) {
+                             int32_t * beams, float * beam_logp, float * step_logp,
+                             const rd_draft_gate & more, int32_t * n_steps) {
     if (!d || !h || !beams || !beam_logp)
         return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_beam_search: drafter, h, beams and beam_logp are required");
     if (B < 1 || B > RD_MAX_BEAMS || L < 1 || L > RD_MAX_BEAM_LENGTH)
@@ -244,15 +245,18 @@ static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t
     auto take = [&](const top_k & top, const float * s_out, int32_t k) {
         for (int32_t i = 0; i < top.count; i++) {
             const cand & c = top.items[i];
-            if (k > 0) memcpy(&rt.toks_next[(size_t) i * L], &rt.toks[(size_t) c.beam * L], sizeof(int32_t) * (size_t) k);
+            if (k > 0) {
+                memcpy(&rt.toks_next[(size_t) i * L], &rt.toks[(size_t) c.beam * L], sizeof(int32_t) * (size_t) k);
+                memcpy(&rt.scores_next[(size_t) i * L], &rt.scores[(size_t) c.beam * L], sizeof(float) * (size_t) k);
+            }
             rt.toks_next[(size_t) i * L + k] = c.tok;
-            rt.scores_next[(size_t) i] = c.score;
+            rt.scores_next[(size_t) i * L + k] = c.score;
             memcpy(&rt.state[(size_t) i * dim], s_out + (size_t) c.beam * dim, row);
         }
         n_live = top.count;
         for (int32_t i = n_live; i < B; i++) {
             memcpy(&rt.toks_next[(size_t) i * L], &rt.toks_next[(size_t) (n_live - 1) * L], sizeof(int32_t) * (size_t) (k + 1));
-            rt.scores_next[(size_t) i] = rt.scores_next[(size_t) (n_live - 1)];
+            memcpy(&rt.scores_next[(size_t) i * L], &rt.scores_next[(size_t) (n_live - 1) * L], sizeof(float) * (size_t) (k + 1));
             memcpy(&rt.state[(size_t) i * dim], &rt.state[(size_t) (n_live - 1) * dim], row);
         }
         std::swap(rt.toks, rt.toks_next);
@@ -275,7 +279,9 @@ static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t
     }
 
     // Steps 2..L: feed each beam's last token and state; keep the top B of n_live x V'.
+    int32_t done = 1;
     for (int32_t k = 1; k < L; k++) {
+        if (more && !more(k, rt.scores.data())) break;
         step_graph & sg = *rt.step;
         for (int32_t b = 0; b < B; b++)
             E->row(d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k - 1]], &rt.emb[(size_t) b * dim]);
@@ -290,21 +296,25 @@ static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t
         top_k top;
         top.k = (int32_t) std::min<int64_t>(B, (int64_t) n_live * V);
         for (int32_t b = 0; b < n_live; b++)
-            offer_column(logits + (size_t) b * V, V, b, rt.scores[(size_t) b], top);
+            offer_column(logits + (size_t) b * V, V, b, rt.scores[(size_t) b * L + k - 1], top);
         take(top, rt.state_out.data(), k);
+        done = k + 1;
     }
 
     for (int32_t b = 0; b < B; b++) {
-        for (int32_t k = 0; k < L; k++)
-            beams[b * L + k] = d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k]];
-        beam_logp[b] = rt.scores[(size_t) b];
+        for (int32_t k = 0; k < done; k++)
+            beams[b * done + k] = d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k]];
+        beam_logp[b] = rt.scores[(size_t) b * L + done - 1];
+        if (step_logp) memcpy(&step_logp[b * done], &rt.scores[(size_t) b * L], sizeof(float) * (size_t) done);
     }
+    if (n_steps) *n_steps = done;
     return RD_OK;
 }
 
 rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
-                                 int32_t * beams, float * beam_logp) {
-    return drafter_guard("rd_drafter_beam_search", [&] { return beam_search(d, h, g, B, L, beams, beam_logp); });
+                                 int32_t * beams, float * beam_logp, float * step_logp,
+                                 const rd_draft_gate & more, int32_t * n_steps) {
+    return drafter_guard("rd_drafter_beam_search", [&] { return beam_search(d, h, g, B, L, beams, beam_logp, step_logp, more, n_steps); });
 }
 
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {

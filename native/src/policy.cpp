@@ -8,24 +8,45 @@ static constexpr int32_t PROBE_EVERY = 16; // after this many plain steps, draft
 
 static void ema(double & m, double x) { m += ALPHA * (x - m); }
 
+static int32_t bin(float q) {
+    if (!(q > 0.0f)) return 0; // also NaN: converting it to an integer would be undefined
+    if (q >= 1.0f) return RD_POLICY_BINS - 1;
+    return std::min(RD_POLICY_BINS - 1, (int32_t) (q * RD_POLICY_BINS));
+}
+
 void rd_policy_init(rd_draft_policy & pol) {
     pol = rd_draft_policy{};
     for (double & p : pol.p) p = 0.5;
+    // until measured, a draft is taken to be as good as the drafter thinks (the bin's middle)
+    for (auto & row : pol.cal)
+        for (int32_t b = 0; b < RD_POLICY_BINS; b++) row[b] = (b + 0.5) / RD_POLICY_BINS;
 }
 
-int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max) {
+static bool known(const float * q, int32_t k) { return q && q[k - 1] == q[k - 1]; } // NaN: not drafted
+
+double rd_policy_accept(const rd_draft_policy & pol, int32_t k, const float * q) {
+    return known(q, k) ? pol.cal[k][bin(q[k - 1])] : pol.p[k];
+}
+
+int32_t rd_policy_best(const rd_draft_policy & pol, int32_t L_max, const float * q) {
+    int32_t best = 0;
+    double best_rate = 1.0 / pol.root_ms, reach = 1.0, tokens = 1.0, draft_ms = 0.0;
+    for (int32_t l = 1; l <= L_max; l++) {
+        reach *= rd_policy_accept(pol, l, q);
+        tokens += reach;
+        if (!known(q, l)) draft_ms += pol.draft_ms; // a step still to be drafted
+        // with the head on demand, each emitted token beyond the first costs one head column
+        const double ms = pol.root_ms + l * pol.nodes * pol.node_ms + draft_ms + (tokens - 1.0) * pol.col_ms;
+        if (tokens / ms > best_rate) { best_rate = tokens / ms; best = l; }
+    }
+    return best;
+}
+
+int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max, const float * q) {
     // learn both costs first: one plain step measures the root, one full-length step the nodes
     if (!pol.have_root) return 0;
     if (!pol.have_node) return L_max;
-    int32_t best = 0;
-    double best_rate = 1.0 / pol.root_ms, reach = 1.0, tokens = 1.0;
-    for (int32_t l = 1; l <= L_max; l++) {
-        reach *= pol.p[l];
-        tokens += reach;
-        // with the head on demand, each emitted token beyond the first costs one head column
-        const double ms = pol.root_ms + l * (pol.nodes * pol.node_ms + pol.draft_ms) + (tokens - 1.0) * pol.col_ms;
-        if (tokens / ms > best_rate) { best_rate = tokens / ms; best = l; }
-    }
+    const int32_t best = rd_policy_best(pol, L_max, q);
     if (best > 0) { pol.plain_run = 0; return best; }
     // acceptance is only learnt while drafting: probe now and then so a better phase is seen
     if (++pol.plain_run >= PROBE_EVERY) { pol.plain_run = 0; return L_max; }
@@ -38,7 +59,10 @@ void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
         else { pol.root_ms = c.t_decode_ms; pol.have_root = true; }
         return;
     }
-    for (int32_t k = 1; k <= std::min(c.accepted + 1, c.L_used); k++) ema(pol.p[k], k <= c.accepted ? 1.0 : 0.0);
+    for (int32_t k = 1; k <= std::min(c.accepted + 1, c.L_used); k++) {
+        ema(pol.p[k], k <= c.accepted ? 1.0 : 0.0);
+        if (known(c.q, k)) ema(pol.cal[k][bin(c.q[k - 1])], k <= c.accepted ? 1.0 : 0.0);
+    }
     if (!pol.have_root || c.n_tree <= 1) return;
     const double nodes = (double) (c.n_tree - 1) / c.L_used;
     const double draft = c.t_draft_ms / c.L_used;

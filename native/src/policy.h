@@ -5,14 +5,24 @@
 // session runs it on demand (head.h: then a step pays the head per token it emits, not per
 // node), and the drafter's time per step; each step takes the length with the most expected
 // tokens per millisecond (0 = plain decoding). The output never depends on it: only the tree does.
+//
+// With the drafted beam at hand, the acceptance of each depth is read from a calibration table
+// instead of the average: P(depth k accepted | depth k-1 accepted) per bin of the drafter's own
+// probability of its depth-k token, learnt from the verified steps. A confident draft is then
+// verified in full and an unsure one cut short or not verified at all (plain step), where the
+// average rate alone would treat every step alike.
 #pragma once
 
 #include "redrafter.h"
 
 #include <cstdint>
 
+constexpr int32_t RD_POLICY_BINS = 8; // draft-probability bins of the calibration, [b/8, (b+1)/8)
+
 struct rd_draft_policy {
     double  p[RD_MAX_BEAM_LENGTH + 1]; // p[k]: P(depth k accepted | depth k-1 accepted)
+    double  cal[RD_MAX_BEAM_LENGTH + 1][RD_POLICY_BINS]; // the same, per bin of the draft's
+                                       // own probability of its depth-k token
     double  root_ms = 0;               // a plain step: decode of the root with its head
     double  node_ms = 0;               // extra decode time per draft node (with its head when
                                        // llama.cpp runs it, without when on demand)
@@ -32,12 +42,27 @@ struct rd_step_cost {
     double  t_decode_ms = 0; // the tree's llama_decode
     double  t_head_ms = 0;   // the head on demand (0 when llama.cpp ran it inside the decode)
     double  t_draft_ms = 0;
+    const float * q = nullptr; // q[k-1]: the drafter's probability of the best beam's depth-k
+                               // token given depth k-1 (k = 1..L_used); nullptr: not known
 };
 
 void rd_policy_init(rd_draft_policy & pol);
 
-// Draft length for the next step, 0..L_max (L_max >= 1).
-int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max);
+// Draft length for the next step, 0..L_max (L_max >= 1): the first steps measure the costs
+// (a plain step, then a full one), then rd_policy_best, with a full-length probe after every
+// 16 plain choices (acceptance is only learnt while drafting).
+// q (optional, L_max entries as in rd_step_cost): the best beam's draft probabilities of the
+// steps drafted so far, NaN for the rest.
+int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max, const float * q = nullptr);
+
+// The length with the most expected tokens per ms, no bookkeeping: depths with a known q use
+// the calibration and cost no drafting (done already), the others the average and the
+// drafter's time per step.
+int32_t rd_policy_best(const rd_draft_policy & pol, int32_t L_max, const float * q);
+
+// P(depth k accepted | depth k-1 accepted): the calibration's when q[k-1] is known, else the
+// average.
+double rd_policy_accept(const rd_draft_policy & pol, int32_t k, const float * q);
 
 // Learn from a finished step.
 void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c);

@@ -5,6 +5,7 @@
 #include "drafter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -114,6 +115,7 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     s->h.assign((size_t) m->n_embd, 0.0f);
     s->beams.resize((size_t) std::max(1, s->B * s->L));
     s->beam_logp.resize((size_t) std::max(1, s->B));
+    s->step_logp.resize(s->beams.size());
     if (d) rd_drafter_set_threads(d, threads);
     if (p->lazy_head && m->head_w && rd_head_init(s->head, m, threads) == RD_OK) {
         std::call_once(m->head_once, [&] {
@@ -365,8 +367,9 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
 
 // Feed a finished step to the policy. The acceptance rates also size the head's waves
 // (accept.cpp), so they are learnt with a fixed length and from injected beams too.
-static void learn(rd_session * s, int32_t L, const rd_step_result & r) {
+static void learn(rd_session * s, int32_t L, const rd_step_result & r, const float * q) {
     rd_step_cost c;
+    c.q = q;
     c.L_used = L;
     c.accepted = r.n_accepted;
     c.n_tree = r.n_tree;
@@ -390,17 +393,44 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
         // shorten the beams near the end of the context: the tree needs n_past + N cells
         L = std::min(s->L, (s->n_ctx - s->n_past - 1) / s->B);
         L = std::min(L, max_tokens - 1); // drafts past the budget could never be emitted
-        if (L > 0 && s->adaptive) L = rd_policy_choose(s->policy, L);
+        // adaptive: the first steps measure the costs (rd_policy_choose); after that the drafter
+        // goes step by step while the policy, reading the best beam's own probabilities so far
+        // (policy.h), expects more depth to pay, and the policy then cuts the beams to the
+        // length worth verifying (0: a plain step)
+        const bool calibrated = s->adaptive && s->policy.have_root && s->policy.have_node;
+        if (L > 0 && s->adaptive && !calibrated) L = rd_policy_choose(s->policy, L);
         if (L > 0) {
             B = s->B;
-            st = rd_drafter_beam_search(s->d, s->h.data(), s->g, B, L, s->beams.data(), s->beam_logp.data());
+            const int32_t L_max = L;
+            auto read_q = [s](int32_t k, const float * sums) { // beam 0's sums come first
+                for (int32_t j = 0; j < k; j++) s->q[j] = std::exp(sums[j] - (j > 0 ? sums[j - 1] : 0.0f));
+            };
+            rd_draft_gate more;
+            if (calibrated)
+                more = [&](int32_t k, const float * sums) {
+                    read_q(k, sums);
+                    std::fill(s->q + k, s->q + L_max, NAN);
+                    return rd_policy_best(s->policy, L_max, s->q) > k;
+                };
+            st = rd_drafter_beam_search(s->d, s->h.data(), s->g, B, L, s->beams.data(), s->beam_logp.data(),
+                                        s->step_logp.data(), more, &L);
             if (st != RD_OK) return st;
+            read_q(L, s->step_logp.data());
+            if (calibrated) {
+                const int32_t keep = rd_policy_choose(s->policy, L, s->q);
+                // the first keep tokens of each beam, packed to the new stride
+                for (int32_t b = 1; b < B && keep > 0; b++)
+                    memmove(&s->beams[(size_t) (b * keep)], &s->beams[(size_t) (b * L)], sizeof(int32_t) * (size_t) keep);
+                L = keep;
+                if (L == 0) B = 0;
+            }
         }
     }
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
+    s->q_known = L > 0;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && s->d) learn(s, L, *r);
+    if (st == RD_OK && draft && s->d) learn(s, L, *r, L > 0 ? s->q : nullptr);
     return st;
 }
 
@@ -416,7 +446,8 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
     if (s->n_past + 1 + B * L > s->n_ctx) return rd_fail(RD_ERR_CONTEXT_FULL, "the injected tree does not fit the context");
     for (int32_t i = 0; i < B * L; i++)
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
+    s->q_known = false;
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
-    if (st == RD_OK && B > 0 && L > 0) learn(s, L, *r);
+    if (st == RD_OK && B > 0 && L > 0) learn(s, L, *r, nullptr);
     return st;
 }

@@ -51,6 +51,9 @@ struct rd_session {
     rd_tree tree;
     std::vector<int32_t> beams;  // B*L
     std::vector<float>   beam_logp;
+    std::vector<float>   step_logp;  // B*L: each beam's summed log-prob after each draft step
+    float                q[RD_MAX_BEAM_LENGTH]; // the best beam's per-step draft probabilities
+    bool                 q_known = false;       // q describes this step's first beam
 
     ~rd_session();
 };

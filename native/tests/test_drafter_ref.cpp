@@ -3,11 +3,13 @@
 // sources, because rd_drafter_beam_search is not in the public header.
 //
 // Checks, printing the max difference of each:
-//   f32 weights: beams equal the reference beam search token for token, log-probs within 1e-4;
+//   f32 weights: beams equal the reference beam search token for token, log-probs within 1e-4
+//                (the beam's and each prefix's);
 //   f16 / q8_0 : every beam's reported log-prob within a loose tolerance of the reference
 //                log-prob of that same token sequence (quantization may reorder near-ties,
 //                so the beams themselves are not compared), and beams sorted best first;
 //   V' < B     : the beams that exist are distinct, the rest copy the last one;
+//   a search the gate stops after k steps equals the search of length k;
 //   bad arguments are refused; repeated searches (other B in between, 1 or 2 threads) agree;
 //   gguf_matrix reads rows of F32 / F16 / BF16 / Q8_0 / Q4_K matrices exactly as ggml
 //   dequantizes them, and refuses files without a readable tensor of that name.
@@ -200,8 +202,8 @@ static void check_drafter(const rd_model * m, rd_drafter * d, const char * label
         for (int si = 0; si < n_shapes; si++) {
             const int32_t B = shapes[si][0], L = shapes[si][1];
             std::vector<int32_t> beams((size_t) (B * L));
-            std::vector<float> logp((size_t) B);
-            if (!CHECK_OK(rd_drafter_beam_search(d, hf.data(), g, B, L, beams.data(), logp.data()))) return;
+            std::vector<float> logp((size_t) B), step_logp((size_t) (B * L));
+            if (!CHECK_OK(rd_drafter_beam_search(d, hf.data(), g, B, L, beams.data(), logp.data(), step_logp.data()))) return;
             const std::vector<reference::beam> rb = ref.search(hd, g, B, L);
             for (int32_t b = 0; b < B; b++) {
                 if (b > 0) CHECK(logp[(size_t) b] <= logp[(size_t) b - 1], "%s: beams sorted best first", label);
@@ -212,6 +214,10 @@ static void check_drafter(const rd_model * m, rd_drafter * d, const char * label
                     if (!CHECK(it != d->vocab_ids.end(), "%s: token %d is in the draft vocab", label, t)) return;
                     idx[(size_t) k] = (int32_t) (it - d->vocab_ids.begin());
                 }
+                // each prefix's summed log-prob (the last one is the beam's)
+                CHECK(step_logp[(size_t) (b * L + L - 1)] == logp[(size_t) b], "%s: last step_logp is the beam's", label);
+                for (int32_t k = 0; k + 1 < L; k++)
+                    CHECK_NEAR(step_logp[(size_t) (b * L + k)], ref.score(hd, g, idx.data(), k + 1), tol * (k + 1));
                 const double want = exact ? rb[(size_t) b].score : ref.score(hd, g, idx.data(), L);
                 max_diff = std::max(max_diff, std::fabs(want - logp[(size_t) b]) / L);
                 CHECK_NEAR(logp[(size_t) b], want, tol * L);
@@ -293,6 +299,22 @@ static void test_args_and_repeats(const rd_model * m) {
     CHECK_OK(rd_drafter_beam_search(d, h.data(), 9, 4, 4, again, lp_again));
     CHECK(memcmp(first, again, sizeof first) == 0 && memcmp(lp_first, lp_again, sizeof lp_first) == 0,
           "repeatable across rebuilds and thread counts");
+
+    // stopped by the gate after 2 of 4 steps: exactly the search of length 2, at stride 2; the
+    // gate sees beam 0's sums of the steps done
+    int32_t two[3 * 2], stopped[3 * 4], n_steps = 0, asked = 0;
+    float lp_two[3], sums_two[3 * 2], lp_stopped[3], sums_stopped[3 * 4];
+    CHECK_OK(rd_drafter_beam_search(d, h.data(), 9, 3, 2, two, lp_two, sums_two));
+    const rd_draft_gate gate = [&](int32_t k, const float * sums) {
+        asked++;
+        CHECK(sums[k - 1] == sums_two[k - 1], "the gate sees beam 0's summed log-prob of step %d", k);
+        return k < 2;
+    };
+    CHECK_OK(rd_drafter_beam_search(d, h.data(), 9, 3, 4, stopped, lp_stopped, sums_stopped, gate, &n_steps));
+    CHECK_EQ_INT(n_steps, 2);
+    CHECK_EQ_INT(asked, 2);
+    CHECK(memcmp(two, stopped, sizeof two) == 0 && memcmp(lp_two, lp_stopped, sizeof lp_two) == 0 &&
+          memcmp(sums_two, sums_stopped, sizeof sums_two) == 0, "a gated stop equals the shorter search");
     rd_drafter_free(d);
 }
 

@@ -1,11 +1,15 @@
 // test_policy.cpp - the adaptive draft length (native/src/policy.h) on synthetic steps: with
 // good acceptance and cheap nodes it drafts at full length, with poor acceptance it falls back
 // to plain decoding and still probes now and then, it measures before it decides, and with the
-// LM head on demand (a head column per emitted token instead of per node) it drafts longer.
+// LM head on demand (a head column per emitted token instead of per node) it drafts longer;
+// with the draft's own probabilities (calibrated from verified steps) it verifies confident
+// drafts in full and skips unsure ones, and tells the drafter when to stop.
 // Also the head's wave width (head.h, rd_head_wave) on hand-computed expected costs.
 #include "harness.h"
 #include "head.h"
 #include "policy.h"
+
+#include <cmath>
 
 static void plain(rd_draft_policy & pol, double root_ms) {
     rd_step_cost c;
@@ -87,6 +91,49 @@ int main(void) {
     CHECK_EQ_INT(settled(0.6, 1, 40.0, 13.0, 0.0), 1);
     L = settled(0.6, 1, 40.0, 3.0, 10.0);
     CHECK(L >= 2 && L <= 4, "draft length %d with the head on demand", L);
+
+    // calibration: drafts the drafter is sure of (q = 0.95) are accepted 90% of the time, unsure
+    // ones (q = 0.2) 10%, at every depth; the average (~50%) hides the difference
+    {
+        rd_draft_policy pol;
+        rd_policy_init(pol);
+        plain(pol, 40.0);
+        uint32_t rng = 11;
+        for (int32_t i = 0; i < 400; i++) {
+            const bool sure = i % 2 == 0;
+            float q[4];
+            for (float & v : q) v = sure ? 0.95f : 0.2f;
+            int32_t accepted = 0;
+            for (; accepted < 4; accepted++) {
+                rng = rng * 1664525u + 1013904223u;
+                if ((rng >> 8) / 16777216.0 >= (sure ? 0.9 : 0.1)) break;
+            }
+            rd_step_cost c;
+            c.L_used = 4;
+            c.accepted = accepted;
+            c.n_tree = 5;
+            c.n_head = accepted + 1;
+            c.t_decode_ms = 30.0 + 4 * 6.0; // root without its head column + 6 ms a node
+            c.t_head_ms = 10.0 * c.n_head;
+            c.t_draft_ms = 2.0;
+            c.q = q;
+            rd_policy_update(pol, c);
+        }
+        const float sure[4] = {0.95f, 0.95f, 0.95f, 0.95f}, unsure[4] = {0.2f, 0.2f, 0.2f, 0.2f};
+        const float mixed[4] = {0.95f, 0.95f, 0.2f, 0.2f};
+        CHECK_NEAR(rd_policy_accept(pol, 1, sure), 0.9, 0.1);
+        CHECK_NEAR(rd_policy_accept(pol, 1, unsure), 0.1, 0.1);
+        CHECK_EQ_INT(rd_policy_choose(pol, 4, sure), 4);
+        CHECK_EQ_INT(rd_policy_choose(pol, 4, unsure), 0);
+        CHECK_EQ_INT(rd_policy_choose(pol, 4, mixed), 2);
+        // the drafter's early stop: after a sure first step keep drafting, after an unsure one not
+        const float nan = std::nanf("");
+        const float first_sure[4] = {0.95f, nan, nan, nan}, first_unsure[4] = {0.2f, nan, nan, nan};
+        CHECK(rd_policy_best(pol, 4, first_sure) > 1, "a sure first draft step is worth more steps");
+        CHECK(rd_policy_best(pol, 4, first_unsure) <= 1, "an unsure first draft step ends the drafting");
+        // a NaN probability counts as not drafted: the average applies
+        CHECK_NEAR(rd_policy_accept(pol, 2, first_sure), pol.p[2], 1e-12);
+    }
 
     // wave width, with Gemma's measured costs of 1..4 columns (1, 1.4, 1.56, 1.8)
     const double cost[5] = {0, 1.0, 1.4, 1.56, 1.8};
