@@ -42,6 +42,8 @@ struct rd_step_cost {
     double  t_decode_ms = 0; // the tree's llama_decode
     double  t_head_ms = 0;   // the head on demand (0 when llama.cpp ran it inside the decode)
     double  t_draft_ms = 0;
+    int32_t n_drafted = 0;   // draft steps t_draft_ms paid for (0: L_used); more than L_used
+                             // when the policy cut the drafted beam
     const float * q = nullptr; // q[k-1]: the drafter's probability of the best beam's depth-k
                                // token given depth k-1 (k = 1..L_used); nullptr: not known
 };

@@ -367,9 +367,10 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
 
 // Feed a finished step to the policy. The acceptance rates also size the head's waves
 // (accept.cpp), so they are learnt with a fixed length and from injected beams too.
-static void learn(rd_session * s, int32_t L, const rd_step_result & r, const float * q) {
+static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_result & r, const float * q) {
     rd_step_cost c;
     c.q = q;
+    c.n_drafted = drafted;
     c.L_used = L;
     c.accepted = r.n_accepted;
     c.n_tree = r.n_tree;
@@ -388,7 +389,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     rd_status st;
     if (step_begin(s, max_tokens, out, logprobs, r, &st)) return st;
     const double t0 = rd_now_ms();
-    int32_t B = 0, L = 0;
+    int32_t B = 0, L = 0, drafted = 0;
     if (draft && s->d && s->B > 0) {
         // shorten the beams near the end of the context: the tree needs n_past + N cells
         L = std::min(s->L, (s->n_ctx - s->n_past - 1) / s->B);
@@ -415,6 +416,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
             st = rd_drafter_beam_search(s->d, s->h.data(), s->g, B, L, s->beams.data(), s->beam_logp.data(),
                                         s->step_logp.data(), more, &L);
             if (st != RD_OK) return st;
+            drafted = L;
             read_q(L, s->step_logp.data());
             if (calibrated) {
                 const int32_t keep = rd_policy_choose(s->policy, L, s->q);
@@ -430,7 +432,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     r->t_draft_ms = t1 - t0;
     s->q_known = L > 0;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && s->d) learn(s, L, *r, L > 0 ? s->q : nullptr);
+    if (st == RD_OK && draft && s->d) learn(s, L, drafted, *r, L > 0 ? s->q : nullptr);
     return st;
 }
 
@@ -448,6 +450,6 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
     s->q_known = false;
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
-    if (st == RD_OK && B > 0 && L > 0) learn(s, L, *r, nullptr);
+    if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r, nullptr);
     return st;
 }
