@@ -98,6 +98,12 @@ bool train_target_row(const rd_trainer * t, const teacher_seq & s, int32_t pos, 
     return true;
 }
 
+void train_hidden(const rd_trainer * t, const train_sample & x, float * out) {
+    const int32_t d = t->hp.n_embd;
+    const teacher_seq & s = t->data.seqs[(size_t) x.seq];
+    ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(s.hidden) + (size_t) x.pos * d, out, d);
+}
+
 void train_fill_batch(rd_trainer * t, train_graph & g, const train_sample * samples, int32_t n) {
     const int32_t d = t->hp.n_embd, L = t->L, V = t->hp.n_draft_vocab;
     const gguf_matrix * E = t->m->embd.get();
@@ -107,7 +113,7 @@ void train_fill_batch(rd_trainer * t, train_graph & g, const train_sample * samp
         const teacher_seq & s = t->data.seqs[(size_t) samples[j].seq];
         const int32_t i = samples[j].pos;
         float * h = &t->h_buf[(size_t) j * d];
-        ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(s.hidden) + (size_t) i * d, h, d);
+        train_hidden(t, samples[j], h);
         for (int32_t c = 0; c < d; c++) h[c] *= t->h_scale[(size_t) c];
         for (int32_t k = 0; k < L; k++) {
             float * e = &t->emb_buf[((size_t) k * n + j) * d];
@@ -244,30 +250,25 @@ static rd_status init_random(rd_trainer * t) {
 // resumed run gets the same scales.
 static void input_scales(rd_trainer * t) {
     const int32_t d = t->hp.n_embd;
-    auto to_scale = [](std::vector<double> & sq, double n, std::vector<float> & out) {
-        out.resize(sq.size());
-        for (size_t c = 0; c < sq.size(); c++) out[c] = (float) (1.0 / std::max(1e-4, std::sqrt(sq[c] / n)));
-    };
-    std::vector<double> sq((size_t) d, 0.0);
+    std::vector<double> sq((size_t) d);
     std::vector<float> row((size_t) d);
-    for (int32_t id : t->vocab_ids) {
-        t->m->embd->row(id, row.data());
-        for (int32_t c = 0; c < d; c++) sq[(size_t) c] += (double) row[(size_t) c] * row[(size_t) c];
-    }
-    to_scale(sq, (double) t->vocab_ids.size(), t->e_scale);
+    // 1 / RMS per dimension over n rows, each written into row by fetch(i)
+    auto scale_of = [&](size_t n, const auto & fetch, std::vector<float> & out) {
+        std::fill(sq.begin(), sq.end(), 0.0);
+        for (size_t i = 0; i < n; i++) {
+            fetch(i);
+            for (int32_t c = 0; c < d; c++) sq[(size_t) c] += (double) row[(size_t) c] * row[(size_t) c];
+        }
+        out.resize((size_t) d);
+        for (int32_t c = 0; c < d; c++) out[(size_t) c] = (float) (1.0 / std::max(1e-4, std::sqrt(sq[(size_t) c] / (double) n)));
+    };
+    scale_of(t->vocab_ids.size(), [&](size_t i) { t->m->embd->row(t->vocab_ids[i], row.data()); }, t->e_scale);
     if (t->hp.n_proj <= 0) {
         t->h_scale.assign((size_t) d, 1.0f);
         return;
     }
     const size_t n = std::min<size_t>(t->train.size(), 16384);
-    std::fill(sq.begin(), sq.end(), 0.0);
-    for (size_t j = 0; j < n; j++) {
-        const train_sample & x = t->train[j * t->train.size() / n];
-        const teacher_seq & s = t->data.seqs[(size_t) x.seq];
-        ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(s.hidden) + (size_t) x.pos * d, row.data(), d);
-        for (int32_t c = 0; c < d; c++) sq[(size_t) c] += (double) row[(size_t) c] * row[(size_t) c];
-    }
-    to_scale(sq, (double) n, t->h_scale);
+    scale_of(n, [&](size_t j) { train_hidden(t, t->train[j * t->train.size() / n], row.data()); }, t->h_scale);
 }
 
 static const char * const CK_ARCH = "redrafter-checkpoint";

@@ -74,6 +74,9 @@ struct rd_trainer {
     ~rd_trainer();
 };
 
+// The teacher's hidden state H_i of sample x (d floats, as recorded: not scaled).
+void train_hidden(const rd_trainer * t, const train_sample & x, float * out);
+
 // Fill the inputs of graph g for samples idx[0..n) (n = columns of g; targets when g has them).
 void train_fill_batch(rd_trainer * t, train_graph & g, const train_sample * samples, int32_t n);
 

@@ -103,7 +103,7 @@ int main() {
         for (size_t j = 0; j < n; j++) {
             const train_sample & x = t->train[j * t->train.size() / n];
             rows.emplace_back((size_t) d);
-            ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(t->data.seqs[(size_t) x.seq].hidden) + (size_t) x.pos * d, rows.back().data(), d);
+            train_hidden(t, x, rows.back().data());
         }
         check_unit_rms(rows, t->h_scale, "hidden states");
     }
@@ -136,7 +136,7 @@ int main() {
 
             const train_sample & smp = t->eval[(size_t) j];
             const teacher_seq & s = t->data.seqs[(size_t) smp.seq];
-            ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(s.hidden) + (size_t) smp.pos * d, h.data(), d);
+            train_hidden(t, smp, h.data());
             int32_t beam = -1;
             float beam_logp = 0;
             if (!CHECK_OK(rd_drafter_beam_search(dr, h.data(), s.tokens[smp.pos + 1], 1, 1, &beam, &beam_logp))) break;
