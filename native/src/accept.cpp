@@ -28,8 +28,8 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
     // the first-child chain from the root is the first (best) beam: its draft probabilities apply
     int32_t on = 0;
     while (on >= 0 && on != node) on = first_child(t, on);
-    const bool first_beam = s->q_known && on == node;
-    for (int32_t j = 1; j < len; j++) q[j] = rd_policy_accept(s->policy, t.depth[chain[j]], first_beam ? s->q : nullptr);
+    const float * draft_q = on == node ? s->step_q : nullptr;
+    for (int32_t j = 1; j < len; j++) q[j] = rd_policy_accept(s->policy, t.depth[chain[j]], draft_q);
     const int32_t n = rd_head_wave(s->m->head_cost, s->m->head_cols, q, len);
     for (int32_t k = 0; k < n; k++) {
         s->wave_node[k] = chain[k];

@@ -239,6 +239,7 @@ static std::string head_check(rd_session * s) {
         if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
         m->head_cols = k;
     }
+    if (m->head_cols == 1) return ""; // one column per call: no width to choose
     // what a k-column call costs against one column (best of 3 each: the machine may be busy)
     double best[RD_HEAD_MAX_COLS + 1];
     std::fill(best, best + RD_HEAD_MAX_COLS + 1, 1e30);
@@ -367,9 +368,9 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
 
 // Feed a finished step to the policy. The acceptance rates also size the head's waves
 // (accept.cpp), so they are learnt with a fixed length and from injected beams too.
-static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_result & r, const float * q) {
+static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_result & r) {
     rd_step_cost c;
-    c.q = q;
+    c.q = s->step_q;
     c.n_drafted = drafted;
     c.L_used = L;
     c.accepted = r.n_accepted;
@@ -430,9 +431,9 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     }
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
-    s->q_known = L > 0;
+    s->step_q = L > 0 ? s->q : nullptr;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && s->d) learn(s, L, drafted, *r, L > 0 ? s->q : nullptr);
+    if (st == RD_OK && draft && s->d) learn(s, L, drafted, *r);
     return st;
 }
 
@@ -448,8 +449,8 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
     if (s->n_past + 1 + B * L > s->n_ctx) return rd_fail(RD_ERR_CONTEXT_FULL, "the injected tree does not fit the context");
     for (int32_t i = 0; i < B * L; i++)
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
-    s->q_known = false;
+    s->step_q = nullptr;
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
-    if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r, nullptr);
+    if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r);
     return st;
 }

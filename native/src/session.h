@@ -53,7 +53,7 @@ struct rd_session {
     std::vector<float>   beam_logp;
     std::vector<float>   step_logp;  // B*L: each beam's summed log-prob after each draft step
     float                q[RD_MAX_BEAM_LENGTH]; // the best beam's per-step draft probabilities
-    bool                 q_known = false;       // q describes this step's first beam
+    const float *        step_q = nullptr;      // q when it describes this step's first beam
 
     ~rd_session();
 };
