@@ -19,9 +19,11 @@ static void plain(rd_draft_policy & pol, double root_ms) {
 
 // A step of B beams (no shared prefix). Decode time: the root (without its head column when the
 // head runs on demand, col_ms > 0) plus node_ms per draft node; the head: one column per token.
+// q: the drafted beam's probabilities, when known.
 static void step(rd_draft_policy & pol, int32_t L, int32_t accepted, int32_t B, double root_ms, double node_ms,
-                 double col_ms) {
+                 double col_ms, const float * q = nullptr) {
     rd_step_cost c;
+    c.q = q;
     c.L_used = L;
     c.accepted = accepted;
     c.n_tree = 1 + B * L;
@@ -32,16 +34,22 @@ static void step(rd_draft_policy & pol, int32_t L, int32_t accepted, int32_t B, 
     rd_policy_update(pol, c);
 }
 
+// Draft tokens accepted out of L when each is accepted with p_accept (a seeded LCG).
+static int32_t accepted_of(uint32_t & rng, int32_t L, double p_accept) {
+    int32_t accepted = 0;
+    for (; accepted < L; accepted++) {
+        rng = rng * 1664525u + 1013904223u;
+        if ((rng >> 8) / 16777216.0 >= p_accept) break;
+    }
+    return accepted;
+}
+
 static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, int32_t B, double root_ms, double node_ms,
                  double col_ms = 0.0) {
     uint32_t rng = 7;
     for (int32_t i = 0; i < steps; i++) {
         const int32_t L = rd_policy_choose(pol, 4);
-        int32_t accepted = 0;
-        for (; accepted < L; accepted++) {
-            rng = rng * 1664525u + 1013904223u;
-            if ((rng >> 8) / 16777216.0 >= p_accept) break;
-        }
+        const int32_t accepted = accepted_of(rng, L, p_accept);
         if (L == 0) plain(pol, root_ms);
         else step(pol, L, accepted, B, root_ms, node_ms, col_ms);
     }
@@ -103,21 +111,8 @@ int main(void) {
             const bool sure = i % 2 == 0;
             float q[4];
             for (float & v : q) v = sure ? 0.95f : 0.2f;
-            int32_t accepted = 0;
-            for (; accepted < 4; accepted++) {
-                rng = rng * 1664525u + 1013904223u;
-                if ((rng >> 8) / 16777216.0 >= (sure ? 0.9 : 0.1)) break;
-            }
-            rd_step_cost c;
-            c.L_used = 4;
-            c.accepted = accepted;
-            c.n_tree = 5;
-            c.n_head = accepted + 1;
-            c.t_decode_ms = 30.0 + 4 * 6.0; // root without its head column + 6 ms a node
-            c.t_head_ms = 10.0 * c.n_head;
-            c.t_draft_ms = 2.0;
-            c.q = q;
-            rd_policy_update(pol, c);
+            // a root of 40 ms of which the head is 10, 6 ms a node, the head on demand
+            step(pol, 4, accepted_of(rng, 4, sure ? 0.9 : 0.1), 1, 40.0, 6.0, 10.0, q);
         }
         const float sure[4] = {0.95f, 0.95f, 0.95f, 0.95f}, unsure[4] = {0.2f, 0.2f, 0.2f, 0.2f};
         const float mixed[4] = {0.95f, 0.95f, 0.2f, 0.2f};
