@@ -167,6 +167,12 @@ typedef struct rd_session_params {
                              walk reaches. Used when the whole model is on the CPU and a check
                              at the first session finds its logits bit-identical to llama.cpp's;
                              output is unchanged. Default true */
+    int32_t lookup;       /* context copy: when the last tokens occurred before in the prompt
+                             or output, up to this many of the tokens that followed them join
+                             the tree as one more beam (verified with the drafter's beams, in
+                             the same call; also without a drafter). 0 = off, at most
+                             RD_MAX_BEAM_LENGTH; the length verified adapts per step. Output is
+                             unchanged. Default 8 */
 } rd_session_params;
 
 #define RD_MAX_BEAMS        16
@@ -198,7 +204,7 @@ typedef struct rd_step_result {
     /* everything counted for this step only */
     int32_t n_tokens;      /* tokens written to the caller's buffer (>= 1 unless finished) */
     int32_t finish;        /* rd_finish */
-    int32_t n_drafted;     /* draft tokens proposed (B*L, 0 for plain decoding) */
+    int32_t n_drafted;     /* draft tokens proposed (B*L plus the copy beam's, 0 for plain decoding) */
     int32_t n_tree;        /* tree nodes verified in the one target call (1 for plain) */
     int32_t n_accepted;    /* draft tokens accepted (n_tokens - 1 unless cut by max_tokens) */
     int32_t target_calls;  /* target decodes this step stands for: 1, or 0 when finished; the
@@ -210,6 +216,8 @@ typedef struct rd_step_result {
                               (rd_session_params.lazy_head) the nodes the walk reached plus
                               those run with them */
     double  t_head_ms;     /* of t_verify_ms: the LM head run on demand (0 when llama.cpp ran it) */
+    int32_t n_copy;        /* of n_drafted: tokens of the context-copy beam (rd_session_params.lookup) */
+    int32_t n_copy_accepted; /* of n_accepted: accepted tokens that only the copy beam proposed */
 } rd_step_result;
 
 RD_API void rd_session_default_params(rd_session_params * p);

@@ -7,29 +7,28 @@
 
 #include <cstring>
 
-static int32_t first_child(const rd_tree & t, int32_t n) {
+// The child of n the walk most likely moves to (node_p), or -1.
+static int32_t likely_child(const rd_session * s, int32_t n) {
+    const rd_tree & t = s->tree;
+    int32_t best = -1;
     for (int32_t j = n + 1; j < t.n; j++)
-        if (t.parent[j] == n) return j;
-    return -1;
+        if (t.parent[j] == n && (best < 0 || s->node_p[j] > s->node_p[best])) best = j;
+    return best;
 }
 
-// The head runs one column, or several at once (a wave: the node and the next nodes of its
-// first-child chain, i.e. the best beam through it), whichever rd_head_wave expects to cost
-// least given the policy's acceptance rate per depth.
+// The head runs one column, or several at once (a wave: the node and the nodes the walk most
+// likely reaches after it), whichever rd_head_wave expects to cost least given node_p.
 const float * rd_node_logits(rd_session * s, int32_t node) {
     if (!s->step_lazy) return llama_get_logits_ith(s->ctx, node);
     for (int32_t k = 0; k < s->wave_n; k++)
         if (s->wave_node[k] == node) return s->wave_logits + (size_t) k * s->m->n_vocab;
-    const rd_tree & t = s->tree;
     const size_t d = (size_t) s->m->n_embd;
     int32_t chain[RD_MAX_BEAM_LENGTH + 1], len = 0;
-    for (int32_t j = node; j >= 0 && len <= RD_MAX_BEAM_LENGTH; j = first_child(t, j)) chain[len++] = j;
     double q[RD_MAX_BEAM_LENGTH + 1];
-    // the first-child chain from the root is the first (best) beam: its draft probabilities apply
-    int32_t on = 0;
-    while (on >= 0 && on != node) on = first_child(t, on);
-    const float * draft_q = on == node ? s->step_q : nullptr;
-    for (int32_t j = 1; j < len; j++) q[j] = rd_policy_accept(s->policy, t.depth[chain[j]], draft_q);
+    for (int32_t j = node; j >= 0 && len <= RD_MAX_BEAM_LENGTH; j = likely_child(s, j)) {
+        q[len] = s->node_p[j];
+        chain[len++] = j;
+    }
     const int32_t n = rd_head_wave(s->m->head_cost, s->m->head_cols, q, len);
     for (int32_t k = 0; k < n; k++) {
         s->wave_node[k] = chain[k];

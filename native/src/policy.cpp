@@ -56,7 +56,7 @@ int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max, const float * q) 
 void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
     const int32_t drafted = c.n_drafted > 0 ? c.n_drafted : c.L_used;
     if (drafted > 0 && pol.have_node) ema(pol.draft_ms, c.t_draft_ms / drafted);
-    if (c.L_used <= 0) {
+    if (c.n_tree <= 1) { // a plain step
         if (pol.have_root) ema(pol.root_ms, c.t_decode_ms);
         else { pol.root_ms = c.t_decode_ms; pol.have_root = true; }
         return;
@@ -65,20 +65,22 @@ void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
         ema(pol.p[k], k <= c.accepted ? 1.0 : 0.0);
         if (known(c.q, k)) ema(pol.cal[k][bin(c.q[k - 1])], k <= c.accepted ? 1.0 : 0.0);
     }
-    if (!pol.have_root || c.n_tree <= 1) return;
-    const double nodes = (double) (c.n_tree - 1) / c.L_used;
+    if (!pol.have_root) return;
     // on demand, the root's own head is in root_ms but not in the stopped decode
     const double col = c.t_head_ms > 0 && c.n_head > 0 ? c.t_head_ms / c.n_head : 0.0;
     const double per_node = std::max(0.0, (c.t_decode_ms - (pol.root_ms - col)) / (c.n_tree - 1));
+    if (c.L_used > 0) { // the drafter's nodes per draft step (B less shared prefixes), copy aside
+        const double nodes = (double) (c.n_tree - 1 - c.n_copy_nodes) / c.L_used;
+        if (pol.nodes > 0) ema(pol.nodes, nodes);
+        else pol.nodes = nodes;
+    }
     if (!pol.have_node) {
-        pol.nodes = nodes;
-        pol.draft_ms = c.t_draft_ms / drafted;
+        if (drafted > 0) pol.draft_ms = c.t_draft_ms / drafted;
         pol.node_ms = per_node;
         pol.col_ms = col;
         pol.have_node = true;
         return;
     }
-    ema(pol.nodes, nodes);
     ema(pol.node_ms, per_node);
     ema(pol.col_ms, col);
 }

@@ -28,7 +28,7 @@ struct rd_draft_policy {
                                        // llama.cpp runs it, without when on demand)
     double  col_ms = 0;                // on-demand head time per column (0: llama.cpp's head)
     double  draft_ms = 0;              // drafter time per draft step
-    double  nodes = 0;                 // tree nodes per draft step (B minus shared prefixes)
+    double  nodes = 0;                 // tree nodes per draft step (B minus shared prefixes; 0: not yet seen)
     bool    have_root = false, have_node = false;
     int32_t plain_run = 0;             // consecutive steps the policy chose plain decoding
 };
@@ -38,6 +38,7 @@ struct rd_step_cost {
     int32_t L_used = 0;      // draft steps verified (0 = plain)
     int32_t accepted = 0;
     int32_t n_tree = 1;
+    int32_t n_copy_nodes = 0; // of n_tree: nodes only the context copy (lookup.h) put there
     int32_t n_head = 1;      // head columns run
     double  t_decode_ms = 0; // the tree's llama_decode
     double  t_head_ms = 0;   // the head on demand (0 when llama.cpp ran it inside the decode)

@@ -20,6 +20,7 @@ void rd_session_default_params(rd_session_params * p) {
     p->kv_f32 = false;
     p->adaptive = true;
     p->lazy_head = true;
+    p->lookup = 8;
 }
 
 rd_session::~rd_session() {
@@ -69,6 +70,8 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
             return rd_fail(RD_ERR_INVALID_ARG, "beam width must be in 1..%d (got %d)", RD_MAX_BEAMS, p->beam_width);
         if (p->beam_length < 1 || p->beam_length > RD_MAX_BEAM_LENGTH)
             return rd_fail(RD_ERR_INVALID_ARG, "beam length must be in 1..%d (got %d)", RD_MAX_BEAM_LENGTH, p->beam_length);
+        if (p->lookup < 0 || p->lookup > RD_MAX_BEAM_LENGTH)
+            return rd_fail(RD_ERR_INVALID_ARG, "lookup must be in 0..%d (got %d)", RD_MAX_BEAM_LENGTH, p->lookup);
         if (1 + p->beam_width * p->beam_length >= n_ctx)
             return rd_fail(RD_ERR_INVALID_ARG, "a tree of 1 + %d x %d nodes does not fit a context of %d tokens",
                            p->beam_width, p->beam_length, n_ctx);
@@ -80,12 +83,14 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     // beams are allocated even without a drafter: rd_session_step_beams can inject them
     s->B = p->beam_width;
     s->L = p->beam_length;
-    s->n_seq = std::max(1, s->B);
+    s->lookup = p->lookup;
+    s->n_seq = std::max(1, s->B) + (s->lookup > 0); // the copy beam's sequence comes last
     s->n_ctx = n_ctx;
-    s->n_batch = std::max(p->n_batch, 1 + s->B * s->L);
+    s->n_batch = std::max(p->n_batch, 1 + s->B * s->L + s->lookup);
     s->flash = p->flash_attn != 0;
     s->adaptive = p->adaptive;
     rd_policy_init(s->policy);
+    rd_lookup_policy_init(s->look_pol);
 
     const int32_t threads = p->n_threads > 0 ? p->n_threads : rd_default_threads();
     llama_context_params cp = llama_context_default_params();
@@ -109,13 +114,15 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     // llama.cpp may round the context up but never the batch: read both back
     s->n_ctx = (int32_t) llama_n_ctx(s->ctx);
     s->n_batch = (int32_t) llama_n_batch(s->ctx);
-    if (s->n_batch < 1 + s->B * s->L)
-        return rd_fail(RD_ERR_INVALID_ARG, "a tree of 1 + %d x %d nodes exceeds the batch of %d tokens", s->B, s->L, s->n_batch);
+    if (s->n_batch < 1 + s->B * s->L + s->lookup)
+        return rd_fail(RD_ERR_INVALID_ARG, "a tree of 1 + %d x %d + %d nodes exceeds the batch of %d tokens", s->B, s->L,
+                       s->lookup, s->n_batch);
     s->batch = llama_batch_init(s->n_batch, 0, s->n_seq);
     s->h.assign((size_t) m->n_embd, 0.0f);
     s->beams.resize((size_t) std::max(1, s->B * s->L));
     s->beam_logp.resize((size_t) std::max(1, s->B));
     s->step_logp.resize(s->beams.size());
+    s->hist.reserve((size_t) s->n_ctx);
     if (d) rd_drafter_set_threads(d, threads);
     if (p->lazy_head && m->head_w && rd_head_init(s->head, m, threads) == RD_OK) {
         std::call_once(m->head_once, [&] {
@@ -287,19 +294,41 @@ rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, 
     for (int32_t q = 1; q < s->n_seq; q++) llama_memory_seq_cp(mem, 0, q, -1, -1);
     memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, -1), s->h.size() * sizeof(float));
     s->n_past = n;
+    s->hist.assign(tokens, tokens + n);
     s->state = rd_state::prefilled;
     return RD_OK;
 }
 
-// The step shared by drafting, injected beams and plain decoding: B*L beams (B = 0: plain).
+// P(the walk reaches node | it reached the parent), for the head's waves: the drafter's
+// acceptance at that depth (calibrated by the draft probabilities on the best beam, sequence 0)
+// and the copy's, whichever is higher where both beams pass.
+static void node_chances(rd_session * s, int32_t B) {
+    const rd_tree & t = s->tree;
+    const uint32_t drafter = B >= 32 ? 0xFFFFFFFFu : (1u << B) - 1u;
+    const uint32_t copy = s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u;
+    s->node_p[0] = 1.0;
+    for (int32_t i = 1; i < t.n; i++) {
+        double p = 0.0;
+        if (t.seqs[i] & drafter) p = rd_policy_accept(s->policy, t.depth[i], (t.seqs[i] & 1u) ? s->step_q : nullptr);
+        if (t.seqs[i] & copy) p = std::max(p, s->look_pol.p[std::min(s->copy_match, RD_LOOKUP_MAX_MATCH)][t.depth[i]]);
+        s->node_p[i] = p;
+    }
+}
+
+// The step shared by drafting, injected beams and plain decoding: B*L beams (B = 0: plain) and
+// the copy beam s->copy (s->n_copy tokens, none when 0).
 static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, int32_t L, int32_t max_tokens,
                              int32_t * out, float * logprobs, rd_step_result * r, double t0) {
-    rd_tree_build(s->tree, s->g, beams, B, L, all_seqs(s));
+    rd_tree_build(s->tree, s->g, beams, B, L, all_seqs(s), s->copy, s->n_copy, s->n_seq - 1);
     const rd_tree & t = s->tree;
     s->batch.n_tokens = 0;
     for (int32_t i = 0; i < t.n; i++) batch_add(s->batch, t.token[i], s->n_past + t.depth[i], t.seqs[i], true);
-    r->n_drafted = B * L;
+    r->n_drafted = B * L + s->n_copy;
+    r->n_copy = s->n_copy;
     r->n_tree = t.n;
+    s->copy_nodes = 0;
+    for (int32_t i = 1; i < t.n; i++) s->copy_nodes += t.seqs[i] == (1u << (s->n_seq - 1)) && s->n_copy > 0;
+    node_chances(s, B);
     // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
     s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
     s->wave_n = 0;
@@ -323,6 +352,13 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
         return rd_fail(RD_ERR_BACKEND, "the LM head's ggml graph failed");
     }
     r->n_accepted = t.depth[last];
+    const uint32_t copy = s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u;
+    s->copy_accepted = 0;
+    for (int32_t j = last; j > 0; j = t.parent[j]) {
+        r->n_copy_accepted += t.seqs[j] == copy;
+        s->copy_accepted += (t.seqs[j] & copy) != 0;
+    }
+    s->hist.insert(s->hist.end(), out, out + r->n_tokens);
     rd_kv_compact(s, last);
     s->n_past += t.depth[last] + 1;
     memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, last), s->h.size() * sizeof(float));
@@ -347,6 +383,7 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
         if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs);
         out[0] = x;
         s->g = x;
+        s->hist.push_back(x);
         r->n_tokens = 1;
         r->n_tree = 1;
         r->target_calls = 1;
@@ -373,13 +410,15 @@ static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_resu
     c.q = s->step_q;
     c.n_drafted = drafted;
     c.L_used = L;
-    c.accepted = r.n_accepted;
+    c.accepted = std::min(L, r.n_accepted - r.n_copy_accepted); // the drafter's own share of the path
     c.n_tree = r.n_tree;
+    c.n_copy_nodes = s->copy_nodes;
     c.n_head = r.n_head;
     c.t_head_ms = r.t_head_ms;
     c.t_decode_ms = r.t_verify_ms - c.t_head_ms;
     c.t_draft_ms = r.t_draft_ms;
     rd_policy_update(s->policy, c);
+    rd_lookup_update(s->look_pol, s->copy_match, s->n_copy, s->copy_accepted);
 }
 
 rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_t * out, float * logprobs,
@@ -429,11 +468,18 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
             }
         }
     }
+    // the context copy (lookup.h), once a plain step has measured the root alone
+    s->n_copy = s->copy_match = 0;
+    if (draft && s->lookup > 0 && (!s->adaptive || s->policy.have_root)) {
+        const int32_t K = std::min({s->lookup, s->n_ctx - s->n_past - 1 - B * L, max_tokens - 1});
+        const int32_t n = rd_lookup_propose(s->hist.data(), (int32_t) s->hist.size(), 1, K, s->copy, &s->copy_match);
+        s->n_copy = s->adaptive ? rd_lookup_length(s->look_pol, s->policy, s->copy_match, n) : n;
+    }
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
     s->step_q = L > 0 ? s->q : nullptr;
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && s->d) learn(s, L, drafted, *r);
+    if (st == RD_OK && draft && (s->d || s->lookup > 0)) learn(s, L, drafted, *r);
     return st;
 }
 
@@ -450,6 +496,7 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
     for (int32_t i = 0; i < B * L; i++)
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
     s->step_q = nullptr;
+    s->n_copy = s->copy_match = 0;
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
     if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r);
     return st;

@@ -4,6 +4,7 @@
 
 #include "head.h"
 #include "internal.h"
+#include "lookup.h"
 #include "policy.h"
 #include "sampler.h"
 #include "tree.h"
@@ -24,6 +25,14 @@ struct rd_session {
     bool    flash = false;
     bool    adaptive = true;  // choose the draft length per step (policy.h)
     rd_draft_policy policy;
+    int32_t lookup = 0;     // the longest context-copy beam (lookup.h), 0 = off; its llama
+                            // sequence is the last one, n_seq - 1
+    rd_lookup_policy look_pol;
+    std::vector<int32_t> hist;              // prompt + every emitted token (g last)
+    int32_t copy[RD_MAX_BEAM_LENGTH];       // this step's copy beam
+    int32_t n_copy = 0, copy_match = 0;     // its length and the match it came from
+    int32_t copy_nodes = 0;                 // tree nodes only the copy put there
+    int32_t copy_accepted = 0;              // its tokens on the accepted path
 
     rd_state state = rd_state::empty;
     rd_finish finish = RD_FINISH_NONE;
@@ -49,6 +58,7 @@ struct rd_session {
     std::vector<float> wave_x;     // RD_HEAD_MAX_COLS hidden states
 
     rd_tree tree;
+    double  node_p[RD_MAX_TREE];  // P(the walk reaches node | it reached the parent): the head's waves
     std::vector<int32_t> beams;  // B*L
     std::vector<float>   beam_logp;
     std::vector<float>   step_logp;  // B*L: each beam's summed log-prob after each draft step

@@ -67,6 +67,7 @@ rd_status rd_eval_tau(rd_model * m, rd_drafter * d, const int32_t * tokens, cons
     sp.beam_width = B;
     sp.beam_length = L;
     sp.adaptive = false; // every step drafts B x L: the drafter's tau, not the policy's
+    sp.lookup = 0;       // and the drafter's alone, without the context copy
     sp.n_threads = n_threads;
     int64_t longest = 0;
     for (int32_t i = 0; i < n_prompts; i++) longest = std::max(longest, offsets[i + 1] - offsets[i]);

@@ -8,30 +8,35 @@ int32_t rd_tree_child(const rd_tree & t, int32_t n, int32_t tok) {
     return -1;
 }
 
-void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs) {
-    // 1. insert beams in creation order (a node's parent is always created before it)
+// Insert one beam of len tokens for sequence seq (a node's parent is always created before it).
+static void insert(rd_tree & c, const int32_t * beam, int32_t len, int32_t seq) {
+    int32_t cur = 0;
+    for (int32_t k = 0; k < len; k++) {
+        const int32_t tok = beam[k];
+        int32_t next = -1;
+        for (int32_t i = 1; i < c.n; i++)
+            if (c.parent[i] == cur && c.token[i] == tok) { next = i; break; }
+        if (next < 0) {
+            next = c.n++;
+            c.token[next] = tok; c.parent[next] = cur; c.depth[next] = k + 1; c.seqs[next] = 0;
+        }
+        c.seqs[next] |= 1u << seq;
+        cur = next;
+    }
+}
+
+void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs,
+                   const int32_t * copy, int32_t n_copy, int32_t copy_seq) {
+    // 1. insert the beams in order, the copy last: first children follow the drafter's best beam
     rd_tree c;
     c.n = 1;
     c.token[0] = g; c.parent[0] = -1; c.depth[0] = 0; c.seqs[0] = root_seqs;
-    for (int32_t b = 0; b < B; b++) {
-        int32_t cur = 0;
-        for (int32_t k = 0; k < L; k++) {
-            const int32_t tok = beams[b * L + k];
-            int32_t next = -1;
-            for (int32_t i = 1; i < c.n; i++)
-                if (c.parent[i] == cur && c.token[i] == tok) { next = i; break; }
-            if (next < 0) {
-                next = c.n++;
-                c.token[next] = tok; c.parent[next] = cur; c.depth[next] = k + 1; c.seqs[next] = 0;
-            }
-            c.seqs[next] |= 1u << b;
-            cur = next;
-        }
-    }
+    for (int32_t b = 0; b < B; b++) insert(c, beams + b * L, L, b);
+    if (n_copy > 0) insert(c, copy, n_copy, copy_seq);
     // 2. stable counting sort by depth -> breadth-first order, parents remapped
     int32_t where[RD_MAX_TREE];
     t.n = 0;
-    for (int32_t d = 0; d <= L; d++)
+    for (int32_t d = 0; d <= (n_copy > L ? n_copy : L); d++)
         for (int32_t i = 0; i < c.n; i++)
             if (c.depth[i] == d) where[i] = t.n++;
     for (int32_t i = 0; i < c.n; i++) {

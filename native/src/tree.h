@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-constexpr int32_t RD_MAX_TREE = 1 + RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH;
+constexpr int32_t RD_MAX_TREE = 1 + (RD_MAX_BEAMS + 1) * RD_MAX_BEAM_LENGTH; // + the copy beam
 
 struct rd_tree {
     int32_t  n = 0;                  // N nodes; node 0 is the root g
@@ -17,9 +17,11 @@ struct rd_tree {
     uint32_t seqs[RD_MAX_TREE];      // bit b set = beam b (llama seq id b) passes through
 };
 
-// Merge beams (B*L ids, beam b at beams[b*L..]) under root token g. root_seqs is the mask of
-// every sequence the session keeps (the root belongs to all of them).
-void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs);
+// Merge beams (B*L ids, beam b at beams[b*L..], sequence b) and the copy beam (n_copy ids,
+// sequence copy_seq; none when n_copy = 0) under root token g. root_seqs is the mask of every
+// sequence the session keeps (the root belongs to all of them).
+void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs,
+                   const int32_t * copy = nullptr, int32_t n_copy = 0, int32_t copy_seq = 0);
 
 // Child of node n carrying token tok, or -1.
 int32_t rd_tree_child(const rd_tree & t, int32_t n, int32_t tok);

@@ -3,7 +3,8 @@
 // to plain decoding and still probes now and then, it measures before it decides, and with the
 // LM head on demand (a head column per emitted token instead of per node) it drafts longer;
 // with the draft's own probabilities (calibrated from verified steps) it verifies confident
-// drafts in full and skips unsure ones, and tells the drafter when to stop.
+// drafts in full and skips unsure ones, and tells the drafter when to stop; steps carrying the
+// context copy's nodes do not disturb what it measures.
 // Also the head's wave width (head.h, rd_head_wave) on hand-computed expected costs.
 #include "harness.h"
 #include "head.h"
@@ -128,6 +129,40 @@ int main(void) {
         CHECK(rd_policy_best(pol, 4, first_unsure) <= 1, "an unsure first draft step ends the drafting");
         // a NaN probability counts as not drafted: the average applies
         CHECK_NEAR(rd_policy_accept(pol, 2, first_sure), pol.p[2], 1e-12);
+    }
+
+    // steps whose tree holds context-copy nodes (lookup.h): a copy-only step (no draft) is not
+    // a plain step, and copy nodes do not count as the drafter's nodes per draft step
+    {
+        rd_draft_policy pol;
+        rd_policy_init(pol);
+        plain(pol, 40.0);
+        rd_step_cost c;
+        c.n_tree = 9;        // root + 8 copied tokens, no drafter beam
+        c.n_copy_nodes = 8;
+        c.accepted = 8;
+        c.n_head = 9;
+        c.t_head_ms = 90.0;  // 10 ms a column
+        c.t_decode_ms = 30.0 + 8 * 3.0;
+        rd_policy_update(pol, c);
+        CHECK_NEAR(pol.root_ms, 40.0, 1e-9);
+        CHECK_NEAR(pol.node_ms, 3.0, 1e-9);
+        CHECK_NEAR(pol.col_ms, 10.0, 1e-9);
+        CHECK_NEAR(pol.nodes, 0.0, 0.0); // not seen yet: no draft step
+        CHECK_NEAR(pol.p[1], 0.5, 0.0);  // the drafter's acceptance untouched
+        // a draft step of L = 2 (one beam) beside 5 copy-only nodes: one drafter node per step
+        c = rd_step_cost{};
+        c.L_used = 2;
+        c.accepted = 1;
+        c.n_tree = 1 + 2 + 5;
+        c.n_copy_nodes = 5;
+        c.n_head = 2;
+        c.t_head_ms = 20.0;
+        c.t_decode_ms = 30.0 + 7 * 3.0;
+        c.t_draft_ms = 1.0;
+        rd_policy_update(pol, c);
+        CHECK_NEAR(pol.nodes, 1.0, 1e-9);
+        CHECK_NEAR(pol.node_ms, 3.0, 1e-9);
     }
 
     // wave width, with Gemma's measured costs of 1..4 columns (1, 1.4, 1.56, 1.8)

@@ -63,6 +63,7 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
 export const engineFlags = {
   model: { type: "string" },
   drafter: { type: "string" },
+  "no-drafter": { type: "boolean" },
   "beam-width": { type: "string" },
   "beam-length": { type: "string" },
   "ctx-size": { type: "string" },
@@ -73,6 +74,7 @@ export const engineFlags = {
   "kv-f32": { type: "boolean" },
   "fixed-length": { type: "boolean" },
   "full-head": { type: "boolean" },
+  lookup: { type: "string" },
   verbose: { type: "boolean" },
 } as const;
 
@@ -84,7 +86,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
   return {
     model: v.model!,
     // the drafter shipped for this target (drafters/) unless one is named
-    drafter: v.drafter ?? shippedDrafterFor(v.model!),
+    drafter: v["no-drafter"] ? null : (v.drafter ?? shippedDrafterFor(v.model!)),
     nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
     // fastest shape measured on CPU with Gemma 3 270M (docs/distill.md): one beam, short drafts
     beamWidth: num("beam-width", v["beam-width"], 1, { int: true, min: 1, max: 16 }),
@@ -96,6 +98,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     kvF32: v["kv-f32"] ?? false,
     adaptive: !v["fixed-length"],
     lazyHead: !v["full-head"],
+    lookup: num("lookup", v.lookup, 8, { int: true, min: 0, max: 16 }),
     slots: 1,
     queueSize: 0,
   };

@@ -13,7 +13,8 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
 
   --model PATH         target GGUF
   --drafter PATH       ReDrafter GGUF (default: the one shipped in drafters/ for this target; with
-                       neither, only plain decoding is measured)
+                       neither and --lookup 0, only plain decoding is measured)
+  --no-drafter         no drafter (not even the shipped one): only the context copy drafts (--lookup)
   --prompts FILE       JSONL with a "prompt" field per line; rendered with the chat template
   --limit K            K prompts evenly spread over the file (default all)
   --max-tokens N       tokens per prompt (default 128)
@@ -28,6 +29,8 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --flash-attn MODE    auto | on | off (default auto)
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
+  --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
+                       before join the tree as one more beam (default 8; 0 = off)
   --kv-f32             f32 KV cache instead of f16
   --raw                feed prompts as plain text, without the chat template
   --json               print only the JSON summary on stdout (progress still on stderr)
@@ -55,14 +58,16 @@ interface Totals {
   dedupN: number;
   headSum: number;
   headN: number;
+  copyAccepted: number; // tokens only the context copy proposed
 }
 
-const zero = (): Totals => ({ tokens: 0, genMs: 0, calls: 0, draftMs: 0, verifyMs: 0, otherMs: 0, dedupSum: 0, dedupN: 0, headSum: 0, headN: 0 });
+const zero = (): Totals => ({ tokens: 0, genMs: 0, calls: 0, draftMs: 0, verifyMs: 0, otherMs: 0, dedupSum: 0, dedupN: 0, headSum: 0, headN: 0, copyAccepted: 0 });
 
 function add(t: Totals, r: GenerateRecord): void {
   t.tokens += r.n_generated;
   t.genMs += r.tokens_per_s > 0 ? (r.n_generated * 1000) / r.tokens_per_s : 0;
   t.calls += r.target_calls;
+  t.copyAccepted += r.n_copy_accepted;
   t.draftMs += r.time.draft_ms;
   t.verifyMs += r.time.verify_ms;
   t.otherMs += r.time.other_ms;
@@ -107,7 +112,7 @@ export async function runBench(argv: string[]): Promise<void> {
   let compared = 0;
   try {
     const info = engine.info;
-    const withSpec = info.drafter !== null;
+    const withSpec = info.drafter !== null || info.lookup > 0;
     for (const [i, p] of prompts.entries()) {
       if (abort.signal.aborted) break;
       const text = v.raw
@@ -142,6 +147,7 @@ export async function runBench(argv: string[]): Promise<void> {
   const summary = {
     model: engine.info.path,
     drafter: engine.info.drafter,
+    lookup: engine.info.lookup,
     n_prompts: prompts.length,
     max_tokens: maxTokens,
     beam_width: B,
@@ -157,6 +163,7 @@ export async function runBench(argv: string[]): Promise<void> {
     dedup: spec.dedupN > 0 ? spec.dedupSum / spec.dedupN : null,
     draft_share: specMs > 0 ? spec.draftMs / specMs : null,
     head_share: spec.headN > 0 ? spec.headSum / spec.headN : null,
+    copy_share: spec.tokens > 0 ? spec.copyAccepted / spec.tokens : null,
     verify_ms_per_call_ar: ar.calls > 0 ? ar.verifyMs / ar.calls : null,
     verify_ms_per_call_spec: spec.calls > 0 ? spec.verifyMs / spec.calls : null,
     greedy_outputs_identical: compared > 0 ? same / compared : null,

@@ -11,7 +11,8 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
 
   --model PATH         target GGUF
   --drafter PATH       ReDrafter GGUF for this target (default: the one shipped in drafters/ for
-                       this target, if any; else plain decoding)
+                       this target, if any; else the context copy alone, or plain with --lookup 0)
+  --no-drafter         no drafter (not even the shipped one): only the context copy drafts (--lookup)
   --prompt TEXT        one prompt
   --prompts FILE       JSONL, one object per line with a "prompt" field (and optionally "id")
   --limit K            only the first K prompts of --prompts
@@ -31,6 +32,8 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --flash-attn MODE    auto | on | off (default auto)
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
+  --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
+                       before join the tree as one more beam (default 8; 0 = off)
   --kv-f32             f32 KV cache instead of f16
   --json               one JSON object per prompt on stdout instead of streamed text
   --verbose            show llama.cpp logging`;
@@ -93,6 +96,7 @@ export interface GenerateRecord {
   head_share: number | null; // tree nodes whose LM head ran / tree nodes, speculative steps; null without
   n_drafted: number;
   n_accepted: number;
+  n_copy_accepted: number; // of n_accepted: tokens only the context-copy beam proposed
   speculative: boolean;
   time: { draft_ms: number; verify_ms: number; other_ms: number; prefill_ms: number };
   finish_reason: "stop" | "length" | "cancelled" | null;
@@ -116,6 +120,7 @@ export async function runOne(
   let calls = 0; // the first step's call stands for the prefill (rd_step_result.target_calls)
   let drafted = 0;
   let accepted = 0;
+  let copyAccepted = 0;
   let ratio = 0;
   let specSteps = 0;
   let heads = 0;
@@ -132,6 +137,7 @@ export async function runOne(
     calls += s.target_calls;
     drafted += s.n_drafted;
     accepted += s.n_accepted;
+    copyAccepted += s.n_copy_accepted;
     if (s.n_drafted > 0) {
       ratio += s.n_tree / (s.n_drafted + 1);
       specSteps++;
@@ -161,6 +167,7 @@ export async function runOne(
     head_share: nodes > 0 ? heads / nodes : null,
     n_drafted: drafted,
     n_accepted: accepted,
+    n_copy_accepted: copyAccepted,
     speculative: specSteps > 0,
     time,
     finish_reason: finish,
@@ -191,7 +198,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
   process.on("SIGINT", onSigint);
   try {
     const info = engine.info;
-    const draft = !v["no-draft"] && info.drafter !== null;
+    const draft = !v["no-draft"] && (info.drafter !== null || info.lookup > 0);
     for (const p of prompts) {
       if (abort.signal.aborted) break;
       const text = v.chat

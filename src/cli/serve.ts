@@ -39,7 +39,7 @@ export async function runServe(argv: string[]): Promise<void> {
   const loading = Engine.load({
     model, drafter, nCtx: config.ctxSize, beamWidth: config.beamWidth, beamLength: config.beamLength,
     nGpuLayers: config.gpuLayers, device: config.device, threads: config.threads, flashAttn: config.flashAttn,
-    kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, slots: config.slots, queueSize: config.queueSize,
+    kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, lookup: config.lookup, slots: config.slots, queueSize: config.queueSize,
   });
   const app = createApp(loading, config);
   // idleTimeout 0: a long prefill or a slow stream must not be cut by Bun's 10 s default

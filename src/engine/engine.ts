@@ -29,6 +29,7 @@ export interface EngineOptions {
   kvF32: boolean; // f32 KV cache (exactness tests), else f16
   adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
   lazyHead?: boolean; // run the LM head only for the tree nodes the acceptance walk reaches. Default true
+  lookup?: number; // context-copy beam, tokens at most (0 = off); drafts also without a drafter. Default 8
   slots?: number; // parallel sessions. Default 1
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
 }
@@ -47,6 +48,7 @@ export interface EngineStats {
   targetCalls: number; // target decodes as the steps report them: each prefill counts as one
   drafted: number;
   accepted: number;
+  copyAccepted: number; // of accepted: tokens only the context-copy beam proposed
   treeNodes: number;
   time: { prefillMs: number; draftMs: number; verifyMs: number; otherMs: number };
   queueDepth: number; // requests waiting now
@@ -141,6 +143,7 @@ export class Generation implements AsyncIterableIterator<StepEvent> {
 
 const zeroStats = (): StepStats => ({
   n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0, n_head: 0,
+  n_copy: 0, n_copy_accepted: 0,
 });
 
 function stepStats(o: StepOutput | undefined): StepStats {
@@ -148,6 +151,7 @@ function stepStats(o: StepOutput | undefined): StepStats {
   return {
     n_drafted: o.nDrafted, n_tree: o.nTree, n_accepted: o.nAccepted, target_calls: o.targetCalls,
     t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs, n_head: o.nHead,
+    n_copy: o.nCopy, n_copy_accepted: o.nCopyAccepted,
   };
 }
 
@@ -161,6 +165,7 @@ export class Engine {
   readonly #model: Model;
   readonly #drafter: Drafter | null;
   readonly #params: SessionParams;
+  readonly #speculative: boolean; // a drafter or the context copy can propose tokens
   readonly #slots: Slot[] = [];
   readonly #queue: Generation[] = [];
   readonly #queueSize: number;
@@ -170,7 +175,7 @@ export class Engine {
   readonly #stats: Omit<EngineStats, "queueDepth" | "busySlots" | "slots"> = {
     requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0,
     promptTokens: 0, tokensGenerated: 0, steps: 0, speculativeSteps: 0, targetCalls: 0,
-    drafted: 0, accepted: 0, treeNodes: 0,
+    drafted: 0, accepted: 0, copyAccepted: 0, treeNodes: 0,
     time: { prefillMs: 0, draftMs: 0, verifyMs: 0, otherMs: 0 },
   };
 
@@ -184,6 +189,7 @@ export class Engine {
     this.#model = model;
     this.#drafter = drafter;
     this.#params = params;
+    this.#speculative = drafter !== null || (params.lookup ?? 0) > 0;
     this.#queueSize = opts.queueSize ?? 16;
     const text = (id: number) => (id >= 0 ? this.tokenText(id) : null);
     this.info = {
@@ -200,6 +206,7 @@ export class Engine {
       drafter: drafter ? resolve(opts.drafter!) : null,
       beamWidth: drafter ? opts.beamWidth : 0,
       beamLength: drafter ? opts.beamLength : 0,
+      lookup: params.lookup ?? 0,
       flashAttn: first.flashAttn,
     };
   }
@@ -221,7 +228,7 @@ export class Engine {
       const params: SessionParams = {
         nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
         flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
-        lazyHead: opts.lazyHead ?? true,
+        lazyHead: opts.lazyHead ?? true, lookup: opts.lookup ?? 8,
       };
       const results = await Promise.allSettled(
         Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),
@@ -346,7 +353,7 @@ export class Engine {
     job.slot = slot;
     job.queueMs = performance.now() - job.submittedAt;
     const { prompt, maxTokens, sampler, draft } = job.req;
-    const msg: ToWorker = { t: "gen", gen: job.gen, prompt, maxTokens, sampler, draft: draft && this.#drafter !== null };
+    const msg: ToWorker = { t: "gen", gen: job.gen, prompt, maxTokens, sampler, draft: draft && this.#speculative };
     slot.worker.postMessage(msg);
   }
 
@@ -394,6 +401,7 @@ export class Engine {
         st.targetCalls += m.out.targetCalls;
         st.drafted += m.out.nDrafted;
         st.accepted += m.out.nAccepted;
+        st.copyAccepted += m.out.nCopyAccepted;
         st.treeNodes += m.out.nTree;
         st.time.draftMs += m.out.tDraftMs;
         st.time.verifyMs += m.out.tVerifyMs;

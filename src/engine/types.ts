@@ -54,6 +54,8 @@ export interface StepStats {
   t_verify_ms: number;
   t_other_ms: number;
   n_head: number; // tree nodes whose LM head ran (n_tree unless the head runs on demand)
+  n_copy: number; // of n_drafted: the context-copy beam's tokens
+  n_copy_accepted: number; // of n_accepted: tokens only the copy beam proposed
 }
 
 /** One engine step: the tokens it emitted, in order. */
@@ -78,5 +80,6 @@ export interface ModelInfo {
   drafter: string | null; // drafter path when speculation is available
   beamWidth: number;
   beamLength: number;
+  lookup: number; // context-copy beam, tokens at most (0 = off)
   flashAttn: boolean;
 }

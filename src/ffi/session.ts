@@ -28,6 +28,7 @@ export interface SessionParams {
   kvF32?: boolean;
   adaptive?: boolean; // choose the draft length per step (default true); output is unchanged
   lazyHead?: boolean; // LM head only for the tree nodes the walk reaches (default true); output is unchanged
+  lookup?: number; // context-copy beam, tokens at most (0 = off, default 8); output is unchanged
 }
 
 /** One step's output; tokens and logprobs are copies owned by the caller. */
@@ -44,6 +45,8 @@ export interface StepOutput {
   tVerifyMs: number;
   tOtherMs: number;
   nHead: number; // tree nodes whose LM head ran
+  nCopy: number; // of nDrafted: the context-copy beam's tokens
+  nCopyAccepted: number; // of nAccepted: tokens only the copy beam proposed
 }
 
 type Owner = Model | Drafter;
@@ -80,6 +83,7 @@ export class Session extends Handle {
     if (params.kvF32 !== undefined) p.set("kv_f32", params.kvF32);
     if (params.adaptive !== undefined) p.set("adaptive", params.adaptive);
     if (params.lazyHead !== undefined) p.set("lazy_head", params.lazyHead);
+    if (params.lookup !== undefined) p.set("lookup", params.lookup);
     const mp = typeof model === "number" ? model : model.ptr;
     const dp = drafter === null ? null : typeof drafter === "number" ? drafter : drafter.ptr;
     const out = new BigUint64Array(1);
@@ -138,6 +142,8 @@ export class Session extends Handle {
       tVerifyMs: r.get("t_verify_ms"),
       tOtherMs: r.get("t_other_ms"),
       nHead: r.get("n_head"),
+      nCopy: r.get("n_copy"),
+      nCopyAccepted: r.get("n_copy_accepted"),
     };
   }
 

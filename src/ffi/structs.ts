@@ -28,7 +28,7 @@ export const layouts = {
     },
   },
   rd_session_params: {
-    size: 28,
+    size: 32,
     fields: {
       n_ctx: [0, "i32"],
       n_batch: [4, "i32"],
@@ -39,6 +39,7 @@ export const layouts = {
       kv_f32: [24, "bool"],
       adaptive: [25, "bool"],
       lazy_head: [26, "bool"],
+      lookup: [28, "i32"],
     },
   },
   rd_sampler_params: {
@@ -63,7 +64,7 @@ export const layouts = {
     },
   },
   rd_step_result: {
-    size: 64,
+    size: 72,
     fields: {
       n_tokens: [0, "i32"],
       finish: [4, "i32"],
@@ -76,6 +77,8 @@ export const layouts = {
       t_other_ms: [40, "f64"],
       n_head: [48, "i32"],
       t_head_ms: [56, "f64"],
+      n_copy: [64, "i32"],
+      n_copy_accepted: [68, "i32"],
     },
   },
   // --- knowledge distillation (redrafter.h, rd_teacher_* / rd_train*) ---

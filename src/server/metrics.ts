@@ -92,8 +92,9 @@ export class Metrics implements RunObserver {
       metric("redrafter_steps_total", "counter", "decoding steps", e.steps);
       metric("redrafter_speculative_steps_total", "counter", "decoding steps that drafted", e.speculativeSteps);
       metric("redrafter_target_calls_total", "counter", "target decode calls during generation", e.targetCalls);
-      metric("redrafter_drafted_tokens_total", "counter", "draft tokens proposed (B*L per drafting step)", e.drafted);
+      metric("redrafter_drafted_tokens_total", "counter", "draft tokens proposed (drafter beams and context copy)", e.drafted);
       metric("redrafter_accepted_tokens_total", "counter", "draft tokens accepted", e.accepted);
+      metric("redrafter_copy_accepted_tokens_total", "counter", "accepted tokens only the context copy proposed", e.copyAccepted);
       metric("redrafter_tree_nodes_total", "counter", "tree nodes verified", e.treeNodes);
       metric("redrafter_tau", "gauge", "mean accepted length: generated tokens / target calls",
         e.targetCalls > 0 ? e.tokensGenerated / e.targetCalls : 0);

@@ -52,6 +52,7 @@ export interface ChoiceStats {
   drafted: number;
   treeNodes: number;
   accepted: number;
+  copyAccepted: number; // of accepted: only the context copy proposed them
   targetCalls: number;
   dedupSum: number; // 1 - N/(B*L+1) summed over drafting steps
   draftSteps: number;
@@ -119,7 +120,7 @@ export class Run {
   ) {
     this.#aborts = specs.map(() => new AbortController());
     this.stats = specs.map(() => ({
-      completionTokens: 0, engineTokens: 0, drafted: 0, treeNodes: 0, accepted: 0, targetCalls: 0,
+      completionTokens: 0, engineTokens: 0, drafted: 0, treeNodes: 0, accepted: 0, copyAccepted: 0, targetCalls: 0,
       dedupSum: 0, draftSteps: 0, queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null,
     }));
     const jobs = [];
@@ -185,6 +186,7 @@ export class Run {
         st.drafted += s.n_drafted;
         st.treeNodes += s.n_tree;
         st.accepted += s.n_accepted;
+        st.copyAccepted += s.n_copy_accepted;
         st.targetCalls += s.target_calls;
         if (s.n_drafted > 0) {
           st.dedupSum += 1 - s.n_tree / (s.n_drafted + 1);

@@ -13,6 +13,7 @@ export interface RedrafterStats {
   target_calls: number;
   drafted_tokens: number;
   accepted_tokens: number;
+  copy_accepted_tokens: number; // of accepted_tokens: proposed only by the context copy (--lookup)
   tree_nodes: number;
   tree_dedup: number; // 1 - verified nodes / (B*L + 1), mean over drafting steps
   timings: {
@@ -44,6 +45,7 @@ export function redrafterStats(run: Run): RedrafterStats {
     target_calls: calls,
     drafted_tokens: sum((s) => s.drafted),
     accepted_tokens: sum((s) => s.accepted),
+    copy_accepted_tokens: sum((s) => s.copyAccepted),
     tree_nodes: sum((s) => s.treeNodes),
     tree_dedup: draftSteps > 0 ? round(sum((s) => s.dedupSum) / draftSteps) : 0,
     timings: {

@@ -54,7 +54,7 @@ describe("openai SDK", () => {
     expect(ch.finish_reason).toBe("length");
     expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
     const rd = (r as unknown as { redrafter: Record<string, unknown> }).redrafter;
-    expect(Object.keys(rd).sort()).toEqual(["accepted_tokens", "drafted_tokens", "target_calls", "tau", "timings", "tree_dedup", "tree_nodes"]);
+    expect(Object.keys(rd).sort()).toEqual(["accepted_tokens", "copy_accepted_tokens", "drafted_tokens", "target_calls", "tau", "timings", "tree_dedup", "tree_nodes"]);
     expect(Object.keys(rd.timings as object).sort()).toEqual(["generation_ms", "prompt_ms", "queue_ms", "tokens_per_s", "ttft_ms"]);
     expect(rd.drafted_tokens as number).toBeGreaterThan(0); // the tiny drafter is loaded and used
   });
