@@ -90,7 +90,7 @@ export const SETTINGS = {
     help: "pick the draft length per step from measured acceptance and verify cost (--no-adaptive: always B x L)" }),
   lazyHead: S({ flag: "lazy-head", env: "REDRAFTER_LAZY_HEAD", schema: bool, default: true, boolean: true,
     help: "run the LM head only for the tree nodes the acceptance walk reaches (--no-lazy-head: every node)" }),
-  lookup: S({ flag: "lookup", env: "REDRAFTER_LOOKUP", schema: intIn(0, 16), default: 8, meta: "N",
+  lookup: S({ flag: "lookup", env: "REDRAFTER_LOOKUP", schema: intIn(0, 16), default: 16, meta: "N",
     help: "context copy: up to N tokens that followed the last tokens where they occurred before join the tree (0 = off)" }),
   slots: S({ flag: "slots", env: "REDRAFTER_SLOTS", schema: intIn(1, 64), default: 1, meta: "N",
     help: "generations that run at once" }),

@@ -172,7 +172,7 @@ typedef struct rd_session_params {
                              the tree as one more beam (verified with the drafter's beams, in
                              the same call; also without a drafter). 0 = off, at most
                              RD_MAX_BEAM_LENGTH; the length verified adapts per step. Output is
-                             unchanged. Default 8 */
+                             unchanged. Default 16 */
 } rd_session_params;
 
 #define RD_MAX_BEAMS        16

@@ -20,7 +20,7 @@ void rd_session_default_params(rd_session_params * p) {
     p->kv_f32 = false;
     p->adaptive = true;
     p->lazy_head = true;
-    p->lookup = 8;
+    p->lookup = 16;
 }
 
 rd_session::~rd_session() {
@@ -299,13 +299,16 @@ rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, 
     return RD_OK;
 }
 
+// The tree-node bit of this step's copy beam (its sequence, the last); 0 without one.
+static uint32_t copy_bit(const rd_session * s) { return s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u; }
+
 // P(the walk reaches node | it reached the parent), for the head's waves: the drafter's
 // acceptance at that depth (calibrated by the draft probabilities on the best beam, sequence 0)
 // and the copy's, whichever is higher where both beams pass.
 static void node_chances(rd_session * s, int32_t B) {
     const rd_tree & t = s->tree;
     const uint32_t drafter = B >= 32 ? 0xFFFFFFFFu : (1u << B) - 1u;
-    const uint32_t copy = s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u;
+    const uint32_t copy = copy_bit(s);
     s->node_p[0] = 1.0;
     for (int32_t i = 1; i < t.n; i++) {
         double p = 0.0;
@@ -321,13 +324,14 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
                              int32_t * out, float * logprobs, rd_step_result * r, double t0) {
     rd_tree_build(s->tree, s->g, beams, B, L, all_seqs(s), s->copy, s->n_copy, s->n_seq - 1);
     const rd_tree & t = s->tree;
+    const uint32_t copy = copy_bit(s);
     s->batch.n_tokens = 0;
     for (int32_t i = 0; i < t.n; i++) batch_add(s->batch, t.token[i], s->n_past + t.depth[i], t.seqs[i], true);
     r->n_drafted = B * L + s->n_copy;
     r->n_copy = s->n_copy;
     r->n_tree = t.n;
     s->copy_nodes = 0;
-    for (int32_t i = 1; i < t.n; i++) s->copy_nodes += t.seqs[i] == (1u << (s->n_seq - 1)) && s->n_copy > 0;
+    for (int32_t i = 1; i < t.n; i++) s->copy_nodes += copy && t.seqs[i] == copy;
     node_chances(s, B);
     // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
     s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
@@ -352,10 +356,9 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
         return rd_fail(RD_ERR_BACKEND, "the LM head's ggml graph failed");
     }
     r->n_accepted = t.depth[last];
-    const uint32_t copy = s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u;
     s->copy_accepted = 0;
     for (int32_t j = last; j > 0; j = t.parent[j]) {
-        r->n_copy_accepted += t.seqs[j] == copy;
+        r->n_copy_accepted += copy && t.seqs[j] == copy;
         s->copy_accepted += (t.seqs[j] & copy) != 0;
     }
     s->hist.insert(s->hist.end(), out, out + r->n_tokens);

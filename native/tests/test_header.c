@@ -41,7 +41,7 @@ static void test_defaults(void) {
     CHECK_EQ_INT(sp.flash_attn, -1);
     CHECK(!sp.kv_f32, "f16 KV cache by default");
     CHECK(sp.adaptive, "adaptive draft length by default");
-    CHECK_EQ_INT(sp.lookup, 8);
+    CHECK_EQ_INT(sp.lookup, 16);
     CHECK(sp.beam_width <= RD_MAX_BEAMS && sp.beam_length <= RD_MAX_BEAM_LENGTH,
           "defaults within the documented bounds");
 

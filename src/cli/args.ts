@@ -98,7 +98,7 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     kvF32: v["kv-f32"] ?? false,
     adaptive: !v["fixed-length"],
     lazyHead: !v["full-head"],
-    lookup: num("lookup", v.lookup, 8, { int: true, min: 0, max: 16 }),
+    lookup: num("lookup", v.lookup, 16, { int: true, min: 0, max: 16 }),
     slots: 1,
     queueSize: 0,
   };

@@ -30,7 +30,7 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
   --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
-                       before join the tree as one more beam (default 8; 0 = off)
+                       before join the tree as one more beam (default 16; 0 = off)
   --kv-f32             f32 KV cache instead of f16
   --raw                feed prompts as plain text, without the chat template
   --json               print only the JSON summary on stdout (progress still on stderr)

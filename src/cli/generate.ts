@@ -33,7 +33,7 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --fixed-length       verify B x L drafts every step (default: the draft length adapts)
   --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
   --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
-                       before join the tree as one more beam (default 8; 0 = off)
+                       before join the tree as one more beam (default 16; 0 = off)
   --kv-f32             f32 KV cache instead of f16
   --json               one JSON object per prompt on stdout instead of streamed text
   --verbose            show llama.cpp logging`;

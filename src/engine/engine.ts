@@ -29,7 +29,7 @@ export interface EngineOptions {
   kvF32: boolean; // f32 KV cache (exactness tests), else f16
   adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
   lazyHead?: boolean; // run the LM head only for the tree nodes the acceptance walk reaches. Default true
-  lookup?: number; // context-copy beam, tokens at most (0 = off); drafts also without a drafter. Default 8
+  lookup?: number; // context-copy beam, tokens at most (0 = off); drafts also without a drafter. Default 16
   slots?: number; // parallel sessions. Default 1
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
 }
@@ -228,7 +228,7 @@ export class Engine {
       const params: SessionParams = {
         nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
         flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
-        lazyHead: opts.lazyHead ?? true, lookup: opts.lookup ?? 8,
+        lazyHead: opts.lazyHead ?? true, lookup: opts.lookup ?? 16,
       };
       const results = await Promise.allSettled(
         Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),

@@ -28,7 +28,7 @@ export interface SessionParams {
   kvF32?: boolean;
   adaptive?: boolean; // choose the draft length per step (default true); output is unchanged
   lazyHead?: boolean; // LM head only for the tree nodes the walk reaches (default true); output is unchanged
-  lookup?: number; // context-copy beam, tokens at most (0 = off, default 8); output is unchanged
+  lookup?: number; // context-copy beam, tokens at most (0 = off, default 16); output is unchanged
 }
 
 /** One step's output; tokens and logprobs are copies owned by the caller. */

@@ -88,6 +88,31 @@ describe("redrafter CLI", () => {
     }
   });
 
+  test("the context copy drafts without a drafter and changes no token; --lookup 0 turns it off", () => {
+    const prompt = "one two three one two three one two three one two three one two";
+    const gen = (...extra: string[]) => {
+      const r = redrafter("generate", "--model", tiny.model, "--prompt", prompt, "--max-tokens", "24", "--json", ...fast, ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const plain = gen("--no-draft");
+    const copy = gen("--no-drafter", "--fixed-length"); // fixed: every step verifies the whole copy
+    expect(copy.tokens).toEqual(plain.tokens);
+    expect(copy.speculative).toBe(true);
+    expect(copy.n_drafted).toBeGreaterThan(0); // the prompt repeats: there is always a match
+    expect(copy.n_copy_accepted).toBe(copy.n_accepted); // no drafter: every accepted token was copied
+    const off = gen("--no-drafter", "--lookup", "0");
+    expect(off.tokens).toEqual(plain.tokens);
+    expect(off.speculative).toBe(false);
+    expect(off.n_drafted).toBe(0);
+    const both = gen("--drafter", tiny.drafter, "--fixed-length");
+    expect(both.tokens).toEqual(plain.tokens);
+    expect(both.n_copy_accepted).toBeLessThanOrEqual(both.n_accepted);
+    const bad = redrafter("generate", "--model", tiny.model, "--prompt", "x", "--lookup", "17");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: --lookup must be <= 16/);
+  });
+
   test("without --json the text streams to stdout and a stats line goes to stderr", () => {
     const r = redrafter("generate", "--model", tiny.model, "--prompt", "Hello", "--max-tokens", "8", "--chat", ...fast);
     expect(r.code, r.stderr).toBe(0);
