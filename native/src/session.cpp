@@ -330,8 +330,6 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     r->n_drafted = B * L + s->n_copy;
     r->n_copy = s->n_copy;
     r->n_tree = t.n;
-    s->copy_nodes = 0;
-    for (int32_t i = 1; i < t.n; i++) s->copy_nodes += copy && t.seqs[i] == copy;
     node_chances(s, B);
     // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
     s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
@@ -415,7 +413,8 @@ static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_resu
     c.L_used = L;
     c.accepted = std::min(L, r.n_accepted - r.n_copy_accepted); // the drafter's own share of the path
     c.n_tree = r.n_tree;
-    c.n_copy_nodes = s->copy_nodes;
+    const uint32_t copy = copy_bit(s);
+    for (int32_t i = 1; i < s->tree.n; i++) c.n_copy_nodes += copy && s->tree.seqs[i] == copy;
     c.n_head = r.n_head;
     c.t_head_ms = r.t_head_ms;
     c.t_decode_ms = r.t_verify_ms - c.t_head_ms;

@@ -31,7 +31,6 @@ struct rd_session {
     std::vector<int32_t> hist;              // prompt + every emitted token (g last)
     int32_t copy[RD_MAX_BEAM_LENGTH];       // this step's copy beam
     int32_t n_copy = 0, copy_match = 0;     // its length and the match it came from
-    int32_t copy_nodes = 0;                 // tree nodes only the copy put there
     int32_t copy_accepted = 0;              // its tokens on the accepted path
 
     rd_state state = rd_state::empty;

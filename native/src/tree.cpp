@@ -1,21 +1,23 @@
 // tree.cpp - builds the prefix tree that one llama_decode verifies (see tree.h).
 #include "tree.h"
 
+#include <algorithm>
+
 int32_t rd_tree_child(const rd_tree & t, int32_t n, int32_t tok) {
-    // children sit after their parent in breadth-first order; N <= 257 so a scan is cheapest
+    // children sit after their parent, in creation and in breadth-first order; N <= RD_MAX_TREE
+    // (273), so a scan is cheapest
     for (int32_t i = n + 1; i < t.n; i++)
         if (t.parent[i] == n && t.token[i] == tok) return i;
     return -1;
 }
 
-// Insert one beam of len tokens for sequence seq (a node's parent is always created before it).
+// Insert one beam of len tokens for sequence seq. A node is created after its parent, so its
+// index is higher also before the breadth-first sort and rd_tree_child finds it.
 static void insert(rd_tree & c, const int32_t * beam, int32_t len, int32_t seq) {
     int32_t cur = 0;
     for (int32_t k = 0; k < len; k++) {
         const int32_t tok = beam[k];
-        int32_t next = -1;
-        for (int32_t i = 1; i < c.n; i++)
-            if (c.parent[i] == cur && c.token[i] == tok) { next = i; break; }
+        int32_t next = rd_tree_child(c, cur, tok);
         if (next < 0) {
             next = c.n++;
             c.token[next] = tok; c.parent[next] = cur; c.depth[next] = k + 1; c.seqs[next] = 0;
@@ -27,7 +29,7 @@ static void insert(rd_tree & c, const int32_t * beam, int32_t len, int32_t seq) 
 
 void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int32_t L, uint32_t root_seqs,
                    const int32_t * copy, int32_t n_copy, int32_t copy_seq) {
-    // 1. insert the beams in order, the copy last: first children follow the drafter's best beam
+    // 1. insert the beams in order, then the copy
     rd_tree c;
     c.n = 1;
     c.token[0] = g; c.parent[0] = -1; c.depth[0] = 0; c.seqs[0] = root_seqs;
@@ -36,7 +38,7 @@ void rd_tree_build(rd_tree & t, int32_t g, const int32_t * beams, int32_t B, int
     // 2. stable counting sort by depth -> breadth-first order, parents remapped
     int32_t where[RD_MAX_TREE];
     t.n = 0;
-    for (int32_t d = 0; d <= (n_copy > L ? n_copy : L); d++)
+    for (int32_t d = 0; d <= std::max(L, n_copy); d++)
         for (int32_t i = 0; i < c.n; i++)
             if (c.depth[i] == d) where[i] = t.n++;
     for (int32_t i = 0; i < c.n; i++) {
