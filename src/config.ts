@@ -54,7 +54,7 @@ interface Setting {
   meta?: string; // placeholder in --help
 }
 
-const S = (s: Setting) => s;
+const S = <T extends z.ZodType>(s: Setting & { schema: T }) => s;
 
 /** Every setting, keyed by its name in the config file (camelCase). */
 export const SETTINGS = {
@@ -98,10 +98,32 @@ export const SETTINGS = {
     help: "requests that may wait for a slot; more get 429" }),
   apiKey: S({ flag: "api-key", env: "REDRAFTER_API_KEY", schema: optString, default: null, meta: "KEY",
     help: "require `Authorization: Bearer KEY` on /v1/*" }),
+  apiKeyFile: S({ flag: "api-key-file", env: "REDRAFTER_API_KEY_FILE", schema: optString, default: null, meta: "PATH",
+    help: "read the API key from this file (first line), so it shows in neither `ps` nor the environment" }),
   maxBody: S({ flag: "max-body", env: "REDRAFTER_MAX_BODY", schema: byteSize, default: 1024 * 1024, meta: "BYTES",
     help: "largest request body (e.g. 1MiB); larger get 413" }),
-  corsOrigin: S({ flag: "cors-origin", env: "REDRAFTER_CORS_ORIGIN", schema: stringList, default: ["*"], repeat: true,
-    meta: "ORIGIN", help: "allowed CORS origins (repeatable; * = any)" }),
+  corsOrigin: S({ flag: "cors-origin", env: "REDRAFTER_CORS_ORIGIN", schema: stringList, default: [], repeat: true,
+    meta: "ORIGIN", help: "web origins allowed to call the API from a browser (repeatable; * = any); none by default" }),
+  allowedHost: S({ flag: "allowed-host", env: "REDRAFTER_ALLOWED_HOST", schema: stringList, default: [], repeat: true,
+    meta: "NAME", help: "Host header names accepted besides the listen address, localhost and IP literals (repeatable; * = any)" }),
+  headerTimeout: S({ flag: "header-timeout", env: "REDRAFTER_HEADER_TIMEOUT", schema: intIn(1, 255), default: 30, meta: "SECONDS",
+    help: "a connection idle this long before its request is complete is closed" }),
+  bodyTimeout: S({ flag: "body-timeout", env: "REDRAFTER_BODY_TIMEOUT", schema: intIn(1, 3600), default: 30, meta: "SECONDS",
+    help: "time to receive a whole request body; slower uploads get 408" }),
+  requestTimeout: S({ flag: "request-timeout", env: "REDRAFTER_REQUEST_TIMEOUT", schema: intIn(0, 86400), default: 600, meta: "SECONDS",
+    help: "longest a generation may run, queue included (0 = no limit); longer ones end with an error" }),
+  shutdownGrace: S({ flag: "shutdown-grace", env: "REDRAFTER_SHUTDOWN_GRACE", schema: intIn(0, 3600), default: 10, meta: "SECONDS",
+    help: "on SIGTERM/SIGINT, running generations may finish for this long before they are cancelled" }),
+  maxN: S({ flag: "max-n", env: "REDRAFTER_MAX_N", schema: intIn(1, 128), default: 16, meta: "N",
+    help: "largest `n` (choices per request)" }),
+  maxPromptBytes: S({ flag: "max-prompt-bytes", env: "REDRAFTER_MAX_PROMPT_BYTES", schema: intIn(0, 1 << 30), default: 0, meta: "BYTES",
+    help: "largest prompt text, checked before tokenizing (0 = 16 bytes per token of context)" }),
+  maxSchemaDepth: S({ flag: "max-schema-depth", env: "REDRAFTER_MAX_SCHEMA_DEPTH", schema: intIn(1, 10000), default: 64, meta: "N",
+    help: "deepest nesting of a response_format JSON schema" }),
+  maxSchemaBytes: S({ flag: "max-schema-bytes", env: "REDRAFTER_MAX_SCHEMA_BYTES", schema: intIn(64, 1 << 30), default: 64 * 1024, meta: "BYTES",
+    help: "largest response_format JSON schema, as JSON text" }),
+  maxGrammarBytes: S({ flag: "max-grammar-bytes", env: "REDRAFTER_MAX_GRAMMAR_BYTES", schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
+    help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
   logRequests: S({ flag: "log-requests", env: "REDRAFTER_LOG_REQUESTS", schema: bool, default: true, boolean: true,
     help: "one line per request on stderr" }),
   verbose: S({ flag: "verbose", env: "REDRAFTER_VERBOSE", schema: bool, default: false, boolean: true,
@@ -116,32 +138,7 @@ export const configSchema = z.object(
 ).strict();
 
 /** Validated settings. */
-export interface Config {
-  model: string | null;
-  drafter: string | null;
-  draft: boolean;
-  alias: string[];
-  host: string;
-  port: number;
-  ctxSize: number;
-  beamWidth: number;
-  beamLength: number;
-  gpuLayers: number;
-  device: string | null;
-  threads: number;
-  flashAttn: -1 | 0 | 1;
-  kvF32: boolean;
-  adaptive: boolean;
-  lazyHead: boolean;
-  lookup: number;
-  slots: number;
-  queueSize: number;
-  apiKey: string | null;
-  maxBody: number;
-  corsOrigin: string[];
-  logRequests: boolean;
-  verbose: boolean;
-}
+export type Config = z.infer<typeof configSchema>;
 
 export const defaultConfig: Config = Object.fromEntries(NAMES.map((k) => [k, SETTINGS[k].default])) as unknown as Config;
 
