@@ -75,7 +75,7 @@ async function noiseAround(prompt: number[], ref: { tokens: number[]; logprobs: 
 
 describe("Gemma 3 270M: speculative == plain decoding", () => {
   it("matches token for token, or diverges only at near-ties", async () => {
-    const prompts = readPrompts(join(import.meta.dirname, "../../../shared/data/dev_eval.jsonl"), PROMPTS);
+    const prompts = readPrompts(join(import.meta.dirname, "../fixtures/prompts.jsonl"), PROMPTS);
     let identical = 0, spec = 0, calls = 0;
     for (const p of prompts) {
       const ids = engine.tokenize(p.prompt, { addSpecial: true });
