@@ -7,7 +7,10 @@
  *
  * Errors: every call that can fail returns an rd_status (0 = RD_OK). The message of the last
  * failure is kept per thread (a failed load has no handle to hang it on) and read with
- * rd_last_error(); it stays valid until the next failing call on the same thread.
+ * rd_last_error(); it stays valid until the next failing call on the same thread. No C++
+ * exception leaves the library: one thrown inside it or inside llama.cpp becomes
+ * RD_ERR_INTERNAL (RD_ERR_NO_MEMORY for a failed allocation), or for a call returning a count
+ * the failure value its comment names, with the message in rd_last_error().
  *
  * Threads: a handle is used by one thread at a time. rd_session_cancel() is the exception: any
  * thread may call it while another thread runs the session. A model and a drafter may be shared
@@ -38,11 +41,14 @@ typedef enum rd_status {
     RD_ERR_MISMATCH     = 4,  /* drafter/checkpoint made for another target */
     RD_ERR_CONTEXT_FULL = 5,  /* prompt or generation does not fit the context */
     RD_ERR_DECODE       = 6,  /* llama_decode failed; the session must be reset */
-    RD_ERR_GRAMMAR      = 7,  /* the GBNF grammar does not parse */
+    RD_ERR_GRAMMAR      = 7,  /* the GBNF grammar does not parse or is too large / too deep */
     RD_ERR_CANCELLED    = 8,  /* rd_session_cancel() stopped the call; the session must be reset */
     RD_ERR_STATE        = 9,  /* call not valid in the session's current state */
     RD_ERR_BACKEND      = 10, /* no usable ggml backend / device */
-    RD_ERR_NO_MEMORY    = 11
+    RD_ERR_NO_MEMORY    = 11, /* an allocation failed (also one thrown inside llama.cpp) */
+    RD_ERR_INTERNAL     = 12  /* llama.cpp or the C++ library threw; the message says what. After
+                                 this or RD_ERR_NO_MEMORY a session needs rd_session_prefill
+                                 again; a teacher or trainer should be freed */
 } rd_status;
 
 /* Why generation stopped; reported by each step. */
@@ -50,6 +56,9 @@ typedef enum rd_finish {
     RD_FINISH_NONE   = 0, /* not finished, call rd_session_step again */
     RD_FINISH_EOS    = 1, /* the target sampled an end-of-generation token (it is emitted) */
     RD_FINISH_LENGTH = 2, /* max_tokens reached or the context is full */
+    RD_FINISH_NO_TOKEN = 3, /* no token is allowed: the grammar is complete while end-of-generation
+                               is banned (ignore_eos, logit bias), or every token is banned.
+                               Nothing is emitted for it; the tokens before it stand */
 } rd_finish;
 
 typedef struct rd_model   rd_model;   /* a target GGUF loaded through llama.cpp */
@@ -78,6 +87,19 @@ typedef struct rd_model_params {
     const char * device;       /* ggml device name ("CUDA0", "Metal", "Vulkan0", "CPU");
                                   NULL = llama.cpp's choice. Borrowed during the call. Default NULL */
     bool         use_mmap;     /* map the file instead of reading it. Default true */
+    bool         batch_invariant; /* a token's hidden state and logits do not depend on how many
+                                  tokens share its llama_decode, so speculative output equals plain
+                                  decoding bit for bit on quantized models too, whatever the tree
+                                  shapes. On the CPU: weights keep llama.cpp's plain layout (no
+                                  repacking: Q4_0/Q4_K/IQ4_NL repacked weights are multiplied by
+                                  one kernel for 4+ tokens and another for fewer, which round
+                                  differently); every session of the model runs flash attention
+                                  with an f16 K / bf16 V cache (mixed types keep llama.cpp on its
+                                  one-token-at-a-time attention kernel; flash_attn and kv_f32 are
+                                  ignored) and verifies one chain per step (one drafter beam, or
+                                  the copy where they disagree), so the accepted tokens take the
+                                  KV cells plain decoding gives them. The first session checks it
+                                  (rd_session_batch_invariant). Default true */
 } rd_model_params;
 
 RD_API void rd_model_default_params(rd_model_params * p);
@@ -100,19 +122,19 @@ RD_API uint64_t rd_model_fingerprint(const rd_model * m);
 
 /* Copy the GGUF metadata string value of key (e.g. "tokenizer.chat_template",
  * "general.name") into buf (NUL-terminated, truncated to cap). Returns the full length,
- * or -1 if the key is absent. */
+ * or -1 if the key is absent (or llama.cpp failed: rd_last_error() says why). */
 RD_API int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap);
 
 /* Tokenize text (len bytes, need not be NUL-terminated). add_special: prepend BOS when the
  * model wants it; parse_special: turn "<start_of_turn>" etc. into control tokens.
  * Returns the number of tokens written, or -(needed) when cap is too small (nothing written
- * beyond cap). */
+ * beyond cap), or INT32_MIN when llama.cpp fails (rd_last_error() says why). */
 RD_API int32_t rd_model_tokenize(const rd_model * m, const char * text, int32_t len,
                                  bool add_special, bool parse_special, int32_t * out, int32_t cap);
 
 /* Bytes of one token's text (may be a partial UTF-8 sequence; control tokens render as ""
  * unless special). Returns bytes written, or -(needed) when cap is too small, or
- * -INT32_MAX for a token id out of range. */
+ * -INT32_MAX for a token id out of range, or INT32_MIN when llama.cpp fails. */
 RD_API int32_t rd_model_token_to_piece(const rd_model * m, int32_t token, bool special,
                                        char * buf, int32_t cap);
 
@@ -158,8 +180,10 @@ typedef struct rd_session_params {
     int32_t n_threads;    /* CPU threads; 0 = half the hardware threads. Default 0 */
     int32_t beam_width;   /* B, 1..RD_MAX_BEAMS (also bounds rd_session_step_beams). Default 4 */
     int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
-    int32_t flash_attn;   /* -1 auto, 0 off, 1 on. Default -1 (exactness tests pin 0) */
-    bool    kv_f32;       /* f32 KV cache instead of f16. Default false */
+    int32_t flash_attn;   /* -1 auto, 0 off, 1 on; ignored for a batch_invariant model (on).
+                             Default -1 */
+    bool    kv_f32;       /* f32 KV cache instead of f16; ignored for a batch_invariant model.
+                             Default false */
     bool    adaptive;     /* pick the draft length per step (0..L) from the acceptance and
                              verify costs measured so far; output is unchanged. Default true */
     bool    lazy_head;    /* LM head on demand: a tree's decode stops at the final norm and the
@@ -189,9 +213,13 @@ typedef struct rd_sampler_params {
     float   presence_penalty;  /* 0 = off. Default 0 */
     float   frequency_penalty; /* 0 = off. Default 0 */
     const int32_t * logit_bias_tokens; /* n_logit_bias ids (borrowed during the call) */
-    const float   * logit_bias_values; /* added to the logits; -INFINITY bans. */
+    const float   * logit_bias_values; /* added to the logits; a value <= -100 (OpenAI's ban) or
+                                          -INFINITY bans the token */
     int32_t n_logit_bias;
-    const char * grammar;      /* GBNF text, NULL = none (borrowed during the call) */
+    const char * grammar;      /* GBNF text, NULL = none (borrowed during the call); at most
+                                  RD_MAX_GRAMMAR_BYTES bytes, groups "( )" nested at most
+                                  RD_MAX_GRAMMAR_DEPTH deep (llama.cpp parses them by recursion),
+                                  else RD_ERR_GRAMMAR */
     const char * grammar_root; /* root rule name, NULL = "root" */
     bool    ignore_eos;        /* never stop on EOG; EOG tokens are banned. Default false */
     int32_t n_probs;           /* top log-probs to report per emitted token, 0..RD_MAX_PROBS.
@@ -199,10 +227,13 @@ typedef struct rd_sampler_params {
 } rd_sampler_params;
 
 #define RD_MAX_PROBS 20
+#define RD_MAX_GRAMMAR_BYTES (1 << 20)
+#define RD_MAX_GRAMMAR_DEPTH 256
 
 typedef struct rd_step_result {
     /* everything counted for this step only */
-    int32_t n_tokens;      /* tokens written to the caller's buffer (>= 1 unless finished) */
+    int32_t n_tokens;      /* tokens written to the caller's buffer (>= 1 unless finished;
+                              0 when it finished with RD_FINISH_NO_TOKEN at once) */
     int32_t finish;        /* rd_finish */
     int32_t n_drafted;     /* draft tokens proposed (B*L plus the copy beam's, 0 for plain decoding) */
     int32_t n_tree;        /* tree nodes verified in the one target call (1 for plain) */
@@ -232,11 +263,15 @@ RD_API void      rd_session_free(rd_session * s); /* NULL is a no-op */
 RD_API int32_t rd_session_n_ctx(const rd_session * s);
 /* Tokens currently held in the KV cache (prompt + accepted generation). */
 RD_API int32_t rd_session_n_past(const rd_session * s);
-/* KV cells held by each beam sequence, or -1 when the sequences disagree (a stale branch).
+/* KV cells held by each beam sequence, or -1 when the sequences disagree (a stale branch) or
+ * the state could not be read.
  * Test hook for KV bookkeeping: it serialises the cache state, so it is slow. */
 RD_API int32_t rd_session_kv_cells(const rd_session * s);
 /* True when flash attention is on for this session (reported, as it adds float noise). */
 RD_API bool    rd_session_flash_attn(const rd_session * s);
+/* True when the session's model was loaded batch_invariant (rd_model_params) and the check its
+ * first session ran found tokens decoded one at a time and in one batch bit-identical. */
+RD_API bool    rd_session_batch_invariant(const rd_session * s);
 
 /* Start a new generation: clear the cache, set the sampler, decode the prompt (n tokens, in
  * n_batch chunks). RD_ERR_CONTEXT_FULL if n >= n_ctx; RD_ERR_GRAMMAR for a bad grammar;
@@ -310,7 +345,8 @@ RD_API void rd_teacher_default_params(rd_teacher_params * p);
  * tokenizer.chat_template; when the GGUF has none, Gemma's turn format for gemma*
  * architectures, else ChatML, as the gateway does), ending with the
  * assistant turn's start. Writes a NUL-terminated string into buf; returns its length, or
- * -(needed) when cap is too small, or -1 when llama.cpp does not recognise the template.
+ * -(needed) when cap is too small, or -1 when llama.cpp does not recognise the template (or
+ * fails).
  * For C tools; the gateway renders the Jinja template itself. */
 RD_API int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap);
 
@@ -326,7 +362,7 @@ RD_API rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, cons
                                  rd_teacher ** out);
 /* The key rd_teacher_init stores in the file for these prompts and params (p NULL = defaults):
  * callers name cache files by it (e.g. "teacher-%016llx.rdt") so that any front end reuses
- * the same file. offsets must be non-decreasing (0 for bad arguments). */
+ * the same file. offsets must be non-decreasing (0 for bad arguments or a failure). */
 RD_API uint64_t rd_teacher_cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
                                      const int64_t * offsets, int32_t n_prompts);
 

@@ -43,19 +43,20 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
 }
 
 int32_t rd_accept_walk(rd_session * s, int32_t max_tokens, int32_t * out, float * logprobs,
-                       int32_t * n_out, bool * eos) {
+                       int32_t * n_out, rd_finish * finish) {
     const rd_tree & t = s->tree;
     const int32_t stride = 1 + 2 * s->smp.n_probs;
     int32_t node = 0, n = 0;
-    *eos = false;
+    *finish = RD_FINISH_NONE;
     for (;;) {
         const float * logits = rd_node_logits(s, node);
         if (!logits) { node = -1; break; }
         const int32_t x = rd_sampler_next(s->smp, logits);
+        if (x == RD_NO_TOKEN) { *finish = RD_FINISH_NO_TOKEN; break; }
         if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs + (size_t) n * stride);
         out[n++] = x;
         s->g = x;
-        if (!s->ignore_eos && llama_vocab_is_eog(s->m->vocab, x)) { *eos = true; break; }
+        if (!s->ignore_eos && llama_vocab_is_eog(s->m->vocab, x)) { *finish = RD_FINISH_EOS; break; }
         if (n == max_tokens) break;
         const int32_t child = rd_tree_child(t, node, x);
         if (child < 0) break;

@@ -16,6 +16,7 @@
 // more, when set, is asked before each step k+1 >= 2 with the k steps done so far
 // (step_logp-like sums, beam b's at [b*L ..]); false ends the search at k steps: the outputs
 // then hold k tokens per beam (stride k instead of L) and *n_steps (if not null) says k.
+// Allocation failures throw; the exported call above it catches them (internal.h).
 using rd_draft_gate = std::function<bool(int32_t k, const float * sums)>;
 rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
                                  int32_t * beams, float * beam_logp, float * step_logp = nullptr,

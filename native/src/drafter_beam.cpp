@@ -220,9 +220,9 @@ static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & s
     return RD_OK;
 }
 
-static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
-                             int32_t * beams, float * beam_logp, float * step_logp,
-                             const rd_draft_gate & more, int32_t * n_steps) {
+rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
+                                 int32_t * beams, float * beam_logp, float * step_logp,
+                                 const rd_draft_gate & more, int32_t * n_steps) {
     if (!d || !h || !beams || !beam_logp)
         return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_beam_search: drafter, h, beams and beam_logp are required");
     if (B < 1 || B > RD_MAX_BEAMS || L < 1 || L > RD_MAX_BEAM_LENGTH)
@@ -309,12 +309,6 @@ static rd_status beam_search(rd_drafter * d, const float * h, int32_t g, int32_t
     }
     if (n_steps) *n_steps = done;
     return RD_OK;
-}
-
-rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
-                                 int32_t * beams, float * beam_logp, float * step_logp,
-                                 const rd_draft_gate & more, int32_t * n_steps) {
-    return drafter_guard("rd_drafter_beam_search", [&] { return beam_search(d, h, g, B, L, beams, beam_logp, step_logp, more, n_steps); });
 }
 
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {

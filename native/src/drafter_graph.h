@@ -15,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -75,15 +74,6 @@ using drafter_fill_fn = std::function<void(const drafter_tensor_spec & spec, int
 // twice. vocab_ids: V' target ids. Validates nothing but I/O: callers check hp and the ids.
 rd_status drafter_save(const char * path, const rd_model * m, const drafter_hparams & hp,
                        int32_t weight_type, const int32_t * vocab_ids, const drafter_fill_fn & fill);
-
-// Runs f, turning std::bad_alloc into RD_ERR_NO_MEMORY: no exception may cross redrafter.h.
-template <class F> rd_status drafter_guard(const char * what, F && f) {
-    try {
-        return f();
-    } catch (const std::bad_alloc &) {
-        return rd_fail(RD_ERR_NO_MEMORY, "%s: out of memory", what);
-    }
-}
 
 // The beam search's graphs and scratch (drafter_beam.cpp); freed before the weights.
 struct drafter_runtime;

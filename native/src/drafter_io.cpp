@@ -259,9 +259,9 @@ static rd_status write_random(const rd_model * m, const rd_drafter_init_params *
 }
 
 rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_params * p,
-                                  const char * path) {
-    return drafter_guard("rd_drafter_write_random", [&] { return write_random(m, p, path); });
-}
+                                  const char * path) try {
+    return write_random(m, p, path);
+} catch (...) { return rd_caught(__func__); }
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -426,6 +426,6 @@ static rd_status load(const char * path, const rd_model * m, rd_drafter ** out) 
     return RD_OK;
 }
 
-rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** out) {
-    return drafter_guard("rd_drafter_load", [&] { return load(path, m, out); });
-}
+rd_status rd_drafter_load(const char * path, const rd_model * m, rd_drafter ** out) try {
+    return load(path, m, out);
+} catch (...) { return rd_caught(__func__); }

@@ -6,6 +6,7 @@
 #include "llama.h"
 #include "ggml-backend.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,26 @@
 // Record msg (printf-style) as this thread's last error and return st, so a failing path
 // reads `return rd_fail(RD_ERR_IO, "cannot open %s", path);`.
 rd_status rd_fail(rd_status st, const char * fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// No exception may cross the C API (a C or Bun caller would abort): every exported call that
+// can reach llama.cpp or allocate is a function-try-block ending in
+//     catch (...) { return rd_caught(__func__); }
+// Only valid inside a catch handler: records what was thrown as this thread's last error, named
+// by fn, and returns RD_ERR_NO_MEMORY for std::bad_alloc, else RD_ERR_INTERNAL.
+rd_status rd_caught(const char * fn) noexcept;
+
+// While one lives on a thread (around a session's llama_decode), error lines llama.cpp logs
+// there once *cancel is set are dropped when logging is quiet (rd_log_set_quiet): they report
+// the decode that rd_session_cancel() stopped, which the caller gets as RD_ERR_CANCELLED.
+struct rd_log_cancel_scope {
+    explicit rd_log_cancel_scope(const std::atomic<bool> * cancel);
+    ~rd_log_cancel_scope();
+    rd_log_cancel_scope(const rd_log_cancel_scope &) = delete;
+    rd_log_cancel_scope & operator=(const rd_log_cancel_scope &) = delete;
+
+  private:
+    const std::atomic<bool> * prev;
+};
 
 struct gguf_matrix; // gguf_matrix.h: a weight matrix read straight from the target's GGUF
 
@@ -38,6 +59,10 @@ struct rd_model {
     int32_t             head_cols = 1; // columns per head call that keep the bits (head.h)
     double              head_cost[5] = {0, 1, 2, 3, 4}; // [k]: time of a k-column call / of one column (k <= head_cols)
     std::string         head_why;      // why the check failed, for logs and tests
+    // rd_model_params.batch_invariant, and what the first session's check (session.cpp) found
+    bool                batch_invariant = false;
+    std::once_flag      batch_once;
+    std::string         batch_why;     // "" when tokens decoded alone and in a batch agree
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();
 };

@@ -15,6 +15,7 @@ void rd_model_default_params(rd_model_params * p) {
     p->n_gpu_layers = 0;
     p->device = nullptr;
     p->use_mmap = true;
+    p->batch_invariant = true;
 }
 
 // llama.cpp only logs why a load failed; check the common cases first so the caller gets a
@@ -36,7 +37,7 @@ static uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
     return h;
 }
 
-rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model ** out) {
+rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model ** out) try {
     if (!path || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_model_load: path and out are required");
     *out = nullptr;
     rd_model_params defaults;
@@ -47,6 +48,7 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers;
     mp.load_mode = p->use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    mp.use_extra_bufts = !p->batch_invariant; // the repacked layouts' gemm and gemv round apart
     ggml_backend_dev_t devs[2] = {nullptr, nullptr};
     if (p->device && *p->device) {
         devs[0] = ggml_backend_dev_by_name(p->device);
@@ -58,6 +60,7 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     m->lm = llama_model_load_from_file(path, mp);
     if (!m->lm) return rd_fail(RD_ERR_FORMAT, "llama.cpp could not load '%s' (unsupported architecture or corrupt file)", path);
     m->path = path;
+    m->batch_invariant = p->batch_invariant;
     m->vocab = llama_model_get_vocab(m->lm);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     m->n_embd = llama_model_n_embd(m->lm);
@@ -107,7 +110,7 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
 
     *out = m.release();
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 void rd_model_free(rd_model * m) { delete m; }
 
@@ -122,24 +125,24 @@ bool rd_model_token_is_eog(const rd_model * m, int32_t t) {
 bool rd_model_add_bos(const rd_model * m) { return llama_vocab_get_add_bos(m->vocab); }
 uint64_t rd_model_fingerprint(const rd_model * m) { return m->fingerprint; }
 
-int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap) {
+int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap) try {
     if (!key) return -1;
     // llama_model_meta_val_str truncates into buf and returns the full length
     char dummy[1];
     if (!buf || cap <= 0) { buf = dummy; cap = 1; }
     return llama_model_meta_val_str(m->lm, key, buf, (size_t) cap);
-}
+} catch (...) { rd_caught(__func__); return -1; }
 
 int32_t rd_model_tokenize(const rd_model * m, const char * text, int32_t len, bool add_special,
-                          bool parse_special, int32_t * out, int32_t cap) {
+                          bool parse_special, int32_t * out, int32_t cap) try {
     if (!text || len < 0) return 0;
     if (!out) cap = 0;
     return llama_tokenize(m->vocab, text, len, out, cap, add_special, parse_special);
-}
+} catch (...) { rd_caught(__func__); return INT32_MIN; }
 
-int32_t rd_model_token_to_piece(const rd_model * m, int32_t token, bool special, char * buf, int32_t cap) {
+int32_t rd_model_token_to_piece(const rd_model * m, int32_t token, bool special, char * buf, int32_t cap) try {
     if (token < 0 || token >= m->n_vocab) return -INT32_MAX;
     char dummy[1];
     if (!buf || cap <= 0) { buf = dummy; cap = 0; }
     return llama_token_to_piece(m->vocab, token, buf, cap, 0, special);
-}
+} catch (...) { rd_caught(__func__); return INT32_MIN; }

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 void rd_sampler::reset() {
-    if (chain) llama_sampler_free(chain);
-    chain = nullptr;
+    if (constrain) llama_sampler_free(constrain);
+    if (pick) llama_sampler_free(pick);
+    constrain = pick = nullptr;
 }
 
 void rd_sampler_default_params(rd_sampler_params * p) {
@@ -31,6 +33,33 @@ void rd_sampler_default_params(rd_sampler_params * p) {
 }
 
 static bool finite(float x) { return std::isfinite(x); }
+
+// llama.cpp parses a GBNF group by recursion, one stack frame per "(", with no limit of its own:
+// some thousands of nested groups overflow a worker thread's stack. Count the nesting first,
+// skipping where "(" is text: string literals, character classes, token references, comments.
+static rd_status grammar_check(const char * g) {
+    const size_t len = strlen(g);
+    if (len > RD_MAX_GRAMMAR_BYTES)
+        return rd_fail(RD_ERR_GRAMMAR, "the grammar has %zu bytes, more than the limit of %d (RD_MAX_GRAMMAR_BYTES)", len,
+                       RD_MAX_GRAMMAR_BYTES);
+    int32_t depth = 0;
+    for (const char * p = g; *p; p++) {
+        if (*p == '#') {
+            while (p[1] && p[1] != '\n' && p[1] != '\r') p++;
+        } else if (*p == '"' || *p == '[' || *p == '<') {
+            const char close = *p == '"' ? '"' : *p == '[' ? ']' : '>';
+            while (p[1] && p[1] != close) p += p[1] == '\\' && p[2] ? 2 : 1;
+            if (!p[1]) break; // unterminated: llama.cpp's parser says so
+            p++;
+        } else if (*p == '(' && ++depth > RD_MAX_GRAMMAR_DEPTH) {
+            return rd_fail(RD_ERR_GRAMMAR, "the grammar nests groups deeper than the limit of %d (RD_MAX_GRAMMAR_DEPTH)",
+                           RD_MAX_GRAMMAR_DEPTH);
+        } else if (*p == ')') {
+            depth--;
+        }
+    }
+    return RD_OK;
+}
 
 rd_status rd_sampler_build(rd_sampler & s, const rd_model * m, const rd_sampler_params & sp) {
     if (!finite(sp.temperature) || sp.temperature > 100.0f)
@@ -57,48 +86,52 @@ rd_status rd_sampler_build(rd_sampler & s, const rd_model * m, const rd_sampler_
         if (t < 0 || t >= m->n_vocab)
             return rd_fail(RD_ERR_INVALID_ARG, "logit_bias token %d is outside the vocabulary (0..%d)", t, m->n_vocab - 1);
         if (std::isnan(v) || v == INFINITY) return rd_fail(RD_ERR_INVALID_ARG, "logit_bias for token %d is not a number", t);
-        bias.push_back({t, v});
+        bias.push_back({t, v <= -100.0f ? -INFINITY : v}); // OpenAI: -100 bans the token
     }
     if (sp.ignore_eos)
         for (int32_t t : m->eog_tokens) bias.push_back({t, -INFINITY});
+    const bool grammar = sp.grammar && *sp.grammar;
+    if (rd_status st = grammar ? grammar_check(sp.grammar) : RD_OK; st != RD_OK) return st;
 
     s.reset();
     s.n_vocab = m->n_vocab;
     s.n_probs = sp.n_probs;
     const bool greedy = sp.temperature <= 0.0f;
     const bool penalties = sp.repeat_penalty != 1.0f || sp.presence_penalty != 0.0f || sp.frequency_penalty != 0.0f;
-    const bool grammar = sp.grammar && *sp.grammar;
     if (greedy && bias.empty() && !penalties && !grammar) return RD_OK; // argmax fast path
 
-    llama_sampler * c = llama_sampler_chain_init(llama_sampler_chain_default_params());
-    if (!bias.empty()) llama_sampler_chain_add(c, llama_sampler_init_logit_bias(m->n_vocab, (int32_t) bias.size(), bias.data()));
-    if (penalties)
-        llama_sampler_chain_add(c, llama_sampler_init_penalties(m->n_vocab, sp.penalty_last_n, sp.repeat_penalty,
-                                                                sp.frequency_penalty, sp.presence_penalty));
-    if (grammar) {
-        llama_sampler * g = llama_sampler_init_grammar(m->vocab, sp.grammar, sp.grammar_root ? sp.grammar_root : "root");
-        if (!g) {
-            llama_sampler_free(c);
-            return rd_fail(RD_ERR_GRAMMAR, "the GBNF grammar does not parse (or has no rule '%s')", sp.grammar_root ? sp.grammar_root : "root");
-        }
-        llama_sampler_chain_add(c, g);
-    }
-    if (greedy) {
-        llama_sampler_chain_add(c, llama_sampler_init_greedy());
-    } else {
-        if (sp.top_k > 0) llama_sampler_chain_add(c, llama_sampler_init_top_k(sp.top_k));
-        if (sp.top_p < 1.0f) llama_sampler_chain_add(c, llama_sampler_init_top_p(sp.top_p, 1));
-        if (sp.min_p > 0.0f) llama_sampler_chain_add(c, llama_sampler_init_min_p(sp.min_p, 1));
-        llama_sampler_chain_add(c, llama_sampler_init_temp(sp.temperature));
-        llama_sampler_chain_add(c, llama_sampler_init_dist(sp.seed));
-    }
-    s.chain = c;
     s.cur.resize((size_t) m->n_vocab);
+    if (!bias.empty() || penalties || grammar) {
+        llama_sampler * c = s.constrain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+        if (!bias.empty()) llama_sampler_chain_add(c, llama_sampler_init_logit_bias(m->n_vocab, (int32_t) bias.size(), bias.data()));
+        if (penalties)
+            llama_sampler_chain_add(c, llama_sampler_init_penalties(m->n_vocab, sp.penalty_last_n, sp.repeat_penalty,
+                                                                    sp.frequency_penalty, sp.presence_penalty));
+        if (grammar) {
+            const char * root = sp.grammar_root ? sp.grammar_root : "root";
+            llama_sampler * g = llama_sampler_init_grammar(m->vocab, sp.grammar, root);
+            if (!g) {
+                s.reset();
+                return rd_fail(RD_ERR_GRAMMAR, "the GBNF grammar does not parse (or has no rule '%s')", root);
+            }
+            llama_sampler_chain_add(c, g);
+        }
+    }
+    llama_sampler * pick = s.pick = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (greedy) {
+        llama_sampler_chain_add(pick, llama_sampler_init_greedy());
+    } else {
+        if (sp.top_k > 0) llama_sampler_chain_add(pick, llama_sampler_init_top_k(sp.top_k));
+        if (sp.top_p < 1.0f) llama_sampler_chain_add(pick, llama_sampler_init_top_p(sp.top_p, 1));
+        if (sp.min_p > 0.0f) llama_sampler_chain_add(pick, llama_sampler_init_min_p(sp.min_p, 1));
+        llama_sampler_chain_add(pick, llama_sampler_init_temp(sp.temperature));
+        llama_sampler_chain_add(pick, llama_sampler_init_dist(sp.seed));
+    }
     return RD_OK;
 }
 
 int32_t rd_sampler_next(rd_sampler & s, const float * logits) {
-    if (!s.chain) {
+    if (!s.pick) {
         // greedy: first maximum, like llama.cpp's greedy sampler
         int32_t best = 0;
         for (int32_t i = 1; i < s.n_vocab; i++)
@@ -107,9 +140,16 @@ int32_t rd_sampler_next(rd_sampler & s, const float * logits) {
     }
     for (int32_t i = 0; i < s.n_vocab; i++) s.cur[i] = {i, logits[i], 0.0f};
     llama_token_data_array arr = {s.cur.data(), s.cur.size(), -1, false};
-    llama_sampler_apply(s.chain, &arr);
-    int32_t tok = arr.data[arr.selected].id;
-    llama_sampler_accept(s.chain, tok);
+    if (s.constrain) {
+        llama_sampler_apply(s.constrain, &arr);
+        bool any = false;
+        for (size_t i = 0; i < arr.size && !any; i++) any = arr.data[i].logit > -INFINITY;
+        if (!any) return RD_NO_TOKEN;
+    }
+    llama_sampler_apply(s.pick, &arr);
+    const int32_t tok = arr.data[arr.selected].id;
+    if (s.constrain) llama_sampler_accept(s.constrain, tok);
+    llama_sampler_accept(s.pick, tok);
     return tok;
 }
 

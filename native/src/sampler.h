@@ -6,8 +6,13 @@
 
 #include <vector>
 
+// The chain is kept in two parts so a step can tell "no token is allowed" from a draw: the
+// constraints (logit bias, penalties, grammar) mask and shift the logits, the pick (greedy, or
+// top-k/top-p/min-p/temperature/dist) draws from what is left. Applied back to back they are
+// llama.cpp's single chain in the same order, so the draws are the same.
 struct rd_sampler {
-    llama_sampler * chain = nullptr; // null on the greedy fast path
+    llama_sampler * constrain = nullptr; // null when the request has no constraint
+    llama_sampler * pick = nullptr;      // null on the greedy fast path (no constraint either)
     int32_t n_vocab = 0;
     int32_t n_probs = 0;
     std::vector<llama_token_data> cur; // V candidates, reused
@@ -19,12 +24,17 @@ struct rd_sampler {
     void reset();
 };
 
-// Validate sp and build the chain into s (replacing what it held).
-// RD_ERR_INVALID_ARG for out-of-range values, RD_ERR_GRAMMAR for a GBNF that does not parse.
+// Validate sp and build the chain into s (replacing what it held). A logit bias <= -100 bans
+// the token (OpenAI's documented meaning), like -INFINITY.
+// RD_ERR_INVALID_ARG for out-of-range values, RD_ERR_GRAMMAR for a GBNF that does not parse or
+// exceeds RD_MAX_GRAMMAR_BYTES / RD_MAX_GRAMMAR_DEPTH.
 rd_status rd_sampler_build(rd_sampler & s, const rd_model * m, const rd_sampler_params & sp);
 
 // Draw the next token from logits (V floats) and advance the chain's state (penalties,
-// grammar, RNG) with it.
+// grammar, RNG) with it. RD_NO_TOKEN, with the state unchanged, when the constraints leave no
+// candidate with a finite logit (a grammar that is complete while end-of-generation is banned,
+// or every token banned): llama.cpp's grammar would throw on accepting any token then.
+constexpr int32_t RD_NO_TOKEN = -1;
 int32_t rd_sampler_next(rd_sampler & s, const float * logits);
 
 // Log-softmax of the raw logits: out[0] = logprob of token, then n_probs (id, logprob) pairs

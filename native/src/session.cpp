@@ -23,6 +23,13 @@ void rd_session_default_params(rd_session_params * p) {
     p->lookup = 16;
 }
 
+// The catch of the entry points that advance a session: an exception may have left its cache
+// and sampler half-updated, so it must be prefilled again.
+static rd_status session_caught(rd_session * s, const char * fn) noexcept {
+    if (s) s->state = rd_state::empty;
+    return rd_caught(fn);
+}
+
 rd_session::~rd_session() {
     if (batch.token) llama_batch_free(batch);
     if (ctx) llama_free(ctx);
@@ -52,7 +59,7 @@ static bool eval_cb(ggml_tensor * t, bool ask, void * data) {
 
 static std::string head_check(rd_session * s);
 
-rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p, rd_session ** out) {
+rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params * p, rd_session ** out) try {
     if (!m || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_init: model and out are required");
     *out = nullptr;
     rd_session_params defaults;
@@ -135,7 +142,7 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     }
     *out = s.release();
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 void rd_session_free(rd_session * s) { delete s; }
 
@@ -159,14 +166,14 @@ static int32_t seq_cells(llama_context * ctx, llama_seq_id q) {
     return n_stream == 1 ? (int32_t) cells : -1;
 }
 
-int32_t rd_session_kv_cells(const rd_session * s) {
+int32_t rd_session_kv_cells(const rd_session * s) try {
     // every occupied cell carries some beam's seq id and, after compaction, every beam holds
     // the same cells: any disagreement means a stale branch survived
     const int32_t n0 = seq_cells(s->ctx, 0);
     for (int32_t q = 1; q < s->n_seq; q++)
         if (seq_cells(s->ctx, q) != n0) return -1;
     return n0;
-}
+} catch (...) { rd_caught(__func__); return -1; }
 
 static void batch_add(llama_batch & b, int32_t tok, int32_t pos, uint32_t seqs, bool logits) {
     const int32_t i = b.n_tokens++;
@@ -179,6 +186,7 @@ static void batch_add(llama_batch & b, int32_t tok, int32_t pos, uint32_t seqs, 
 }
 
 static rd_status decode(rd_session * s) {
+    rd_log_cancel_scope quiet_cancel(&s->cancel);
     const int32_t rc = llama_decode(s->ctx, s->batch);
     if (rc == 0) return RD_OK;
     s->state = rd_state::empty;
@@ -260,7 +268,7 @@ static std::string head_check(rd_session * s) {
     return "";
 }
 
-rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) {
+rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) try {
     if (!s || !tokens || !sp) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prefill: session, tokens and sampler are required");
     s->cancel.store(false);
     s->state = rd_state::empty;
@@ -297,7 +305,7 @@ rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, 
     s->hist.assign(tokens, tokens + n);
     s->state = rd_state::prefilled;
     return RD_OK;
-}
+} catch (...) { return session_caught(s, __func__); }
 
 // The tree-node bit of this step's copy beam (its sequence, the last); 0 without one.
 static uint32_t copy_bit(const rd_session * s) { return s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u; }
@@ -344,8 +352,8 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     r->target_calls = 1;
     if (st != RD_OK) return st;
 
-    bool eos = false;
-    const int32_t last = rd_accept_walk(s, max_tokens, out, logprobs, &r->n_tokens, &eos);
+    rd_finish finish = RD_FINISH_NONE;
+    const int32_t last = rd_accept_walk(s, max_tokens, out, logprobs, &r->n_tokens, &finish);
     r->n_head = s->step_lazy ? s->n_head : t.n;
     r->t_head_ms = s->t_head_ms;
     r->t_verify_ms += s->t_head_ms; // the head is target work, like the decode
@@ -363,7 +371,7 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     rd_kv_compact(s, last);
     s->n_past += t.depth[last] + 1;
     memcpy(s->h.data(), llama_get_embeddings_ith(s->ctx, last), s->h.size() * sizeof(float));
-    if (eos) { s->state = rd_state::done; s->finish = RD_FINISH_EOS; r->finish = RD_FINISH_EOS; }
+    if (finish != RD_FINISH_NONE) { s->state = rd_state::done; r->finish = s->finish = finish; }
     r->t_other_ms = (t1 - t0) + (rd_now_ms() - t2 - s->t_head_ms);
     return RD_OK;
 }
@@ -381,17 +389,22 @@ static bool step_begin(rd_session * s, int32_t max_tokens, int32_t * out, float 
         const double t0 = rd_now_ms();
         const float * logits = llama_get_logits_ith(s->ctx, -1);
         const int32_t x = rd_sampler_next(s->smp, logits);
-        if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs);
-        out[0] = x;
-        s->g = x;
-        s->hist.push_back(x);
-        r->n_tokens = 1;
         r->n_tree = 1;
         r->target_calls = 1;
-        s->state = rd_state::running;
-        if (!s->ignore_eos && llama_vocab_is_eog(s->m->vocab, x)) {
+        if (x == RD_NO_TOKEN) {
             s->state = rd_state::done;
-            s->finish = RD_FINISH_EOS; r->finish = RD_FINISH_EOS;
+            r->finish = s->finish = RD_FINISH_NO_TOKEN;
+        } else {
+            if (logprobs) rd_sampler_logprobs(logits, s->m->n_vocab, x, s->smp.n_probs, logprobs);
+            out[0] = x;
+            s->g = x;
+            s->hist.push_back(x);
+            r->n_tokens = 1;
+            s->state = rd_state::running;
+            if (!s->ignore_eos && llama_vocab_is_eog(s->m->vocab, x)) {
+                s->state = rd_state::done;
+                r->finish = s->finish = RD_FINISH_EOS;
+            }
         }
         r->t_other_ms = rd_now_ms() - t0;
         return true;
@@ -424,7 +437,7 @@ static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_resu
 }
 
 rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_t * out, float * logprobs,
-                          rd_step_result * r) {
+                          rd_step_result * r) try {
     rd_step_result dummy;
     if (!r) r = &dummy;
     if (!s) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_step: session is null");
@@ -483,10 +496,10 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     st = verify_step(s, s->beams.data(), B, L, max_tokens, out, logprobs, r, t1);
     if (st == RD_OK && draft && (s->d || s->lookup > 0)) learn(s, L, drafted, *r);
     return st;
-}
+} catch (...) { return session_caught(s, __func__); }
 
 rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B, int32_t L, int32_t max_tokens,
-                                int32_t * out, float * logprobs, rd_step_result * r) {
+                                int32_t * out, float * logprobs, rd_step_result * r) try {
     rd_step_result dummy;
     if (!r) r = &dummy;
     if (!s) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_step_beams: session is null");
@@ -502,4 +515,4 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
     if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r);
     return st;
-}
+} catch (...) { return session_caught(s, __func__); }

@@ -75,9 +75,10 @@ const float * rd_node_logits(rd_session * s, int32_t node);
 // Walk the verified tree from the root drawing the target's token at each node with the
 // request's sampler (lossless: one draw per emitted token, in plain-decoding order).
 // Emits up to max_tokens tokens into out/logprobs; returns the index of the last node on the
-// accepted path (-1 when the head failed) and sets *n_out and *eos.
+// accepted path (-1 when the head failed) and sets *n_out and *finish: RD_FINISH_EOS after an
+// end-of-generation token, RD_FINISH_NO_TOKEN when the sampler allows none at the last node.
 int32_t rd_accept_walk(rd_session * s, int32_t max_tokens, int32_t * out, float * logprobs,
-                       int32_t * n_out, bool * eos);
+                       int32_t * n_out, rd_finish * finish);
 
 // Keep the KV cells of the accepted path root..last (positions n_past..n_past+depth), drop
 // every other tree cell, and share the path with all beam sequences again.

@@ -247,15 +247,15 @@ static uint64_t cache_key(const rd_model * m, const rd_teacher_params * p, const
 }
 
 uint64_t rd_teacher_cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
-                              const int64_t * offsets, int32_t n_prompts) {
+                              const int64_t * offsets, int32_t n_prompts) try {
     rd_teacher_params defaults;
     rd_teacher_default_params(&defaults);
     if (!m || !tokens || !offsets || n_prompts < 0) return 0;
     return cache_key(m, p ? p : &defaults, tokens, offsets, n_prompts);
-}
+} catch (...) { rd_caught(__func__); return 0; }
 
 rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
-                          const int64_t * offsets, int32_t n_prompts, const char * path, rd_teacher ** out) {
+                          const int64_t * offsets, int32_t n_prompts, const char * path, rd_teacher ** out) try {
     if (!m || !path || !out || (n_prompts > 0 && (!tokens || !offsets)))
         return rd_fail(RD_ERR_INVALID_ARG, "rd_teacher_init: model, tokens, offsets, path and out are required");
     *out = nullptr;
@@ -353,7 +353,7 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
     t->t_start = rd_now_ms();
     *out = t.release();
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 void rd_teacher_free(rd_teacher * t) { delete t; }
 
@@ -450,7 +450,7 @@ static void fill_progress(const rd_teacher * t, rd_teacher_progress * pr) {
     pr->finished = t->finished ? 1 : 0;
 }
 
-rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * progress) {
+rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * progress) try {
     if (!t) return rd_fail(RD_ERR_INVALID_ARG, "rd_teacher_run: teacher is null");
     const double t0 = rd_now_ms();
     rd_status st = RD_OK;
@@ -497,7 +497,7 @@ rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * p
     t->t_busy += rd_now_ms() - t0;
     fill_progress(t, progress);
     return st;
-}
+} catch (...) { return rd_caught(__func__); }
 
 // ---------------------------------------------------------------------------------------------
 // Draft vocabulary
@@ -528,7 +528,7 @@ void teacher_draft_vocab(const teacher_file & tf, int32_t n, int32_t * ids, doub
     if (coverage) *coverage = total > 0 ? (double) inside / (double) total : 0.0;
 }
 
-rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t n, int32_t * ids, double * coverage) {
+rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t n, int32_t * ids, double * coverage) try {
     if (!m || !path || !ids) return rd_fail(RD_ERR_INVALID_ARG, "rd_teacher_draft_vocab: model, path and ids are required");
     if (n < 1 || n > m->n_vocab)
         return rd_fail(RD_ERR_INVALID_ARG, "draft vocabulary of %d tokens is not in 1..%d (the target's vocab)", n, m->n_vocab);
@@ -539,12 +539,12 @@ rd_status rd_teacher_draft_vocab(const rd_model * m, const char * path, int32_t 
                        path, (unsigned long long) tf.fingerprint, m->name.c_str(), (unsigned long long) m->fingerprint);
     teacher_draft_vocab(tf, n, ids, coverage);
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 // ---------------------------------------------------------------------------------------------
 // Chat template for C tools
 
-int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap) {
+int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * buf, int32_t cap) try {
     if (!m || !user) return -1;
     // no template in the GGUF: the known format of its architecture, else ChatML (llama.cpp's
     // own fallback): the gateway's rule (src/engine/chat-template.ts)
@@ -565,4 +565,4 @@ int32_t rd_model_chat_user_prompt(const rd_model * m, const char * user, char * 
     memcpy(buf, tmp.data(), (size_t) n);
     buf[n] = '\0';
     return n;
-}
+} catch (...) { rd_caught(__func__); return -1; }

@@ -273,7 +273,7 @@ static void input_scales(rd_trainer * t) {
 
 static const char * const CK_ARCH = "redrafter-checkpoint";
 
-rd_status rd_trainer_checkpoint(rd_trainer * t) {
+rd_status rd_trainer_checkpoint(rd_trainer * t) try {
     if (!t) return rd_fail(RD_ERR_INVALID_ARG, "rd_trainer_checkpoint: trainer is null");
     if (t->ckpt_path.empty()) return rd_fail(RD_ERR_STATE, "the trainer has no checkpoint path");
     gguf_context * g = gguf_init_empty();
@@ -318,7 +318,7 @@ rd_status rd_trainer_checkpoint(rd_trainer * t) {
         return rd_fail(RD_ERR_IO, "cannot write checkpoint '%s'", t->ckpt_path.c_str());
     }
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 static rd_status load_checkpoint(rd_trainer * t) {
     const char * path = t->ckpt_path.c_str();
@@ -372,7 +372,7 @@ static rd_status load_checkpoint(rd_trainer * t) {
 // Init
 
 rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_train_params * p,
-                          const char * checkpoint_path, bool resume, rd_trainer ** out) {
+                          const char * checkpoint_path, bool resume, rd_trainer ** out) try {
     if (!m || !teacher_path || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_trainer_init: model, teacher_path and out are required");
     *out = nullptr;
     rd_train_params defaults;
@@ -475,7 +475,7 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
         if (rd_status st = build_graph(t.get(), t->eg, (int32_t) std::min<size_t>(t->eval.size(), 256), false); st != RD_OK) return st;
     *out = t.release();
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -528,7 +528,7 @@ static rd_status train_step(rd_trainer * t) {
     return RD_OK;
 }
 
-rd_status rd_trainer_run(rd_trainer * t, int32_t max_ms, int32_t max_steps, rd_train_progress * pr) {
+rd_status rd_trainer_run(rd_trainer * t, int32_t max_ms, int32_t max_steps, rd_train_progress * pr) try {
     if (!t) return rd_fail(RD_ERR_INVALID_ARG, "rd_trainer_run: trainer is null");
     const double t0 = rd_now_ms();
     rd_status st = RD_OK;
@@ -563,9 +563,9 @@ rd_status rd_trainer_run(rd_trainer * t, int32_t max_ms, int32_t max_steps, rd_t
         pr->finished = t->step >= t->total_steps ? 1 : 0;
     }
     return st;
-}
+} catch (...) { return rd_caught(__func__); }
 
-rd_status rd_trainer_save(rd_trainer * t, const char * path) {
+rd_status rd_trainer_save(rd_trainer * t, const char * path) try {
     if (!t || !path) return rd_fail(RD_ERR_INVALID_ARG, "rd_trainer_save: trainer and path are required");
     auto fill = [&](const drafter_tensor_spec & s, int64_t row0, int64_t n_rows, float * dst) {
         ggml_tensor * wt = nullptr;
@@ -578,4 +578,4 @@ rd_status rd_trainer_save(rd_trainer * t, const char * path) {
                 for (size_t c = 0; c < scale->size(); c++) dst[r * s.ne0 + (int64_t) c] *= (*scale)[c];
     };
     return drafter_save(path, t->m, t->hp, t->p.weight_type, t->vocab_ids.data(), fill);
-}
+} catch (...) { return rd_caught(__func__); }

@@ -59,7 +59,7 @@ rd_status train_evaluate(rd_trainer * t) {
 
 rd_status rd_eval_tau(rd_model * m, rd_drafter * d, const int32_t * tokens, const int64_t * offsets,
                       int32_t n_prompts, int32_t B, int32_t L, int32_t max_new_tokens, int32_t n_threads,
-                      double * tau, double * tokens_per_s) {
+                      double * tau, double * tokens_per_s) try {
     if (!m || !tokens || !offsets || !tau || n_prompts < 1 || max_new_tokens < 1)
         return rd_fail(RD_ERR_INVALID_ARG, "rd_eval_tau: model, prompts (>= 1), max_new_tokens >= 1 and tau are required");
     rd_session_params sp;
@@ -100,4 +100,4 @@ rd_status rd_eval_tau(rd_model * m, rd_drafter * d, const int32_t * tokens, cons
     *tau = n_calls > 0 ? (double) n_tokens / (double) n_calls : 0.0;
     if (tokens_per_s) *tokens_per_s = ms > 0 ? (double) n_tokens / (ms / 1000.0) : 0.0;
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }

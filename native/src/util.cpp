@@ -5,28 +5,54 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 
-static thread_local std::string g_last_error;
+// A fixed buffer, not a std::string: recording an error must not allocate (nor throw) when
+// the error being recorded is an allocation that failed.
+static thread_local char g_last_error[1024];
 static std::atomic<bool> g_quiet{false};
 
 rd_status rd_fail(rd_status st, const char * fmt, ...) {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
     va_end(ap);
-    g_last_error = buf;
     return st;
 }
 
-const char * rd_last_error(void) { return g_last_error.c_str(); }
+rd_status rd_caught(const char * fn) noexcept {
+    try {
+        throw;
+    } catch (const std::bad_alloc &) {
+        return rd_fail(RD_ERR_NO_MEMORY, "%s: out of memory", fn);
+    } catch (const std::exception & e) {
+        return rd_fail(RD_ERR_INTERNAL, "%s: %s", fn, e.what());
+    } catch (...) {
+        return rd_fail(RD_ERR_INTERNAL, "%s: an unknown C++ exception", fn);
+    }
+}
+
+const char * rd_last_error(void) { return g_last_error; }
 
 const char * rd_version(void) { return "0.1.0 (llama.cpp v0.4.0 via node-llama-cpp 3.21.1)"; }
 
+// The cancel flag of the session whose llama_decode runs on this thread; null outside one.
+static thread_local const std::atomic<bool> * t_decode_cancel = nullptr;
+
+rd_log_cancel_scope::rd_log_cancel_scope(const std::atomic<bool> * cancel) : prev(t_decode_cancel) {
+    t_decode_cancel = cancel;
+}
+rd_log_cancel_scope::~rd_log_cancel_scope() { t_decode_cancel = prev; }
+
+// Quiet keeps errors only, and not those of a decode our own abort callback stopped: llama.cpp
+// logs "failed to decode" for it as for a real failure, on the decoding thread.
 static void log_cb(enum ggml_log_level level, const char * text, void *) {
-    if (g_quiet.load(std::memory_order_relaxed) && level != GGML_LOG_LEVEL_ERROR) return;
+    if (g_quiet.load(std::memory_order_relaxed) &&
+        (level != GGML_LOG_LEVEL_ERROR || (t_decode_cancel && t_decode_cancel->load(std::memory_order_relaxed))))
+        return;
     fputs(text, stderr);
 }
 
@@ -35,7 +61,7 @@ void rd_log_set_quiet(bool quiet) {
     llama_log_set(log_cb, nullptr);
 }
 
-rd_status rd_backend_init(const char * dir) {
+rd_status rd_backend_init(const char * dir) try {
     static std::once_flag once;
     std::call_once(once, [dir] {
         llama_log_set(log_cb, nullptr);
@@ -46,7 +72,7 @@ rd_status rd_backend_init(const char * dir) {
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr)
         return rd_fail(RD_ERR_BACKEND, "no ggml CPU backend could be loaded from %s", dir ? dir : "(executable folder)");
     return RD_OK;
-}
+} catch (...) { return rd_caught(__func__); }
 
 void rd_backend_set_threads(ggml_backend_t b, int32_t n_threads) {
     // Only the CPU backend has threads; it exports the setter through its registry because

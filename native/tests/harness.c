@@ -11,7 +11,7 @@
 
 /* CMake passes the absolute path; otherwise assume the tests run in native/build. */
 #ifndef RD_TEST_DEFAULT_PROMPTS
-#define RD_TEST_DEFAULT_PROMPTS "../../../shared/data/dev_eval.jsonl"
+#define RD_TEST_DEFAULT_PROMPTS "../../tests/fixtures/prompts.jsonl"
 #endif
 
 static int n_checks;

@@ -1,12 +1,12 @@
 /* harness.h - what every native test program shares: checks that report file:line and count
- * failures, the summary line, the tiny test model, and the developer prompt set.
+ * failures, the summary line, the tiny test model, and the test prompts.
  *
  * Environment (CTest sets all of these, see native/CMakeLists.txt):
  *   RD_LIB_DIR      folder of the ggml/llama shared libraries (backends are loaded from there)
  *   RD_TEST_MODEL   the tiny GGUF made by make-tiny-model (fixture of every test)
  *   RD_TEST_MODEL_B a second one with another seed and vocab, for wrong-target tests
  *   RD_TEST_PROMPTS a JSONL file with a "prompt" field per line; default
- *                   <repo>/../shared/data/dev_eval.jsonl
+ *                   <repo>/tests/fixtures/prompts.jsonl (24 prompts of the repository's own)
  */
 #ifndef RD_TEST_HARNESS_H
 #define RD_TEST_HARNESS_H
@@ -52,7 +52,7 @@ rd_model * rd_test_open_model(void);
 rd_model * rd_test_open_model_b(void);
 rd_model * rd_test_open_model_q8(void); /* the output layer in Q8_0 */
 
-/* The "prompt" strings of $RD_TEST_PROMPTS (default: the shared dev set), unescaped to UTF-8,
+/* The "prompt" strings of $RD_TEST_PROMPTS (default: the repository's fixture), unescaped to UTF-8,
  * at most max of them (max <= 0: all). *out is an array of malloc'd strings; release it with
  * rd_test_free_prompts(). Returns the count, or -1 (counted as a failed check) when the file
  * cannot be read or holds no prompt. */

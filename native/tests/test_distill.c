@@ -21,8 +21,8 @@
 #define F_RANDOM    "test_distill_random.gguf"
 #define F_BAD_JSONL "test_distill_bad.jsonl"
 
-#define N_TRAIN 40
-#define N_HOLD  8
+#define N_TRAIN 18
+#define N_HOLD  6 /* 24 prompts: all of tests/fixtures/prompts.jsonl */
 #define THREADS 1 /* same-weights-on-resume holds for one thread count */
 
 typedef struct prompt_set {
@@ -74,7 +74,7 @@ static void train_params(rd_train_params * p) {
     p->epochs = 6;
     p->lr = 3e-3f;
     p->warmup_steps = 5;
-    p->holdout = 0.1f;
+    p->holdout = 0.25f; /* of 18 teacher sequences */
     p->weight_type = RD_WEIGHTS_F32;
     p->checkpoint_every = 0;
     p->n_threads = THREADS;

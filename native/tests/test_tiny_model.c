@@ -1,6 +1,6 @@
 /* test_tiny_model.c - the fixture every other test builds on, checked through llama.cpp itself
  * (not through libredrafter): the GGUF from make-tiny-model loads, its SentencePiece vocab
- * tokenizes the developer prompts into words rather than bytes and back to the same text, the
+ * tokenizes the test prompts into words rather than bytes and back to the same text, the
  * chat markers are control tokens, and greedy generation depends on the prompt without
  * collapsing onto one token (a degenerate target would make speculative tests pass vacuously)
  * nor stopping early (no control token, EOS included, is ever the greedy choice). */

@@ -1,5 +1,5 @@
-/* prompts.c - reads the "prompt" field of each line of a JSONL prompt file (../shared/data
- * format) with a minimal JSON reader: enough for one flat object per line. Shared by the
+/* prompts.c - reads the "prompt" field of each line of a JSONL prompt file (the format of
+ * tests/fixtures/prompts.jsonl) with a minimal JSON reader: enough for one flat object per line. Shared by the
  * command-line tool and the native tests. */
 #include "prompts.h"
 

@@ -141,6 +141,7 @@ static int run_prompt(rd_model * m, rd_session * s, const options * o, int idx, 
         draft += r.t_draft_ms; verify += r.t_verify_ms; other += r.t_other_ms;
         if (r.n_drafted > 0) { dedup_sum += 1.0 - (double) r.n_tree / (r.n_drafted + 1); spec_steps++; }
         if (r.finish == RD_FINISH_EOS) { finish = "stop"; if (n > 0 && rd_model_token_is_eog(m, out[n - 1])) n--; break; }
+        if (r.finish == RD_FINISH_NO_TOKEN) { finish = "stop"; break; }
         if (r.finish == RD_FINISH_LENGTH) break;
     }
     double t2 = now_ms();

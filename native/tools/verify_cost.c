@@ -35,8 +35,9 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "usage: verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N<=257] [--lib-dir DIR]\n");
         return 2;
     }
-    rd_backend_init(lib_dir);
     rd_log_set_quiet(true);
+    /* without a backend every load fails as if the file were corrupt: say what is missing */
+    if (rd_backend_init(lib_dir) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_model * m = NULL;
     rd_session * s = NULL, * lz = NULL;
     if (rd_model_load(model, NULL, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
@@ -78,8 +79,9 @@ int main(int argc, char ** argv) {
                 rd_session * x = lazy ? lz : s;
                 if (rd_session_prefill(x, prompt, 8, &sp) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
                 rd_step_result res;
-                rd_session_step(x, false, 1, out, NULL, &res); /* first token: from the prompt */
-                if (rd_session_step_beams(x, beams, B, L, 1, out, NULL, &res) != RD_OK) {
+                /* the first token comes from the prompt, then the tree */
+                if (rd_session_step(x, false, 1, out, NULL, &res) != RD_OK ||
+                    rd_session_step_beams(x, beams, B, L, 1, out, NULL, &res) != RD_OK) {
                     fprintf(stderr, "error at B=%d L=%d: %s\n", B, L, rd_last_error());
                     return 1;
                 }

@@ -76,7 +76,9 @@ function run(job: Extract<ToWorker, { t: "gen" }>): void {
     }
     remaining -= out.tokens.length;
     const finish =
-      out.finish === Finish.EOS ? "stop" : out.finish === Finish.LENGTH || remaining <= 0 ? "length" : null;
+      out.finish === Finish.EOS || out.finish === Finish.NO_TOKEN
+        ? "stop"
+        : out.finish === Finish.LENGTH || remaining <= 0 ? "length" : null;
     post({ t: "step", gen, out, finish, wallMs: performance.now() - ts });
     if (finish) return post({ t: "end", gen, reason: "done" });
     if (out.tokens.length === 0) {

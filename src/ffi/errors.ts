@@ -14,6 +14,7 @@ export const Status = {
   RD_ERR_STATE: 9,
   RD_ERR_BACKEND: 10,
   RD_ERR_NO_MEMORY: 11,
+  RD_ERR_INTERNAL: 12, // llama.cpp or the C++ library threw; the session must be prefilled again
 } as const;
 
 export type StatusName = keyof typeof Status;

@@ -16,7 +16,9 @@ export const RD_MAX_PROBS = 20;
 /** The most tokens one step can emit: the root plus a fully accepted beam. */
 export const MAX_STEP_TOKENS = RD_MAX_BEAM_LENGTH + 1;
 
-export const Finish = { NONE: 0, EOS: 1, LENGTH: 2 } as const;
+/** rd_finish. NO_TOKEN: nothing may follow (a complete grammar with end-of-generation banned, or
+ *  every token banned); nothing is emitted for it, and it ends the generation like EOS. */
+export const Finish = { NONE: 0, EOS: 1, LENGTH: 2, NO_TOKEN: 3 } as const;
 
 export interface SessionParams {
   nCtx?: number; // 0 = 4096 capped at the model's train ctx

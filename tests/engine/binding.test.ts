@@ -110,6 +110,21 @@ describe("Session", () => {
     const sampler = { ...defaultSampler, grammar: "root ::= (" };
     expect(() => s.prefill(model.tokenize("hi"), sampler)).toThrow(expect.objectContaining({ code: "RD_ERR_GRAMMAR" }));
   });
+
+  test("a grammar complete while EOS is banned ends with Finish.NO_TOKEN (llama.cpp's throw used to abort Bun)", () => {
+    using s = Session.open(model, null, exact);
+    s.prefill(model.tokenize("hi"), { ...defaultSampler, grammar: 'root ::= "{" [0-9] "}"', ignore_eos: true });
+    const out: number[] = [];
+    let finish: number = Finish.NONE;
+    for (let i = 0; i < 16 && finish === Finish.NONE; i++) {
+      const r = s.step(true, 8);
+      out.push(...r.tokens);
+      finish = r.finish;
+    }
+    expect(finish).toBe(Finish.NO_TOKEN);
+    const bytes = out.flatMap((t) => Array.from(model.tokenBytes(t)));
+    expect(new TextDecoder().decode(Uint8Array.from(bytes))).toMatch(/^\{[0-9]\}$/);
+  });
 });
 
 describe("closed handles", () => {
