@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { LogprobShaper } from "../src/server/logprobs.ts";
-import { chatPrompt, completionBudget } from "../src/server/prompt.ts";
+import { chatPrompt, completionBudget, inTurn } from "../src/server/prompt.ts";
 import { respond, type EndpointShape } from "../src/server/respond.ts";
 import { choiceSpecs, Run } from "../src/server/run.ts";
 import { samplerFor, stopStrings } from "../src/server/sampling.ts";
@@ -12,16 +12,18 @@ import type { ServerState } from "../src/server/state.ts";
 import { jsonBody } from "../src/server/validate.ts";
 
 export function chatCompletionsRoutes(state: ServerState): Hono<{ Variables: RequestIdVariables }> {
-  return new Hono<{ Variables: RequestIdVariables }>().post("/chat/completions", jsonBody(chatRequest), (c) => {
+  return new Hono<{ Variables: RequestIdVariables }>().post("/chat/completions", jsonBody(chatRequest), async (c) => {
     const startedAt = performance.now();
     const req = c.req.valid("json");
     const engine = state.engine();
     const model = state.resolveModel(req.model);
-    const prompt = chatPrompt(engine, req.messages);
-    const maxTokens = completionBudget(prompt.length, req.max_completion_tokens ?? req.max_tokens, engine.info.nCtx, "messages");
     const top = req.logprobs ? (req.top_logprobs ?? 0) : null;
+    // the grammar (bounded: milliseconds) before the prompt (the template and tokenizer)
+    const sampler = await inTurn(() => samplerFor(req, engine.info.nVocab, top, state.config));
+    const prompt = await chatPrompt(engine, req.messages, state.config.maxPromptBytes);
+    const maxTokens = completionBudget(prompt.length, req.max_completion_tokens ?? req.max_tokens, engine.info.nCtx, "messages");
     const n = req.n ?? 1;
-    const specs = choiceSpecs([prompt], n, samplerFor(req, engine.info.nVocab, top), req.seed, {
+    const specs = choiceSpecs([prompt], n, sampler, req.seed, {
       maxTokens: [maxTokens],
       draft: state.config.draft && (req.redrafter?.draft ?? true),
       stops: stopStrings(req.stop),

@@ -6,7 +6,7 @@ import type { RequestIdVariables } from "hono/request-id";
 import { detokenize } from "../src/server/detokenizer.ts";
 import { ApiError } from "../src/server/errors.ts";
 import { LogprobShaper } from "../src/server/logprobs.ts";
-import { completionBudget, completionPrompt } from "../src/server/prompt.ts";
+import { completionBudget, completionPrompts, inTurn } from "../src/server/prompt.ts";
 import { respond, type EndpointShape } from "../src/server/respond.ts";
 import { choiceSpecs, Run } from "../src/server/run.ts";
 import { samplerFor, stopStrings } from "../src/server/sampling.ts";
@@ -22,7 +22,7 @@ function promptList(p: CompletionRequest["prompt"]): (string | number[])[] {
 }
 
 export function completionsRoutes(state: ServerState): Hono<{ Variables: RequestIdVariables }> {
-  return new Hono<{ Variables: RequestIdVariables }>().post("/completions", jsonBody(completionRequest), (c) => {
+  return new Hono<{ Variables: RequestIdVariables }>().post("/completions", jsonBody(completionRequest), async (c) => {
     const startedAt = performance.now();
     const req = c.req.valid("json");
     const engine = state.engine();
@@ -31,11 +31,13 @@ export function completionsRoutes(state: ServerState): Hono<{ Variables: Request
     if (req.best_of && req.best_of !== n) {
       throw ApiError.invalid("best_of other than n is not supported (choices are not ranked)", "best_of");
     }
-    const raw = promptList(req.prompt);
-    const prompts = raw.map((p, i) => completionPrompt(engine, p, raw.length > 1 ? `prompt[${i}]` : "prompt"));
-    const budgets = prompts.map((p) => completionBudget(p.length, req.max_tokens, engine.info.nCtx, "prompt"));
     const top = req.logprobs ?? null;
-    const specs = choiceSpecs(prompts, n, samplerFor(req, engine.info.nVocab, top), req.seed, {
+    // the grammar (bounded: milliseconds) before the prompts (the tokenizer)
+    const sampler = await inTurn(() => samplerFor(req, engine.info.nVocab, top, state.config));
+    const raw = promptList(req.prompt);
+    const prompts = await completionPrompts(engine, raw, state.config.maxPromptBytes);
+    const budgets = prompts.map((p) => completionBudget(p.length, req.max_tokens, engine.info.nCtx, "prompt"));
+    const specs = choiceSpecs(prompts, n, sampler, req.seed, {
       maxTokens: budgets,
       draft: state.config.draft && (req.redrafter?.draft ?? true),
       stops: stopStrings(req.stop),

@@ -4,6 +4,13 @@
 // Context policy (as OpenAI and vLLM do): a prompt that leaves no room in the context, or an
 // explicit max_tokens that does not fit beside the prompt, is a 400 context_length_exceeded.
 // Without max_tokens a completion may use the rest of the context and ends with "length".
+//
+// The template and the tokenizer run on the HTTP thread (Gemma's tokenizer: about 40 ms per
+// 64 KiB, more than linear beyond), so prompt text is measured in bytes first and one over
+// --max-prompt-bytes is refused untouched; and each render or tokenization gets an event-loop
+// turn of its own (inTurn, which the routes also use for the response_format grammar), one at a
+// time across all requests, so /health waits for one piece of work at most.
+import { SETTINGS } from "../config.ts";
 import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import type { Engine } from "../engine/engine.ts";
 import { ApiError } from "./errors.ts";
@@ -14,7 +21,57 @@ function contentText(m: ChatMessage): string {
   return typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("");
 }
 
-export function chatPrompt(engine: Engine, messages: readonly ChatMessage[]): number[] {
+const utf8Length = (s: string) => Buffer.byteLength(s, "utf8");
+
+let lastTurn: Promise<unknown> = Promise.resolve();
+
+/** work() in an event-loop turn of its own, after every piece of work queued before it. */
+export function inTurn<T>(work: () => T): Promise<T> {
+  const turn = lastTurn.then(() => new Promise<T>((resolve, reject) => setImmediate(() => {
+    try {
+      resolve(work());
+    } catch (e) {
+      reject(e);
+    }
+  })));
+  lastTurn = turn.catch(() => undefined);
+  return turn;
+}
+
+/** Prompt text the server tokenizes, bytes: maxPromptBytes, or 16 per token of context when 0. */
+export function promptByteLimit(maxPromptBytes: number, nCtx: number): number {
+  return maxPromptBytes > 0 ? maxPromptBytes : 16 * nCtx;
+}
+
+function contextExceeded(message: string, param: string): ApiError {
+  return new ApiError(400, message, "invalid_request_error", "context_length_exceeded", param);
+}
+
+/** Throws context_length_exceeded when `bytes` of prompt text are over the byte limit. */
+function checkPromptBytes(bytes: number, maxPromptBytes: number, nCtx: number, param: string): void {
+  const limit = promptByteLimit(maxPromptBytes, nCtx);
+  if (bytes <= limit) return;
+  const setting = `--${SETTINGS.maxPromptBytes.flag} ${maxPromptBytes}${maxPromptBytes === 0 ? ": 16 bytes per token of context" : ""}`;
+  throw contextExceeded(
+    `This model's maximum context length is ${nCtx} tokens, and this server tokenizes at most ${limit} bytes of prompt text (${setting}). However, your prompt is ${bytes} bytes. Please shorten the prompt.`,
+    param);
+}
+
+function checkPromptTokens(tokens: number, nCtx: number, param: string): void {
+  if (tokens < nCtx) return;
+  throw contextExceeded(
+    `This model's maximum context length is ${nCtx} tokens. However, your prompt is ${tokens} tokens, leaving no room for a completion. Please shorten the prompt.`,
+    param);
+}
+
+// Before the template runs, a message counts its role, name and content plus this much for the
+// markers a template puts around a turn (ChatML 24 bytes, Gemma 30, Llama 3 48; a low estimate),
+// so thousands of empty messages cannot make the template's work (microseconds each) large.
+const TURN_BYTES = 8;
+
+/** The chat's prompt tokens. The messages are measured before the template runs, and the
+ *  rendered prompt before it is tokenized. */
+export async function chatPrompt(engine: Engine, messages: readonly ChatMessage[], maxPromptBytes: number): Promise<number[]> {
   const info = engine.info;
   // templates know system/user/assistant; "developer" is OpenAI's newer name for system
   const msgs = messages.map((m) => ({
@@ -22,35 +79,55 @@ export function chatPrompt(engine: Engine, messages: readonly ChatMessage[]): nu
     content: contentText(m),
     ...(m.name ? { name: m.name } : {}),
   }));
-  let text: string;
-  try {
-    text = renderChat(info.chatTemplate, msgs, { bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true });
-  } catch (e) {
-    throw ApiError.invalid(`The model's chat template rejected the messages: ${(e as Error).message}`, "messages");
-  }
-  return engine.tokenize(stripLeadingBos(text, info.bosToken, info.addBos), { addSpecial: true, parseSpecial: true });
+  const bytes = msgs.reduce((n, m) => n + TURN_BYTES + utf8Length(m.role) + utf8Length(m.content) + utf8Length(m.name ?? ""), 0);
+  checkPromptBytes(bytes, maxPromptBytes, info.nCtx, "messages");
+  const text = await inTurn(() => {
+    try {
+      return renderChat(info.chatTemplate, msgs, { bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true });
+    } catch (e) {
+      throw ApiError.invalid(`The model's chat template rejected the messages: ${(e as Error).message}`, "messages");
+    }
+  });
+  const prompt = stripLeadingBos(text, info.bosToken, info.addBos);
+  checkPromptBytes(utf8Length(prompt), maxPromptBytes, info.nCtx, "messages");
+  return inTurn(() => engine.tokenize(prompt, { addSpecial: true, parseSpecial: true }));
 }
 
-/** A legacy prompt: text (special tokens parsed, as llama.cpp does) or token ids. */
-export function completionPrompt(engine: Engine, prompt: string | number[], param: string): number[] {
-  if (typeof prompt === "string") return engine.tokenize(prompt, { addSpecial: true, parseSpecial: true });
-  const bad = prompt.find((t) => t >= engine.info.nVocab);
-  if (bad !== undefined) throw ApiError.invalid(`Invalid '${param}': token id ${bad} is out of the vocabulary (0..${engine.info.nVocab - 1})`, param);
-  return prompt;
+/**
+ * Legacy prompts, text (special tokens parsed, as llama.cpp does) or token ids, as tokens. Every
+ * prompt is checked (text in bytes, ids by count, then vocabulary) before any is tokenized, and
+ * each tokenized one against the context before the next.
+ */
+export async function completionPrompts(engine: Engine, prompts: readonly (string | number[])[], maxPromptBytes: number): Promise<number[][]> {
+  const { nCtx, nVocab } = engine.info;
+  const param = (i: number) => (prompts.length > 1 ? `prompt[${i}]` : "prompt");
+  prompts.forEach((p, i) => {
+    if (typeof p === "string") return checkPromptBytes(utf8Length(p), maxPromptBytes, nCtx, param(i));
+    checkPromptTokens(p.length, nCtx, param(i));
+    const bad = p.find((t) => t >= nVocab);
+    if (bad !== undefined) throw ApiError.invalid(`Invalid '${param(i)}': token id ${bad} is out of the vocabulary (0..${nVocab - 1})`, param(i));
+  });
+  const out: number[][] = [];
+  for (const [i, p] of prompts.entries()) {
+    if (typeof p !== "string") {
+      out.push(p);
+      continue;
+    }
+    const tokens = await inTurn(() => engine.tokenize(p, { addSpecial: true, parseSpecial: true }));
+    checkPromptTokens(tokens.length, nCtx, param(i)); // the first that overflows stops the rest
+    out.push(tokens);
+  }
+  return out;
 }
 
 /** Tokens the completion may generate; throws the 400 of the policy above. */
 export function completionBudget(promptTokens: number, requested: number | null | undefined, nCtx: number, promptParam: string): number {
-  if (promptTokens >= nCtx) {
-    throw new ApiError(400,
-      `This model's maximum context length is ${nCtx} tokens. However, your prompt is ${promptTokens} tokens, leaving no room for a completion. Please shorten the prompt.`,
-      "invalid_request_error", "context_length_exceeded", promptParam);
-  }
+  checkPromptTokens(promptTokens, nCtx, promptParam);
   if (requested === null || requested === undefined) return nCtx - promptTokens;
   if (promptTokens + requested > nCtx) {
-    throw new ApiError(400,
+    throw contextExceeded(
       `This model's maximum context length is ${nCtx} tokens. However, you requested ${promptTokens + requested} tokens (${promptTokens} in the prompt, ${requested} in the completion). Please reduce the prompt or max_tokens.`,
-      "invalid_request_error", "context_length_exceeded", "max_tokens");
+      "max_tokens");
   }
   return requested;
 }

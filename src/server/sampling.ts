@@ -3,7 +3,7 @@
 // seed + i, so a seeded request is reproducible choice by choice.
 import type { SamplerParams } from "../engine/types.ts";
 import { ApiError } from "./errors.ts";
-import { SchemaError, jsonObjectGrammar, jsonSchemaGrammar } from "./json-grammar.ts";
+import { SchemaError, SchemaLimitError, jsonObjectGrammar, jsonSchemaGrammar, type SchemaLimits } from "./json-grammar.ts";
 import { engineProbs } from "./logprobs.ts";
 import type { CommonRequest, ResponseFormat } from "./schemas.ts";
 
@@ -20,12 +20,14 @@ export function stopStrings(stop: string | string[] | null | undefined): string[
   return (typeof stop === "string" ? [stop] : (stop ?? [])).filter((s) => s.length > 0);
 }
 
-export function grammarFor(format: ResponseFormat | null | undefined): string | null {
+/** The response_format's grammar; a schema over the server's limits is a 400 naming the limit. */
+export function grammarFor(format: ResponseFormat | null | undefined, limits: SchemaLimits): string | null {
   if (!format || format.type === "text") return null;
   if (format.type === "json_object") return jsonObjectGrammar();
   try {
-    return jsonSchemaGrammar(format.json_schema.schema ?? {});
+    return jsonSchemaGrammar(format.json_schema.schema ?? {}, limits);
   } catch (e) {
+    if (e instanceof SchemaLimitError) throw ApiError.invalid(`Invalid 'response_format': ${e.message}`, "response_format", e.code);
     if (e instanceof SchemaError) {
       throw ApiError.invalid(`Invalid 'response_format.json_schema.schema': ${e.message}`, "response_format.json_schema.schema");
     }
@@ -35,9 +37,10 @@ export function grammarFor(format: ResponseFormat | null | undefined): string | 
 
 /**
  * One SamplerParams per request; `nVocab` bounds logit_bias keys. topLogprobs: alternatives
- * the client wants per token, or null when it wants no log-probs at all.
+ * the client wants per token, or null when it wants no log-probs at all. limits: the server's
+ * bounds on a json_schema (the config's settings).
  */
-export function samplerFor(req: CommonRequest, nVocab: number, topLogprobs: number | null): SamplerParams {
+export function samplerFor(req: CommonRequest, nVocab: number, topLogprobs: number | null, limits: SchemaLimits): SamplerParams {
   const logit_bias: Record<number, number> = {};
   for (const [k, v] of Object.entries(req.logit_bias ?? {})) {
     const id = Number(k);
@@ -55,7 +58,7 @@ export function samplerFor(req: CommonRequest, nVocab: number, topLogprobs: numb
     presence_penalty: req.presence_penalty ?? 0,
     frequency_penalty: req.frequency_penalty ?? 0,
     logit_bias,
-    grammar: grammarFor(req.response_format),
+    grammar: grammarFor(req.response_format, limits),
     ignore_eos: req.ignore_eos ?? false,
     n_probs: topLogprobs === null ? 0 : engineProbs(topLogprobs),
   };
