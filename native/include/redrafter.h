@@ -218,8 +218,9 @@ typedef struct rd_sampler_params {
     int32_t n_logit_bias;
     const char * grammar;      /* GBNF text, NULL = none (borrowed during the call); at most
                                   RD_MAX_GRAMMAR_BYTES bytes, groups "( )" nested at most
-                                  RD_MAX_GRAMMAR_DEPTH deep (llama.cpp parses them by recursion),
-                                  else RD_ERR_GRAMMAR */
+                                  RD_MAX_GRAMMAR_DEPTH deep, at most RD_MAX_GRAMMAR_RULES rules
+                                  (llama.cpp parses groups and follows rule references by
+                                  recursion), else RD_ERR_GRAMMAR */
     const char * grammar_root; /* root rule name, NULL = "root" */
     bool    ignore_eos;        /* never stop on EOG; EOG tokens are banned. Default false */
     int32_t n_probs;           /* top log-probs to report per emitted token, 0..RD_MAX_PROBS.
@@ -229,6 +230,7 @@ typedef struct rd_sampler_params {
 #define RD_MAX_PROBS 20
 #define RD_MAX_GRAMMAR_BYTES (1 << 20)
 #define RD_MAX_GRAMMAR_DEPTH 256
+#define RD_MAX_GRAMMAR_RULES 4096
 
 typedef struct rd_step_result {
     /* everything counted for this step only */

@@ -34,15 +34,17 @@ void rd_sampler_default_params(rd_sampler_params * p) {
 
 static bool finite(float x) { return std::isfinite(x); }
 
-// llama.cpp parses a GBNF group by recursion, one stack frame per "(", with no limit of its own:
-// some thousands of nested groups overflow a worker thread's stack. Count the nesting first,
-// skipping where "(" is text: string literals, character classes, token references, comments.
+// llama.cpp parses a GBNF group by recursion, one stack frame per "(", and checks rules for left
+// recursion by following rule references recursively, with no limit of its own: some thousands
+// of nested groups, or a chain of some ten thousand rules each naming the next, overflow a
+// worker thread's stack. Count nesting and rules first, skipping where "(" or "::=" is text:
+// string literals, character classes, token references, comments.
 static rd_status grammar_check(const char * g) {
     const size_t len = strlen(g);
     if (len > RD_MAX_GRAMMAR_BYTES)
         return rd_fail(RD_ERR_GRAMMAR, "the grammar has %zu bytes, more than the limit of %d (RD_MAX_GRAMMAR_BYTES)", len,
                        RD_MAX_GRAMMAR_BYTES);
-    int32_t depth = 0;
+    int32_t depth = 0, rules = 0;
     for (const char * p = g; *p; p++) {
         if (*p == '#') {
             while (p[1] && p[1] != '\n' && p[1] != '\r') p++;
@@ -56,6 +58,9 @@ static rd_status grammar_check(const char * g) {
                            RD_MAX_GRAMMAR_DEPTH);
         } else if (*p == ')') {
             depth--;
+        } else if (p[0] == ':' && p[1] == ':' && p[2] == '=' && ++rules > RD_MAX_GRAMMAR_RULES) {
+            return rd_fail(RD_ERR_GRAMMAR, "the grammar defines more than the limit of %d rules (RD_MAX_GRAMMAR_RULES)",
+                           RD_MAX_GRAMMAR_RULES);
         }
     }
     return RD_OK;

@@ -288,6 +288,15 @@ static void test_grammar_limits(rd_model * m) {
     g[len + RD_MAX_GRAMMAR_BYTES] = '\0';
     CHECK_EQ_INT(rd_session_prefill(s, prompt, 3, &sp), RD_ERR_GRAMMAR);
     CHECK(strstr(rd_last_error(), "1048576") != NULL, "the message names the size limit: %s", rd_last_error());
+    /* a chain of rules, each naming the next: llama.cpp's left-recursion check follows it by
+     * recursion (20,000 rules overflowed a 2 MB stack). RD_MAX_GRAMMAR_RULES parse, one more not */
+    for (int n = RD_MAX_GRAMMAR_RULES; n <= RD_MAX_GRAMMAR_RULES + 1; n++) {
+        len = sprintf(g, "root ::= r1\n");
+        for (int i = 1; i < n - 1; i++) len += sprintf(g + len, "r%d ::= r%d\n", i, i + 1);
+        len += sprintf(g + len, "r%d ::= \"a\"\n", n - 1);
+        CHECK_EQ_INT(rd_session_prefill(s, prompt, 3, &sp), n > RD_MAX_GRAMMAR_RULES ? RD_ERR_GRAMMAR : RD_OK);
+    }
+    CHECK(strstr(rd_last_error(), "4096") != NULL, "the message names the rule limit: %s", rd_last_error());
     free(g);
     rd_session_free(s);
 }
