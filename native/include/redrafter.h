@@ -306,6 +306,14 @@ RD_API void rd_session_cancel(rd_session * s);
  * call on s; NULL before the first prefill. */
 RD_API const float * rd_session_hidden(const rd_session * s);
 
+#define RD_MAX_HEAD_COLS 16
+
+/* Benchmark and test hook: the session's own LM head (rd_session_params.lazy_head, when the
+ * model passed its check) on k hidden states x (k rows of d floats, 1 <= k <= RD_MAX_HEAD_COLS),
+ * writing k rows of V logits to the caller's logits buffer. RD_ERR_STATE when the session runs
+ * llama.cpp's head instead; the session's generation state is not touched. */
+RD_API rd_status rd_session_head_logits(rd_session * s, const float * x, int32_t k, float * logits);
+
 
 /* ---------------------------------------------------------------------------------------- */
 /* Knowledge distillation: teacher data, draft vocabulary, training, evaluation              */

@@ -17,7 +17,8 @@ static int32_t likely_child(const rd_session * s, int32_t n) {
 }
 
 // The head runs one column, or several at once (a wave: the node and the nodes the walk most
-// likely reaches after it), whichever rd_head_wave expects to cost least given node_p.
+// likely reaches after it), whichever rd_head_wave expects to cost least given node_p and the
+// cost per width: the session's own measure for the Q8_0 kernel (policy.h), else the check's.
 const float * rd_node_logits(rd_session * s, int32_t node) {
     if (!s->step_lazy) return llama_get_logits_ith(s->ctx, node);
     for (int32_t k = 0; k < s->wave_n; k++)
@@ -29,7 +30,9 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
         q[len] = s->node_p[j];
         chain[len++] = j;
     }
-    const int32_t n = rd_head_wave(s->m->head_cost, s->m->head_cols, q, len);
+    double learnt[RD_HEAD_MAX_COLS + 1];
+    const bool own = s->head.q8 && rd_policy_head_cost(s->policy, s->m->head_cols, learnt);
+    const int32_t n = rd_head_wave(own ? learnt : s->m->head_cost, s->m->head_cols, q, len);
     for (int32_t k = 0; k < n; k++) {
         s->wave_node[k] = chain[k];
         memcpy(&s->wave_x[k * d], llama_get_embeddings_ith(s->ctx, chain[k]), d * sizeof(float));
@@ -39,6 +42,7 @@ const float * rd_node_logits(rd_session * s, int32_t node) {
     s->t_head_ms += rd_now_ms() - t0;
     s->wave_n = s->wave_logits ? n : 0;
     s->n_head += n;
+    s->n_head_calls++;
     return s->wave_logits;
 }
 

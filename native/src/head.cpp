@@ -12,6 +12,10 @@ void rd_head_release(rd_head & h) {
     h.backend = nullptr;
     h.wt = nullptr;
     std::vector<uint8_t>().swap(h.arena);
+    h.q8 = nullptr;
+    h.pool.reset();
+    h.scratch = rd_hk_scratch{};
+    std::vector<float>().swap(h.out);
 }
 
 rd_head::~rd_head() { rd_head_release(*this); }
@@ -22,11 +26,23 @@ static size_t arena_size(int64_t d, int64_t V) {
            (size_t) (d * k + V * k) * sizeof(float) + 4 * GGML_MEM_ALIGN;
 }
 
-rd_status rd_head_init(rd_head & h, const rd_model * m, int32_t n_threads) {
+rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads) {
     if (!m->head_w) return rd_fail(RD_ERR_BACKEND, "the LM head cannot run outside llama.cpp: %s", m->head_why.c_str());
     h.w = m->head_w;
     h.n_vocab = h.w->n_rows();
     h.n_embd = h.w->n_cols();
+    if (h.w->type() == GGML_TYPE_Q8_0) {
+        std::call_once(m->head_q8_once, [&] {
+            auto q = std::make_unique<rd_hk_matrix>();
+            if (rd_hk_prepare(*q, h.w->data(), h.n_vocab, h.n_embd)) m->head_q8 = std::move(q);
+        });
+    }
+    if (m->head_q8) {
+        h.q8 = m->head_q8.get();
+        h.isa = rd_hk_best_isa();
+        h.pool = std::make_unique<rd_pool>(n_threads > 0 ? n_threads : rd_default_threads());
+        return RD_OK;
+    }
     h.backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr);
     if (!h.backend) return rd_fail(RD_ERR_BACKEND, "no CPU backend for the LM head");
     rd_backend_set_threads(h.backend, n_threads);
@@ -41,6 +57,11 @@ rd_status rd_head_init(rd_head & h, const rd_model * m, int32_t n_threads) {
 
 const float * rd_head_run(rd_head & h, const float * x, int32_t k) {
     if (k < 1 || k > RD_HEAD_MAX_COLS) return nullptr;
+    if (h.q8) {
+        if (h.out.size() < (size_t) k * (size_t) h.n_vocab) h.out.resize((size_t) k * (size_t) h.n_vocab);
+        rd_hk_matmul(*h.q8, x, k, h.out.data(), h.scratch, h.pool.get(), h.isa);
+        return h.out.data();
+    }
     ggml_init_params ip = { h.arena.size(), h.arena.data(), /*no_alloc =*/ false };
     ggml_context * ctx = ggml_init(ip);
     if (!ctx) return nullptr;

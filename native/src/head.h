@@ -2,27 +2,43 @@
 // at llama.cpp's final norm ("result_norm") and pay the output layer only for the nodes the
 // acceptance walk reaches. On a CPU that layer is a large share of a target call (Gemma 3:
 // 262144 x 640 against ~100M weights in the 18 blocks), and the walk visits ~tau of the tree's
-// N nodes. The logits are llama.cpp's, bit for bit: the same tensor (mapped from the GGUF), the
-// same ggml op on the same CPU backend; rd_head_check proves it per model before any use.
+// N nodes. The session then takes every logit from here, plain steps included.
+//
+// A Q8_0 layer runs on our own kernel (head_kernel.h): one pass over the weights for all the
+// columns of a call, and bit-identical logits whatever the column count, so a plain step and a
+// tree's node see the same bits; they equal llama.cpp's to float rounding. Other types run
+// llama.cpp's own ggml op on the same tensor (mapped from the GGUF) on a CPU backend: llama.cpp's
+// bits, but ggml's matmul changes kernels with the column count (F32: 2+ columns differ; 2..7
+// columns of Gemma's head cost up to 3x one). The session checks either per model before any
+// use (session.cpp, head_check).
 #pragma once
 
+#include "head_kernel.h"
 #include "internal.h"
+#include "thread_pool.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-// Columns per head call at most: ggml's CPU matmul of Gemma's 262k-row Q8_0 head costs ~1.8x
-// one column for 4 and ~2.7x for 5 (a kernel-width cliff), and bit-equality across column
-// counts is part of the check (session.cpp, head_check).
-constexpr int32_t RD_HEAD_MAX_COLS = 4;
+// Columns per head call at most (a wave: accept.cpp).
+constexpr int32_t RD_HEAD_MAX_COLS = RD_MAX_HEAD_COLS;
+static_assert(RD_HEAD_MAX_COLS <= RD_HK_MAX_COLS, "the kernel takes every wave");
 
 struct rd_head {
     const gguf_matrix *  w = nullptr;      // rd_model::head_w
+    int32_t              n_vocab = 0, n_embd = 0;
+    // our kernel (Q8_0): the model's prepared matrix, the threads, buffers
+    const rd_hk_matrix * q8 = nullptr;     // rd_model::head_q8; null: ggml's op
+    rd_hk_isa            isa = rd_hk_isa::scalar;
+    std::unique_ptr<rd_pool> pool;
+    rd_hk_scratch        scratch;
+    std::vector<float>   out;              // [k][V] of the latest call
+    // ggml's op (other types)
     ggml_backend_t       backend = nullptr; // our own CPU backend: its work buffer and threads
     ggml_context *       wctx = nullptr;   // the weight's tensor header (data: the mapping)
     ggml_tensor *        wt = nullptr;
     std::vector<uint8_t> arena;            // per-call ggml context: x, logits, graph
-    int32_t              n_vocab = 0, n_embd = 0;
 
     rd_head() = default;
     rd_head(const rd_head &) = delete;
@@ -30,10 +46,11 @@ struct rd_head {
     ~rd_head();
 };
 
-// Prepare h for model m (m->head_w must be set) with n_threads CPU threads.
-rd_status rd_head_init(rd_head & h, const rd_model * m, int32_t n_threads);
+// Prepare h for model m (m->head_w must be set) with n_threads CPU threads; the first session of
+// a model with a Q8_0 output layer prepares it for the kernel (m->head_q8).
+rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads);
 
-// Free h's backend and arena (a session whose model failed the check keeps none).
+// Free h's threads, backend and buffers (a session whose model failed the check keeps none).
 void rd_head_release(rd_head & h);
 
 // Logits of k (1..RD_HEAD_MAX_COLS) hidden states x (k rows of n_embd floats): k rows of

@@ -37,7 +37,8 @@ struct rd_log_cancel_scope {
     const std::atomic<bool> * prev;
 };
 
-struct gguf_matrix; // gguf_matrix.h: a weight matrix read straight from the target's GGUF
+struct gguf_matrix;  // gguf_matrix.h: a weight matrix read straight from the target's GGUF
+struct rd_hk_matrix; // head_kernel.h: a Q8_0 output layer prepared for the session's own head
 
 struct rd_model {
     llama_model *       lm    = nullptr;
@@ -50,14 +51,17 @@ struct rd_model {
     ggml_backend_dev_t  dev = nullptr; // device the drafter should run on (CPU when no offload)
     std::unique_ptr<gguf_matrix> embd; // token_embd.weight, opened at load
     // The session's own LM head (head.h): the output layer (output.weight, or the embeddings
-    // when tied; null when the head cannot run on the CPU), and whether rd_head_check found its
-    // logits bit-identical to llama.cpp's. Checked once, by the first session.
+    // when tied; null when the head cannot run on the CPU), and whether the first session's
+    // check (session.cpp, head_check) accepted its logits.
     std::unique_ptr<gguf_matrix> output;
     const gguf_matrix * head_w = nullptr;
+    std::unique_ptr<rd_hk_matrix> head_q8; // head_w prepared for the Q8_0 kernel; null for other types
+    std::once_flag      head_q8_once;
     std::once_flag      head_once;
     bool                head_ok = false;
-    int32_t             head_cols = 1; // columns per head call that keep the bits (head.h)
-    double              head_cost[5] = {0, 1, 2, 3, 4}; // [k]: time of a k-column call / of one column (k <= head_cols)
+    int32_t             head_cols = 1; // columns per head call that keep the bits of one (head.h)
+    double              head_cost[RD_MAX_HEAD_COLS + 1] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+                                       // [k]: time of a k-column call / of one column (k <= head_cols)
     std::string         head_why;      // why the check failed, for logs and tests
     // rd_model_params.batch_invariant, and what the first session's check (session.cpp) found
     bool                batch_invariant = false;

@@ -1,6 +1,7 @@
 // model.cpp - the target model: loading through llama.cpp, metadata, tokenizer, fingerprint.
 #include "internal.h"
 #include "gguf_matrix.h"
+#include "head_kernel.h"
 
 #include <cstdio>
 #include <cstring>

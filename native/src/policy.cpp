@@ -53,12 +53,35 @@ int32_t rd_policy_choose(rd_draft_policy & pol, int32_t L_max, const float * q) 
     return 0;
 }
 
+// The head on demand's calls: head1_ms from steps whose calls ran one column each, then the
+// further columns' share of the others.
+static void learn_head(rd_draft_policy & pol, const rd_step_cost & c) {
+    if (c.n_head_calls < 1 || c.t_head_ms <= 0) return;
+    if (c.n_head == c.n_head_calls) {
+        const double one = c.t_head_ms / c.n_head_calls;
+        if (pol.head1_ms > 0) ema(pol.head1_ms, one);
+        else pol.head1_ms = one;
+    } else if (pol.head1_ms > 0) {
+        const double more = std::max(0.0, (c.t_head_ms - c.n_head_calls * pol.head1_ms) / (c.n_head - c.n_head_calls));
+        if (pol.head_more_ms > 0) ema(pol.head_more_ms, more);
+        else pol.head_more_ms = more;
+    }
+}
+
+bool rd_policy_head_cost(const rd_draft_policy & pol, int32_t max_cols, double * cost) {
+    if (!(pol.head1_ms > 0 && pol.head_more_ms > 0)) return false;
+    cost[0] = 0.0;
+    for (int32_t k = 1; k <= max_cols; k++) cost[k] = 1.0 + (k - 1) * pol.head_more_ms / pol.head1_ms;
+    return true;
+}
+
 void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
     const int32_t drafted = c.n_drafted > 0 ? c.n_drafted : c.L_used;
     if (drafted > 0 && pol.have_node) ema(pol.draft_ms, c.t_draft_ms / drafted);
+    learn_head(pol, c);
     if (c.n_tree <= 1) { // a plain step
-        if (pol.have_root) ema(pol.root_ms, c.t_decode_ms);
-        else { pol.root_ms = c.t_decode_ms; pol.have_root = true; }
+        if (pol.have_root) ema(pol.root_ms, c.t_decode_ms + c.t_head_ms);
+        else pol.root_ms = c.t_decode_ms + c.t_head_ms, pol.have_root = true;
         return;
     }
     for (int32_t k = 1; k <= std::min(c.accepted + 1, c.L_used); k++) {
@@ -66,9 +89,12 @@ void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
         if (known(c.q, k)) ema(pol.cal[k][bin(c.q[k - 1])], k <= c.accepted ? 1.0 : 0.0);
     }
     if (!pol.have_root) return;
-    // on demand, the root's own head is in root_ms but not in the stopped decode
-    const double col = c.t_head_ms > 0 && c.n_head > 0 ? c.t_head_ms / c.n_head : 0.0;
-    const double per_node = std::max(0.0, (c.t_decode_ms - (pol.root_ms - col)) / (c.n_tree - 1));
+    // on demand, the decode stops before the head: compare it with a plain step's decode alone
+    const double per_node = std::max(0.0, (c.t_decode_ms - (pol.root_ms - pol.head1_ms)) / (c.n_tree - 1));
+    // what the head cost beyond a plain step's one column, per token beyond the first (columns
+    // run ahead of the walk and not reached included); a one-column step says nothing about it
+    const bool cols = c.t_head_ms > 0 && c.n_head > 1;
+    const double col = cols ? std::max(0.0, (c.t_head_ms - pol.head1_ms) / std::max(1, c.n_tokens - 1)) : 0.0;
     if (c.L_used > 0) { // the drafter's nodes per draft step (B less shared prefixes), copy aside
         const double nodes = (double) (c.n_tree - 1 - c.n_copy_nodes) / c.L_used;
         if (pol.nodes > 0) ema(pol.nodes, nodes);
@@ -77,10 +103,10 @@ void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c) {
     if (!pol.have_node) {
         if (drafted > 0) pol.draft_ms = c.t_draft_ms / drafted;
         pol.node_ms = per_node;
-        pol.col_ms = col;
+        pol.col_ms = cols ? col : pol.head1_ms; // until measured: a whole column per token
         pol.have_node = true;
         return;
     }
     ema(pol.node_ms, per_node);
-    ema(pol.col_ms, col);
+    if (cols) ema(pol.col_ms, col);
 }

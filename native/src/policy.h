@@ -1,9 +1,9 @@
 // policy.h - how many draft steps a decoding step should verify. The verify cost grows with
 // the tree, so drafting only pays while enough of the drafts are accepted. The policy learns
 // online, per session: the chance that draft depth k is accepted once depth k-1 was, the cost
-// of a plain step, the extra decode time per tree node, the LM head's time per column when the
-// session runs it on demand (head.h: then a step pays the head per token it emits, not per
-// node), and the drafter's time per step; each step takes the length with the most expected
+// of a plain step, the extra decode time per tree node, what the LM head adds per emitted token
+// when the session runs it on demand (head.h: then a step pays the head per token it emits, not
+// per node, and several of them share one call), and the drafter's time per step; each step takes the length with the most expected
 // tokens per millisecond (0 = plain decoding). The output never depends on it: only the tree does.
 //
 // With the drafted beam at hand, the acceptance of each depth is read from a calibration table
@@ -23,10 +23,14 @@ struct rd_draft_policy {
     double  p[RD_MAX_BEAM_LENGTH + 1]; // p[k]: P(depth k accepted | depth k-1 accepted)
     double  cal[RD_MAX_BEAM_LENGTH + 1][RD_POLICY_BINS]; // the same, per bin of the draft's
                                        // own probability of its depth-k token
-    double  root_ms = 0;               // a plain step: decode of the root with its head
+    double  root_ms = 0;               // a plain step: decode of the root and its head
+    double  head1_ms = 0;              // of root_ms: the head on demand, one column (0: llama.cpp's)
+    double  head_more_ms = 0;          // each further column of one head call (0: not measured)
     double  node_ms = 0;               // extra decode time per draft node (with its head when
                                        // llama.cpp runs it, without when on demand)
-    double  col_ms = 0;                // on-demand head time per column (0: llama.cpp's head)
+    double  col_ms = 0;                // on-demand head time per emitted token beyond the first
+                                       // (the extra columns of a call, or another call; 0:
+                                       // llama.cpp's head)
     double  draft_ms = 0;              // drafter time per draft step
     double  nodes = 0;                 // tree nodes per draft step (B minus shared prefixes; 0: not yet seen)
     bool    have_root = false, have_node = false;
@@ -40,6 +44,8 @@ struct rd_step_cost {
     int32_t n_tree = 1;
     int32_t n_copy_nodes = 0; // of n_tree: nodes only the context copy (lookup.h) put there
     int32_t n_head = 1;      // head columns run
+    int32_t n_head_calls = 0; // in how many calls of the head on demand (0: llama.cpp's head)
+    int32_t n_tokens = 1;    // tokens the step emitted
     double  t_decode_ms = 0; // the tree's llama_decode
     double  t_head_ms = 0;   // the head on demand (0 when llama.cpp ran it inside the decode)
     double  t_draft_ms = 0;
@@ -69,3 +75,8 @@ double rd_policy_accept(const rd_draft_policy & pol, int32_t k, const float * q)
 
 // Learn from a finished step.
 void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c);
+
+// The head's wave costs (head.h, rd_head_wave) as this session measured them: cost[k] for
+// k = 1..max_cols, a k-column call in one-column calls, head1_ms + (k - 1) head_more_ms (a
+// kernel whose cost grows by a fixed amount per column). false until both are measured.
+bool rd_policy_head_cost(const rd_draft_policy & pol, int32_t max_cols, double * cost);

@@ -152,6 +152,16 @@ bool rd_session_flash_attn(const rd_session * s) { return s->flash; }
 void rd_session_cancel(rd_session * s) { if (s) s->cancel.store(true); }
 const float * rd_session_hidden(const rd_session * s) { return s->state == rd_state::empty ? nullptr : s->h.data(); }
 
+rd_status rd_session_head_logits(rd_session * s, const float * x, int32_t k, float * logits) try {
+    if (!s || !x || !logits || k < 1 || k > RD_HEAD_MAX_COLS)
+        return rd_fail(RD_ERR_INVALID_ARG, "rd_session_head_logits: session, x, logits and k in 1..%d are required", RD_HEAD_MAX_COLS);
+    if (!s->lazy_head) return rd_fail(RD_ERR_STATE, "this session runs llama.cpp's LM head (lazy_head off, or no head of its own for this model)");
+    const float * y = rd_head_run(s->head, x, k);
+    if (!y) return rd_fail(RD_ERR_BACKEND, "the LM head's ggml graph failed");
+    memcpy(logits, y, (size_t) k * (size_t) s->m->n_vocab * sizeof(float));
+    return RD_OK;
+} catch (...) { return rd_caught(__func__); }
+
 // Cells tagged with sequence q: llama.cpp has no counter, but its sequence state is
 // (magic u32, seq id i32, n_stream u32, cell_count u32, ...) where the count is that of the
 // first (full-attention) cache. Test hook only: it serialises the cache.
@@ -212,11 +222,16 @@ static bool check_decode(rd_session * s, int32_t tok, int32_t pos, bool stop, st
     return true;
 }
 
-// Once per model, before any session uses its own head: (1) its logits equal llama.cpp's bit for
-// bit; (2) a decode stopped at result_norm leaves the hidden state a whole decode makes;
-// (3) sets m->head_cols to the most columns per call (<= RD_HEAD_MAX_COLS) that give the bits
-// of one column per call: ggml's CPU matmul takes other kernels for some types and widths (F32:
-// 2+ columns differ, Q8_0: equal). Returns "" or what failed.
+// Once per model, before any session uses its own head: (1) a decode stopped at result_norm
+// leaves the hidden state a whole decode makes; (2) the head's logits of two hidden states are
+// llama.cpp's: bit for bit from ggml's op; from the Q8_0 kernel within 1e-3 of the largest logit
+// (it quantizes the activations as ggml's x86 code does and only its sums run in another order:
+// Gemma 3 differs by 3e-7 of it; ggml's ARM code rounds a quant now and then the other way;
+// a wrong kernel misses by the whole scale); (3) sets
+// m->head_cols to the most columns per call (<= RD_HEAD_MAX_COLS) that give the bits of one
+// column per call: the kernel must keep them at every width (head_kernel.h), ggml's CPU matmul
+// takes other kernels for some types and widths (F32: 2+ columns differ); (4) sets m->head_cost
+// from timed calls. Returns "" or what failed.
 static std::string head_check(rd_session * s) {
     static_assert(sizeof(rd_model::head_cost) / sizeof(double) == RD_HEAD_MAX_COLS + 1, "head_cost holds 0..RD_HEAD_MAX_COLS");
     rd_model * m = s->m;
@@ -235,35 +250,68 @@ static std::string head_check(rd_session * s) {
     llama_memory_clear(mem, true);
     if (!why.empty()) return why;
 
-    std::vector<float> x(d * RD_HEAD_MAX_COLS), one(V * RD_HEAD_MAX_COLS);
+    const int32_t C = RD_HEAD_MAX_COLS;
+    const bool kernel = s->head.q8 != nullptr;
+    std::vector<float> x(d * C), one(V * C);
     for (size_t i = 0; i < d; i++) {
         x[i] = h0[i];
         x[d + i] = h1[i];
-        for (int32_t k = 2; k < RD_HEAD_MAX_COLS; k++) x[k * d + i] = (k % 2 ? h1[i] : h0[i]) * (float) (k - 4);
+        for (int32_t k = 2; k < C; k++) x[k * d + i] = (k % 2 ? h1[i] : h0[i]) * (float) (k - 4);
     }
-    for (int32_t k = 0; k < RD_HEAD_MAX_COLS; k++) {
-        const float * y = rd_head_run(s->head, &x[k * d], 1);
-        if (!y) return "the head's ggml graph failed";
+    double best[RD_HEAD_MAX_COLS + 1];
+    std::fill(best, best + C + 1, 1e30);
+    auto timed = [&](const float * in, int32_t k) { // best of the timed calls of each width
+        const double t = rd_now_ms();
+        const float * y = rd_head_run(s->head, in, k);
+        best[k] = std::min(best[k], rd_now_ms() - t);
+        return y;
+    };
+    for (int32_t k = 0; k < C; k++) {
+        const float * y = timed(&x[k * d], 1);
+        if (!y) return "the head failed";
         memcpy(&one[k * V], y, V * sizeof(float));
     }
-    if (memcmp(&one[0], l0.data(), V * sizeof(float)) != 0 || memcmp(&one[V], l1.data(), V * sizeof(float)) != 0)
+    if (kernel) {
+        double diff = 0, scale = 1;
+        for (size_t i = 0; i < V; i++) {
+            diff = std::max({diff, (double) std::fabs(one[i] - l0[i]), (double) std::fabs(one[V + i] - l1[i])});
+            scale = std::max({scale, (double) std::fabs(l0[i]), (double) std::fabs(l1[i])});
+        }
+        if (!(diff <= 1e-3 * scale))
+            return "the Q8_0 kernel's logits differ from llama.cpp's by " + std::to_string(diff) + " (largest logit " +
+                   std::to_string(scale) + ")";
+    } else if (memcmp(&one[0], l0.data(), V * sizeof(float)) != 0 || memcmp(&one[V], l1.data(), V * sizeof(float)) != 0) {
         return "its logits differ from llama.cpp's (the graph does more than output x norm)";
+    }
+    // widths examined: every one for ggml's op (up to the first that changes a bit); for the
+    // kernel, whose cost grows smoothly, a few
+    std::vector<int32_t> widths;
+    for (int32_t k = 2; k <= C; k++)
+        if (!kernel || k <= 4 || k == 6 || k == 8 || k == 12 || k == C) widths.push_back(k);
     m->head_cols = 1;
-    for (int32_t k = 2; k <= RD_HEAD_MAX_COLS; k++) {
-        const float * y = rd_head_run(s->head, x.data(), k);
-        if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) break;
+    for (int32_t k : widths) {
+        const float * y = timed(x.data(), k);
+        if (!y || memcmp(y, one.data(), (size_t) k * V * sizeof(float)) != 0) {
+            if (kernel) return "the Q8_0 kernel's logits change with the column count (" + std::to_string(k) + ")";
+            break;
+        }
         m->head_cols = k;
     }
     if (m->head_cols == 1) return ""; // one column per call: no width to choose
-    // what a k-column call costs against one column (best of 3 each: the machine may be busy)
-    double best[RD_HEAD_MAX_COLS + 1];
-    std::fill(best, best + RD_HEAD_MAX_COLS + 1, 1e30);
-    for (int32_t r = 0; r < 3; r++)
-        for (int32_t k = 1; k <= m->head_cols; k++) {
-            const double t = rd_now_ms();
-            rd_head_run(s->head, x.data(), k);
-            best[k] = std::min(best[k], rd_now_ms() - t);
-        }
+    // a second timing round (the machine may be busy), then cost[k] against one column
+    timed(x.data(), 1);
+    for (int32_t k : widths)
+        if (k <= m->head_cols) timed(x.data(), k);
+    if (kernel) { // its cost grows by about as much per column: a least-squares line through the
+                  // timed widths steadies single timings on a busy machine (sessions then measure
+                  // their own: policy.h, rd_policy_head_cost)
+        double n = 0, sk = 0, st = 0, skk = 0, skt = 0;
+        for (int32_t k = 1; k <= C; k++)
+            if (best[k] < 1e30) n++, sk += k, st += best[k], skk += (double) k * k, skt += k * best[k];
+        const double slope = std::max(0.0, (n * skt - sk * st) / (n * skk - sk * sk));
+        const double one = std::max(1e-6, (st - slope * sk) / n + slope);
+        for (int32_t k = 1; k <= C; k++) best[k] = one + slope * (k - 1);
+    }
     for (int32_t k = 2; k <= m->head_cols; k++) m->head_cost[k] = best[1] > 0 ? best[k] / best[1] : (double) k;
     return "";
 }
@@ -339,10 +387,12 @@ static rd_status verify_step(rd_session * s, const int32_t * beams, int32_t B, i
     r->n_copy = s->n_copy;
     r->n_tree = t.n;
     node_chances(s, B);
-    // a lone root (plain decoding) needs its head anyway: llama.cpp runs it
-    s->step_lazy = s->stop_at_norm = s->lazy_head && t.n > 1;
+    // plain steps too: every logit of the session comes from the same head (for the Q8_0
+    // kernel, bit-identical whatever the width of the call)
+    s->step_lazy = s->stop_at_norm = s->lazy_head;
     s->wave_n = 0;
     s->n_head = 0;
+    s->n_head_calls = 0;
     s->t_head_ms = 0;
     const double t1 = rd_now_ms();
     rd_status st = decode(s);
@@ -429,6 +479,8 @@ static void learn(rd_session * s, int32_t L, int32_t drafted, const rd_step_resu
     const uint32_t copy = copy_bit(s);
     for (int32_t i = 1; i < s->tree.n; i++) c.n_copy_nodes += copy && s->tree.seqs[i] == copy;
     c.n_head = r.n_head;
+    c.n_head_calls = s->n_head_calls;
+    c.n_tokens = r.n_tokens;
     c.t_head_ms = r.t_head_ms;
     c.t_decode_ms = r.t_verify_ms - c.t_head_ms;
     c.t_draft_ms = r.t_draft_ms;

@@ -53,6 +53,7 @@ struct rd_session {
     int32_t wave_n = 0;
     const float * wave_logits = nullptr;
     int32_t n_head = 0;            // head columns run this step
+    int32_t n_head_calls = 0;      // in this many calls
     double  t_head_ms = 0;         // and their time
     std::vector<float> wave_x;     // RD_HEAD_MAX_COLS hidden states
 

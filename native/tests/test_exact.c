@@ -1,7 +1,8 @@
 /* test_exact.c - the first property: speculative generation with a (random) drafter and the
  * context copy (rd_session_params.lookup) equals plain decoding token for token, greedy and
  * seeded sampling, on the tiny model (f32 weights, f32 KV cache, flash attention off); so does
- * the context copy alone, without a drafter. 20 prompts x 128 tokens per mode. */
+ * the context copy alone, without a drafter, and the tiny model with its output layer in Q8_0
+ * (the session's own head kernel). 20 prompts x 128 tokens per mode. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
@@ -105,6 +106,18 @@ int main(void) {
             compare(m, d, prompts, n, 0.8f);
             /* the context copy alone: still speculative (the tiny model repeats itself) */
             CHECK(compare(m, NULL, prompts, n, 0.0f) > 0, "the context copy proposes accepted tokens without a drafter");
+            /* the output layer in Q8_0: every logit, plain steps' too, from the session's own
+             * kernel (head_kernel.h), whose bits do not depend on how many nodes share a call */
+            rd_model * q8 = rd_test_open_model_q8();
+            rd_drafter * d8 = NULL;
+            if (q8 && CHECK_OK(rd_drafter_load(path, q8, &d8))) {
+                g_adaptive = false;
+                compare(q8, d8, prompts, n, 0.0f);
+                g_adaptive = true;
+                compare(q8, d8, prompts, n, 0.8f);
+            }
+            rd_drafter_free(d8);
+            rd_model_free(q8);
             rd_test_free_prompts(prompts, n);
         }
     }

@@ -1,7 +1,8 @@
 // test_policy.cpp - the adaptive draft length (native/src/policy.h) on synthetic steps: with
 // good acceptance and cheap nodes it drafts at full length, with poor acceptance it falls back
 // to plain decoding and still probes now and then, it measures before it decides, and with the
-// LM head on demand (a head column per emitted token instead of per node) it drafts longer;
+// LM head on demand (a head column per emitted token instead of per node) it drafts longer, and
+// learns what the head adds per emitted token when several share a call;
 // with the draft's own probabilities (calibrated from verified steps) it verifies confident
 // drafts in full and skips unsure ones, and tells the drafter when to stop; steps carrying the
 // context copy's nodes do not disturb what it measures.
@@ -12,14 +13,17 @@
 
 #include <cmath>
 
-static void plain(rd_draft_policy & pol, double root_ms) {
+// A plain step of root_ms, of which col_ms is the head on demand (0: llama.cpp's head).
+static void plain(rd_draft_policy & pol, double root_ms, double col_ms = 0.0) {
     rd_step_cost c;
-    c.t_decode_ms = root_ms;
+    c.t_decode_ms = root_ms - col_ms;
+    c.t_head_ms = col_ms;
+    c.n_head_calls = col_ms > 0 ? 1 : 0;
     rd_policy_update(pol, c);
 }
 
 // A step of B beams (no shared prefix). Decode time: the root (without its head column when the
-// head runs on demand, col_ms > 0) plus node_ms per draft node; the head: one column per token.
+// head runs on demand, col_ms > 0) plus node_ms per draft node; the head: col_ms per token.
 // q: the drafted beam's probabilities, when known.
 static void step(rd_draft_policy & pol, int32_t L, int32_t accepted, int32_t B, double root_ms, double node_ms,
                  double col_ms, const float * q = nullptr) {
@@ -29,6 +33,8 @@ static void step(rd_draft_policy & pol, int32_t L, int32_t accepted, int32_t B, 
     c.accepted = accepted;
     c.n_tree = 1 + B * L;
     c.n_head = col_ms > 0 ? accepted + 1 : c.n_tree;
+    c.n_head_calls = col_ms > 0 ? c.n_head : 0;
+    c.n_tokens = accepted + 1;
     c.t_decode_ms = root_ms - col_ms + node_ms * (c.n_tree - 1);
     c.t_head_ms = col_ms * (col_ms > 0 ? c.n_head : 0);
     c.t_draft_ms = 0.5 * L;
@@ -51,7 +57,7 @@ static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, int32_t 
     for (int32_t i = 0; i < steps; i++) {
         const int32_t L = rd_policy_choose(pol, 4);
         const int32_t accepted = accepted_of(rng, L, p_accept);
-        if (L == 0) plain(pol, root_ms);
+        if (L == 0) plain(pol, root_ms, col_ms);
         else step(pol, L, accepted, B, root_ms, node_ms, col_ms);
     }
 }
@@ -59,7 +65,7 @@ static void feed(rd_draft_policy & pol, int32_t steps, double p_accept, int32_t 
 static int32_t settled(double p_accept, int32_t B, double root_ms, double node_ms, double col_ms) {
     rd_draft_policy pol;
     rd_policy_init(pol);
-    plain(pol, root_ms);
+    plain(pol, root_ms, col_ms);
     feed(pol, 300, p_accept, B, root_ms, node_ms, col_ms);
     return rd_policy_choose(pol, 4);
 }
@@ -106,7 +112,7 @@ int main(void) {
     {
         rd_draft_policy pol;
         rd_policy_init(pol);
-        plain(pol, 40.0);
+        plain(pol, 40.0, 10.0);
         uint32_t rng = 11;
         for (int32_t i = 0; i < 400; i++) {
             const bool sure = i % 2 == 0;
@@ -136,12 +142,14 @@ int main(void) {
     {
         rd_draft_policy pol;
         rd_policy_init(pol);
-        plain(pol, 40.0);
+        plain(pol, 40.0, 10.0);
         rd_step_cost c;
         c.n_tree = 9;        // root + 8 copied tokens, no drafter beam
         c.n_copy_nodes = 8;
         c.accepted = 8;
         c.n_head = 9;
+        c.n_head_calls = 9;
+        c.n_tokens = 9;
         c.t_head_ms = 90.0;  // 10 ms a column
         c.t_decode_ms = 30.0 + 8 * 3.0;
         rd_policy_update(pol, c);
@@ -157,12 +165,51 @@ int main(void) {
         c.n_tree = 1 + 2 + 5;
         c.n_copy_nodes = 5;
         c.n_head = 2;
+        c.n_head_calls = 2;
+        c.n_tokens = 2;
         c.t_head_ms = 20.0;
         c.t_decode_ms = 30.0 + 7 * 3.0;
         c.t_draft_ms = 1.0;
         rd_policy_update(pol, c);
         CHECK_NEAR(pol.nodes, 1.0, 1e-9);
         CHECK_NEAR(pol.node_ms, 3.0, 1e-9);
+    }
+
+    // the head on demand in plain steps too: root_ms is a plain step's decode and head together,
+    // head1_ms its head; what a tree step's head costs beyond that one column, per token beyond
+    // the first, is col_ms (columns sharing a call cost far less than a column each); a step whose
+    // head ran one column says nothing about it
+    {
+        rd_draft_policy pol;
+        rd_policy_init(pol);
+        plain(pol, 40.0, 20.0);
+        CHECK_NEAR(pol.root_ms, 40.0, 1e-9);
+        CHECK_NEAR(pol.head1_ms, 20.0, 1e-9);
+        rd_step_cost c;
+        c.L_used = 4;
+        c.accepted = 3;
+        c.n_tree = 5;
+        c.n_head = 5;   // one call of 5 columns, the last not reached
+        c.n_head_calls = 1;
+        c.n_tokens = 4;
+        c.t_decode_ms = 20.0 + 4 * 2.0;
+        c.t_head_ms = 26.0; // 1.3x one column
+        double cost[6];
+        CHECK(!rd_policy_head_cost(pol, 5, cost), "no wave cost before a call of several columns");
+        rd_policy_update(pol, c);
+        CHECK_NEAR(pol.node_ms, 2.0, 1e-9);
+        CHECK_NEAR(pol.col_ms, 2.0, 1e-9); // (26 - 20) / 3
+        // the wave costs: 1.5 ms per further column of a call, against 20 for one
+        CHECK(rd_policy_head_cost(pol, 5, cost), "wave costs measured");
+        CHECK_NEAR(cost[2], 1.075, 1e-9);
+        CHECK_NEAR(cost[5], 1.3, 1e-9);
+        c.accepted = 0;
+        c.n_head = 1;
+        c.n_head_calls = 1;
+        c.n_tokens = 1;
+        c.t_head_ms = 20.0;
+        rd_policy_update(pol, c);
+        CHECK_NEAR(pol.col_ms, 2.0, 1e-9);
     }
 
     // wave width, with Gemma's measured costs of 1..4 columns (1, 1.4, 1.56, 1.8)

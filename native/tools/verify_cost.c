@@ -3,9 +3,11 @@
  * (rd_session_step_beams) so no drafter is needed; N values are interleaved round by round so
  * every point sees the same machine state, and the median of the rounds is reported.
  * Two sessions: llama.cpp's LM head on every node ("ms", "ratio"), and the head on demand
- * ("body_ms": the decode stopped at the final norm; "head_ms_per_col": the session's own head,
- * per column, over the rounds' waves). Every injected draft is wrong, so the walk reaches the
- * root only and the head runs for the root's wave.
+ * ("body_ms": the decode stopped at the final norm; "lazy_ms": that plus one head call for all
+ * N nodes, i.e. a step whose walk visits every node (N <= 16), and "lazy_ratio" against its own
+ * N = 1, a plain step). "head": the session's own head alone for 1..16 columns in one call
+ * (rd_session_head_logits), "ms", "ratio" against one column and "ms_per_col". Every injected
+ * draft is wrong, so the walk reaches the root only.
  *
  *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--lib-dir DIR]
  */
@@ -15,6 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
 
 static int cmp_double(const void * a, const void * b) {
     double x = *(const double *) a, y = *(const double *) b;
@@ -67,8 +76,11 @@ int main(int argc, char ** argv) {
     }
     double * t = calloc((size_t) n_points * (size_t) rounds, sizeof(double));
     double * tb = calloc((size_t) n_points * (size_t) rounds, sizeof(double));
-    double head_ms = 0;
-    long head_cols = 0;
+    double * th = calloc((size_t) RD_MAX_HEAD_COLS * (size_t) rounds, sizeof(double));
+    const int32_t d = rd_model_n_embd(m), V = rd_model_n_vocab(m);
+    float * hx = malloc(sizeof(float) * (size_t) d * RD_MAX_HEAD_COLS);
+    float * logits = malloc(sizeof(float) * (size_t) V * RD_MAX_HEAD_COLS);
+    bool head = true; /* the lazy session runs its own head (else: no head figures) */
     int32_t beams[RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH], out[RD_MAX_BEAM_LENGTH + 1];
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < n_points; i++) {
@@ -86,27 +98,49 @@ int main(int argc, char ** argv) {
                     return 1;
                 }
                 if (!lazy) t[i * rounds + r] = res.t_verify_ms;
-                else {
-                    tb[i * rounds + r] = res.t_verify_ms - res.t_head_ms;
-                    if (res.n_head < res.n_tree) { head_ms += res.t_head_ms; head_cols += res.n_head; }
-                }
+                else tb[i * rounds + r] = res.t_verify_ms - res.t_head_ms;
             }
         }
+        /* the head alone, on the prompt's hidden state and scaled copies of it */
+        const float * h = rd_session_hidden(lz);
+        for (int k = 0; k < RD_MAX_HEAD_COLS; k++)
+            for (int32_t j = 0; j < d; j++) hx[(size_t) k * d + j] = h[j] * (1.0f + 0.1f * (float) k);
+        for (int k = 1; k <= RD_MAX_HEAD_COLS && head; k++) {
+            const double t0 = now_ms();
+            head = rd_session_head_logits(lz, hx, k, logits) == RD_OK;
+            th[(k - 1) * rounds + r] = now_ms() - t0;
+        }
     }
-    double base = 0;
-    printf("{\"model\":\"%s\",\"threads\":%d,\"rounds\":%d,\"head_ms_per_col\":%.3f,\"curve\":[", model, threads,
-           rounds, head_cols ? head_ms / (double) head_cols : 0.0);
+    double base = 0, lazy_base = 0, head1 = 0;
+    printf("{\"model\":\"%s\",\"threads\":%d,\"rounds\":%d,\"head\":[", model, threads, rounds);
+    for (int k = 1; k <= RD_MAX_HEAD_COLS && head; k++) {
+        qsort(th + (k - 1) * rounds, (size_t) rounds, sizeof(double), cmp_double);
+        const double med = th[(k - 1) * rounds + rounds / 2];
+        if (k == 1) head1 = med;
+        printf("%s{\"cols\":%d,\"ms\":%.3f,\"ratio\":%.3f,\"ms_per_col\":%.3f}", k > 1 ? "," : "", k, med, med / head1,
+               med / k);
+    }
+    printf("],\"curve\":[");
     for (int i = 0; i < n_points; i++) {
         qsort(t + i * rounds, (size_t) rounds, sizeof(double), cmp_double);
         qsort(tb + i * rounds, (size_t) rounds, sizeof(double), cmp_double);
-        const double med = t[i * rounds + rounds / 2];
+        const int n = 1 + pts_b[i] * pts_l[i];
+        const double med = t[i * rounds + rounds / 2], body = tb[i * rounds + rounds / 2];
         if (i == 0) base = med;
-        printf("%s{\"n\":%d,\"ms\":%.3f,\"ratio\":%.3f,\"body_ms\":%.3f}", i ? "," : "", 1 + pts_b[i] * pts_l[i], med,
-               med / base, i ? tb[i * rounds + rounds / 2] : 0.0);
+        printf("%s{\"n\":%d,\"ms\":%.3f,\"ratio\":%.3f,\"body_ms\":%.3f", i ? "," : "", n, med, med / base, body);
+        if (head && n <= RD_MAX_HEAD_COLS) {
+            const double lazy = body + th[(n - 1) * rounds + rounds / 2];
+            if (i == 0) lazy_base = lazy;
+            printf(",\"lazy_ms\":%.3f,\"lazy_ratio\":%.3f", lazy, lazy / lazy_base);
+        }
+        printf("}");
     }
     printf("]}\n");
     free(t);
     free(tb);
+    free(th);
+    free(hx);
+    free(logits);
     rd_session_free(lz);
     rd_session_free(s);
     rd_model_free(m);

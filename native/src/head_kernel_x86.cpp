@@ -1,0 +1,222 @@
+// head_kernel_x86.cpp - the Q8_0 head kernel's x86 paths (AVX-512 VNNI, AVX2 with AVX-VNNI,
+// AVX2), compiled with per-function target attributes so one binary runs on any x86-64 and picks
+// a path at run time (head_kernel.cpp). The arithmetic is head_kernel.h's; only isum is computed
+// differently, exactly.
+//
+// Shape of one block step (16 rows of a group, block b; 8 rows per half for AVX2): each row's 32
+// quants are 8 dwords. Four rows are transposed in registers so that lane l holds row l's dword j
+// (and dword 4 + j in the upper 128 bits); the activation pattern of the same shape
+// (head_kernel_impl.h) then multiplies all rows at once and the 8 dword products of a row add up
+// inside its own lane: no horizontal sum per row and column. The transpose is paid once per
+// block for all K columns; each column costs 8 vpdpbusd per 16 rows.
+#include "head_kernel_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+// GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as "may be used
+// uninitialized" (GCC bug 105593, fixed in 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <array>
+#include <utility>
+
+#define RD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define RD_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define RD_INLINE inline __attribute__((always_inline))
+
+namespace {
+
+// ---- AVX-512: 16 rows per step ----
+
+// [row at lo (32 quants) | row at hi]
+RD_AVX512 RD_INLINE __m512i rows2_512(const uint8_t * lo, const uint8_t * hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *) lo)),
+                              _mm256_loadu_si256((const __m256i *) hi), 1);
+}
+
+// 4 x 4 dword transpose inside every 128-bit lane.
+RD_AVX512 RD_INLINE void tr4_512(__m512i * v) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm512_unpacklo_epi64(t0, t2);
+    v[1] = _mm512_unpackhi_epi64(t0, t2);
+    v[2] = _mm512_unpacklo_epi64(t1, t3);
+    v[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+RD_AVX512 RD_INLINE __m512i bcast256(const uint8_t * p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) p));
+}
+
+template <int K>
+RD_AVX512 void groups_avx512(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    const rd_hk_matrix & w = *j.w;
+    const int32_t nb = w.nb;
+    const size_t rb = w.row_bytes;
+    const __m512i flip = _mm512_set1_epi8((char) 0x80);
+    for (int32_t g = g0; g < g1; g++) {
+        const uint8_t * q = w.q + (size_t) g * RD_HK_GROUP * rb + 2; // quants of row 16 g, block 0
+        const uint16_t * sc = w.scales.data() + (size_t) g * nb * RD_HK_GROUP;
+        __m512 acc[K];
+        for (int c = 0; c < K; c++) acc[c] = _mm512_setzero_ps();
+        for (int32_t b = 0; b < nb; b++) {
+            const uint8_t * p = q + (size_t) b * 34;
+            // a: rows 0-3 in the lower 256 bits, 4-7 in the upper; e: rows 8-11 and 12-15
+            __m512i a[4], e[4];
+            for (int i = 0; i < 4; i++) {
+                a[i] = _mm512_xor_si512(rows2_512(p + i * rb, p + (4 + i) * rb), flip);
+                e[i] = _mm512_xor_si512(rows2_512(p + (8 + i) * rb, p + (12 + i) * rb), flip);
+            }
+            tr4_512(a);
+            tr4_512(e);
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (sc + (size_t) b * RD_HK_GROUP)));
+            for (int c = 0; c < K; c++) {
+                const uint8_t * pt = j.pat + ((size_t) c * nb + b) * RD_HK_PAT;
+                __m512i sa = bcast256(pt + RD_HK_CORR), se = sa;
+                for (int t = 0; t < 4; t++) {
+                    const __m512i x = bcast256(pt + 32 * t);
+                    sa = _mm512_dpbusd_epi32(sa, a[t], x);
+                    se = _mm512_dpbusd_epi32(se, e[t], x);
+                }
+                // 128-bit lanes of sa: rows 0-3 bytes 0-15, rows 0-3 bytes 16-31, rows 4-7 ..., ...
+                const __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(sa, se, 0x88), _mm512_shuffle_i32x4(sa, se, 0xDD));
+                const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(j.dx[(size_t) c * nb + b])); // exact
+                acc[c] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(isum), acc[c]);
+            }
+        }
+        for (int c = 0; c < K; c++) _mm512_storeu_ps(j.y + (size_t) c * w.V + (size_t) g * RD_HK_GROUP, acc[c]);
+    }
+}
+
+// ---- AVX2: 8 rows per step, with AVX-VNNI (vpdpbusd) or without (vpmaddubsw + vpmaddwd) ----
+
+RD_AVX2 RD_INLINE void tr4_256(__m256i * v) {
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+RD_AVX2 RD_INLINE __m256i load256(const uint8_t * p) { return _mm256_loadu_si256((const __m256i *) p); }
+
+// isum of rows 0-3 (a) and 4-7 (e), transposed, against the column's pattern pt.
+struct dot_avx2 {
+    static constexpr bool flip = false;
+    RD_AVX2 static RD_INLINE __m256i sum(const __m256i * a, const __m256i * abs_a, const uint8_t * pt) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256i s = _mm256_setzero_si256();
+        for (int t = 0; t < 4; t++) {
+            // |w| * (x with w's sign): the u8 x s8 pairs of vpmaddubsw stay below 2 * 128 * 127
+            const __m256i pr = _mm256_maddubs_epi16(abs_a[t], _mm256_sign_epi8(load256(pt + 32 * t), a[t]));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, ones));
+        }
+        return s;
+    }
+};
+
+// AVX-VNNI's vpdpbusd (VEX) written out: its intrinsic would need the caller compiled for
+// "avxvnni" too, and the AVX2 step below is shared by both paths.
+RD_AVX2 RD_INLINE __m256i dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(s) : "x"(u8), "x"(s8));
+    return s;
+}
+
+struct dot_avxvnni {
+    static constexpr bool flip = true;
+    RD_AVX2 static RD_INLINE __m256i sum(const __m256i * a, const __m256i *, const uint8_t * pt) {
+        __m256i s = load256(pt + RD_HK_CORR);
+        for (int t = 0; t < 4; t++) s = dpbusd_vex(s, a[t], load256(pt + 32 * t));
+        return s;
+    }
+};
+
+template <int K, class Dot>
+RD_AVX2 RD_INLINE void groups_avx2_body(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    const rd_hk_matrix & w = *j.w;
+    const int32_t nb = w.nb;
+    const size_t rb = w.row_bytes;
+    const __m256i flip = _mm256_set1_epi8((char) 0x80);
+    for (int32_t g = g0; g < g1; g++)
+        for (int32_t h = 0; h < 2; h++) {
+            const int32_t r0 = g * RD_HK_GROUP + 8 * h;
+            const uint8_t * q = w.q + (size_t) r0 * rb + 2;
+            const uint16_t * sc = w.scales.data() + (size_t) g * nb * RD_HK_GROUP + 8 * h;
+            __m256 acc[K];
+            for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_ps();
+            for (int32_t b = 0; b < nb; b++) {
+                const uint8_t * p = q + (size_t) b * 34;
+                __m256i a[4], e[4], abs_a[4], abs_e[4];
+                for (int i = 0; i < 4; i++) {
+                    a[i] = load256(p + i * rb);
+                    e[i] = load256(p + (4 + i) * rb);
+                    if (Dot::flip) a[i] = _mm256_xor_si256(a[i], flip), e[i] = _mm256_xor_si256(e[i], flip);
+                }
+                tr4_256(a);
+                tr4_256(e);
+                if (!Dot::flip)
+                    for (int t = 0; t < 4; t++) abs_a[t] = _mm256_abs_epi8(a[t]), abs_e[t] = _mm256_abs_epi8(e[t]);
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (sc + (size_t) b * RD_HK_GROUP)));
+                for (int c = 0; c < K; c++) {
+                    const uint8_t * pt = j.pat + ((size_t) c * nb + b) * RD_HK_PAT;
+                    const __m256i sa = Dot::sum(a, abs_a, pt), se = Dot::sum(e, abs_e, pt);
+                    // 128-bit halves: rows 0-3 bytes 0-15 | rows 0-3 bytes 16-31 (sa), the same for 4-7 (se)
+                    const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(sa, se, 0x20),
+                                                          _mm256_permute2x128_si256(sa, se, 0x31));
+                    const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(j.dx[(size_t) c * nb + b])); // exact
+                    acc[c] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(isum), acc[c]);
+                }
+            }
+            for (int c = 0; c < K; c++) _mm256_storeu_ps(j.y + (size_t) c * w.V + (size_t) r0, acc[c]);
+        }
+}
+
+template <int K>
+RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_avx2_body<K, dot_avx2>(j, g0, g1); }
+
+template <int K>
+RD_AVX2 void groups_avxvnni(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_avx2_body<K, dot_avxvnni>(j, g0, g1); }
+
+using table = std::array<rd_hk_groups_fn, RD_HK_MAX_COLS>;
+
+template <int... I> table make_avx512(std::integer_sequence<int, I...>) { return {{&groups_avx512<I + 1>...}}; }
+template <int... I> table make_avxvnni(std::integer_sequence<int, I...>) { return {{&groups_avxvnni<I + 1>...}}; }
+template <int... I> table make_avx2(std::integer_sequence<int, I...>) { return {{&groups_avx2<I + 1>...}}; }
+
+} // namespace
+
+bool rd_hk_x86_supported(rd_hk_isa isa) {
+    __builtin_cpu_init();
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    switch (isa) {
+    case rd_hk_isa::avx512_vnni:
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case rd_hk_isa::avx2_vnni: return avx2 && __builtin_cpu_supports("avxvnni");
+    case rd_hk_isa::avx2: return avx2;
+    default: return false;
+    }
+}
+
+rd_hk_groups_fn rd_hk_x86_kernel(rd_hk_isa isa, int32_t K) {
+    static const table t512 = make_avx512(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table tvnni = make_avxvnni(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table t2 = make_avx2(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    if (K < 1 || K > RD_HK_MAX_COLS || !rd_hk_x86_supported(isa)) return nullptr;
+    switch (isa) {
+    case rd_hk_isa::avx512_vnni: return t512[(size_t) K - 1];
+    case rd_hk_isa::avx2_vnni: return tvnni[(size_t) K - 1];
+    case rd_hk_isa::avx2: return t2[(size_t) K - 1];
+    default: return nullptr;
+    }
+}
+
+#else
+
+bool rd_hk_x86_supported(rd_hk_isa) { return false; }
+rd_hk_groups_fn rd_hk_x86_kernel(rd_hk_isa, int32_t) { return nullptr; }
+
+#endif
