@@ -30,8 +30,12 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --chown=node:node . .
 RUN npm rebuild && npm run postinstall
 
+# The server checks the Host header against names it knows (DNS-rebinding defence); in a
+# container it listens on 0.0.0.0 and is reached by service or host names we cannot know here,
+# so any is accepted. Set REDRAFTER_ALLOWED_HOST to the names you serve under to narrow it.
 ENV REDRAFTER_CACHE=/models \
-    REDRAFTER_PORT=8080
+    REDRAFTER_PORT=8080 \
+    REDRAFTER_ALLOWED_HOST=*
 USER root
 RUN mkdir -p /models /drafters && chown node:node /models /drafters
 USER node

@@ -107,7 +107,7 @@ export const SETTINGS = {
   allowedHost: S({ flag: "allowed-host", env: "REDRAFTER_ALLOWED_HOST", schema: stringList, default: [], repeat: true,
     meta: "NAME", help: "Host header names accepted besides the listen address, localhost and IP literals (repeatable; * = any)" }),
   headerTimeout: S({ flag: "header-timeout", env: "REDRAFTER_HEADER_TIMEOUT", schema: intIn(1, 255), default: 30, meta: "SECONDS",
-    help: "a connection idle this long before its request is complete is closed" }),
+    help: "a connection whose request is still unanswered after this long without traffic is closed (generations are bounded by --request-timeout instead)" }),
   bodyTimeout: S({ flag: "body-timeout", env: "REDRAFTER_BODY_TIMEOUT", schema: intIn(1, 3600), default: 30, meta: "SECONDS",
     help: "time to receive a whole request body; slower uploads get 408" }),
   requestTimeout: S({ flag: "request-timeout", env: "REDRAFTER_REQUEST_TIMEOUT", schema: intIn(0, 86400), default: 600, meta: "SECONDS",

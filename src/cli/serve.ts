@@ -1,11 +1,14 @@
 // serve.ts - `redrafter serve`: resolve the model (fetching the default one on first use) and
 // its drafter, listen at once (503 until the model is loaded), serve until SIGINT/SIGTERM,
-// then stop accepting, finish or cancel running generations and free the engine.
+// then stop accepting, let running generations finish for --shutdown-grace seconds, cancel the
+// rest and free the engine.
 import { configHelp, loadConfig } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { resolveDrafter, resolveModel, shippedDrafterFor } from "../models/resolve.ts";
+import { apiKeyOf } from "../server/api-key.ts";
 import { createApp } from "../server/app.ts";
+import { ServerState } from "../server/state.ts";
 
 const HELP = `usage: redrafter serve [--model PATH|hf:U/R/F] [--drafter PATH] [options]
 
@@ -16,12 +19,16 @@ ${configHelp()}`;
 
 const log = (msg: string) => console.error(`[serve] ${msg}`);
 
+/** After the generations have ended, how long their responses may take to reach the clients. */
+const FLUSH_MS = 5_000;
+
 export async function runServe(argv: string[]): Promise<void> {
-  const { config, help } = loadConfig(argv);
-  if (help) {
+  const loaded = loadConfig(argv);
+  if (loaded.help) {
     console.log(HELP);
     return;
   }
+  const config = { ...loaded.config, apiKey: apiKeyOf(loaded.config) };
   setNativeLogQuiet(!config.verbose);
 
   const model = await resolveModel(config.model, log);
@@ -41,34 +48,44 @@ export async function runServe(argv: string[]): Promise<void> {
     nGpuLayers: config.gpuLayers, device: config.device, threads: config.threads, flashAttn: config.flashAttn,
     kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, lookup: config.lookup, slots: config.slots, queueSize: config.queueSize,
   });
-  const app = createApp(loading, config);
-  // idleTimeout 0: a long prefill or a slow stream must not be cut by Bun's 10 s default
-  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, idleTimeout: 0 });
+  const state = new ServerState(config, loading);
+  const app = createApp(state);
+  // a connection idle this long is closed; a generation lifts it for its own request (respond.ts)
+  const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, idleTimeout: config.headerTimeout });
   log(`listening on http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`);
 
-  let engine: Engine;
+  // the first signal starts the shutdown, a second one cuts its grace period short
+  let signals = 0;
+  const signalled = new Promise<string>((resolve) => {
+    const on = (sig: string) => {
+      if (++signals === 1) resolve(sig);
+      else state.lifetimes.endGrace();
+    };
+    process.on("SIGINT", () => on("SIGINT"));
+    process.on("SIGTERM", () => on("SIGTERM"));
+  });
+
+  let engine: Engine | null;
   try {
-    engine = await loading;
+    engine = await Promise.race([loading, signalled.then(() => null)]);
   } catch (e) {
     await server.stop(true);
     throw e;
   }
-  const i = engine.info;
-  log(
-    `ready: model '${i.id}', ctx ${i.nCtx}, ${config.slots} slot(s), queue ${config.queueSize}, ` +
-      `${i.drafter ? `ReDrafter ${i.beamWidth}x${i.beamLength}` : "no speculative decoding"}, flash attention ${i.flashAttn ? "on" : "off"}` +
-      `${config.apiKey ? ", API key required" : ""}`,
-  );
+  if (engine) {
+    const i = engine.info;
+    log(
+      `ready: model '${i.id}', ctx ${i.nCtx}, ${config.slots} slot(s), queue ${config.queueSize}, ` +
+        `${i.drafter ? `ReDrafter ${i.beamWidth}x${i.beamLength}` : "no speculative decoding"}, flash attention ${i.flashAttn ? "on" : "off"}` +
+        `${config.apiKey ? ", API key required" : ""}`,
+    );
+  }
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log(`${sig}: shutting down`);
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
-  const draining = server.stop(); // no new connections; running streams end as the engine cancels them
-  await engine.close();
-  await draining;
+  const sig = await signalled;
+  log(`${sig}: shutting down${engine ? ` (running generations may finish for ${config.shutdownGrace} s)` : " before the model loaded"}`);
+  const draining = server.stop(); // no new connections; idle ones close, busy ones when their response ends
+  await state.shutdown(config.shutdownGrace);
+  await engine?.close();
+  await Promise.race([draining, new Promise((r) => setTimeout(r, FLUSH_MS))]);
+  await server.stop(true);
 }

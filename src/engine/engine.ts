@@ -169,8 +169,10 @@ export class Engine {
   readonly #slots: Slot[] = [];
   readonly #queue: Generation[] = [];
   readonly #queueSize: number;
+  readonly #capacity: number;
   readonly #decoder = new TextDecoder();
   #nextGen = 1;
+  #draining = false; // drain() was called: no new work, running generations go on
   #closing: Promise<void> | null = null;
   readonly #stats: Omit<EngineStats, "queueDepth" | "busySlots" | "slots"> = {
     requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0,
@@ -191,6 +193,7 @@ export class Engine {
     this.#params = params;
     this.#speculative = drafter !== null || (params.lookup ?? 0) > 0;
     this.#queueSize = opts.queueSize ?? 16;
+    this.#capacity = (opts.slots ?? 1) + this.#queueSize;
     const text = (id: number) => (id >= 0 ? this.tokenText(id) : null);
     this.info = {
       id: basename(opts.model).replace(/\.gguf$/i, ""),
@@ -273,8 +276,8 @@ export class Engine {
    *  queue is full; every other failure (EngineError with a code) is thrown by the iterator. */
   generate(req: GenerateRequest): Generation {
     const job = new Generation(this.#nextGen++, req, (g) => this.#cancel(g));
-    if (this.#closing) {
-      job.end(new EngineError("internal", "the engine is closed"));
+    if (this.#draining) {
+      job.end(new EngineError("shutting_down", "the engine is shutting down"));
       return job;
     }
     if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) {
@@ -302,6 +305,23 @@ export class Engine {
     return job;
   }
 
+  /** Generations that can be running or waiting at once (slots + queue): a request needing more
+   *  can never be served. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Stop taking work (the first step of a shutdown): queued requests and any new one end with
+   *  EngineError "shutting_down"; running generations go on until they end or close() cancels
+   *  them. */
+  drain(): void {
+    this.#draining = true;
+    for (const job of this.#queue.splice(0)) {
+      this.#stats.requestsFailed++;
+      job.end(new EngineError("shutting_down", "the engine is shutting down"));
+    }
+  }
+
   stats(): EngineStats {
     const s = this.#stats;
     return {
@@ -313,7 +333,7 @@ export class Engine {
     };
   }
 
-  /** Fail queued requests, cancel running ones, free the sessions, then the drafter and model.
+  /** Drain (queued requests fail), cancel running ones, free the sessions, then the drafter and model.
    *  If a worker does not let go of its session in time the model is left mapped (freeing it
    *  under a running session would crash the process). */
   close(): Promise<void> {
@@ -322,10 +342,7 @@ export class Engine {
   }
 
   async #shutdown(): Promise<void> {
-    for (const job of this.#queue.splice(0)) {
-      this.#stats.requestsFailed++;
-      job.end(new EngineError("internal", "the engine is shutting down"));
-    }
+    this.drain();
     const clean = await Promise.all(
       this.#slots.map(async (s) => {
         if (s.job) {

@@ -1,8 +1,9 @@
 // errors.ts - what the engine throws to the gateway and the CLI. EngineError.code says which
-// HTTP status fits (400 for the request's fault, 500 otherwise); QueueFullError means 429/503.
+// HTTP status fits (400 for the request's fault, 503 while shutting down, 500 otherwise);
+// QueueFullError means 429.
 import { Status } from "../ffi/errors.ts";
 
-export type EngineErrorCode = "context_length_exceeded" | "invalid_grammar" | "invalid_request" | "internal";
+export type EngineErrorCode = "context_length_exceeded" | "invalid_grammar" | "invalid_request" | "shutting_down" | "internal";
 
 export class EngineError extends Error {
   override name = "EngineError";
@@ -28,6 +29,6 @@ export class EngineError extends Error {
 export class QueueFullError extends Error {
   override name = "QueueFullError";
   constructor(readonly queueSize: number) {
-    super(`the server is busy: ${queueSize} requests are already waiting`);
+    super(`${queueSize} requests are already waiting for a slot`);
   }
 }

@@ -14,7 +14,7 @@ export interface ErrorBody {
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(
-    readonly status: 400 | 401 | 404 | 405 | 413 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 503 | 504,
     message: string,
     readonly type: ErrorType = status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error",
     readonly code: string | null = null,
@@ -45,11 +45,15 @@ export function fromZod(error: z.ZodError): ApiError {
   return ApiError.invalid(message, param || null, issue.code === "invalid_type" && issue.input === undefined ? "missing_required_parameter" : "invalid_value");
 }
 
-/** Engine failures as API errors: the request's fault is a 400, a full queue a 429. */
+/** Engine failures as API errors: the request's fault is a 400, a full queue a 429, a server
+ *  that is stopping a 503. */
 export function fromEngine(err: unknown): ApiError | null {
-  if (err instanceof QueueFullError) return new ApiError(429, `The server is busy: ${err.message}`, "rate_limit_error", "queue_full");
+  if (err instanceof QueueFullError) {
+    return new ApiError(429, `The server is busy (${err.message}), retry shortly`, "rate_limit_error", "queue_full");
+  }
   if (!(err instanceof EngineError)) return null;
   switch (err.code) {
+    case "shutting_down": return shuttingDown();
     case "context_length_exceeded": return new ApiError(400, err.message, "invalid_request_error", err.code, "messages");
     case "invalid_grammar": return new ApiError(400, err.message, "invalid_request_error", err.code, "response_format");
     case "invalid_request": return new ApiError(400, err.message, "invalid_request_error", "invalid_value");
@@ -59,24 +63,31 @@ export function fromEngine(err: unknown): ApiError | null {
   }
 }
 
+export function shuttingDown(): ApiError {
+  return new ApiError(503, "The server is shutting down", "server_error", "server_shutting_down");
+}
+
 /** Any thrown value as the API error the client sees. Unknown errors are logged, not leaked. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const engine = fromEngine(err);
   if (engine) return engine;
-  if (err instanceof HTTPException) {
-    if (err.status === 413) return new ApiError(413, "Request body too large", "invalid_request_error", "request_too_large");
-    if (err.status === 401) return new ApiError(401, err.message || "Unauthorized", "invalid_request_error", "invalid_api_key");
-    return new ApiError(err.status >= 500 ? 500 : 400, err.message || `HTTP ${err.status}`);
-  }
+  if (err instanceof HTTPException) return new ApiError(err.status >= 500 ? 500 : 400, err.message || `HTTP ${err.status}`);
   console.error("[server] internal error:", err);
   return new ApiError(500, "Internal server error", "server_error", "internal_error");
 }
 
+/** Headers some statuses carry: how to authenticate, when to retry, that the connection ends
+ *  (a 408 or 413 may come while the body is still arriving: the rest of it is not read). */
+const STATUS_HEADERS: Partial<Record<ApiError["status"], Record<string, string>>> = {
+  401: { "WWW-Authenticate": "Bearer" },
+  408: { Connection: "close" },
+  413: { Connection: "close" },
+  429: { "Retry-After": "1" },
+};
+
 export function errorResponse(c: Context, err: ApiError): Response {
-  const headers: Record<string, string> = {};
-  if (err.status === 401) headers["WWW-Authenticate"] = "Bearer";
-  return c.json(err.body, err.status, headers);
+  return c.json(err.body, err.status, STATUS_HEADERS[err.status]);
 }
 
 /** Hono's app.onError. */

@@ -1,12 +1,13 @@
 // respond.ts - a Run to an HTTP response, streamed (SSE chunks, usage chunk,
 // [DONE]) or whole (one JSON body). The endpoint supplies how one choice looks (EndpointShape);
 // everything else - envelope, usage, the `redrafter` stats, errors before and during the
-// stream, cancellation - is the same for chat and legacy completions.
+// stream, cancellation, the request timeout - is the same for chat and legacy completions.
 import type { Context } from "hono";
-import type { ChoiceDelta, FinishReason, Run } from "./run.ts";
 import type { ReleasedToken } from "./choice-text.ts";
+import { setIdleTimeout } from "./connection.ts";
 import type { Metrics } from "./metrics.ts";
-import { sseResponse } from "./sse.ts";
+import type { ChoiceDelta, FinishReason, Run } from "./run.ts";
+import { KEEPALIVE_MS, sseResponse } from "./sse.ts";
 import { redrafterStats, usageOf } from "./usage.ts";
 
 /** One choice, accumulated over the whole generation. */
@@ -36,15 +37,38 @@ export interface ResponseMeta {
   includeUsage: boolean;
 }
 
+/** Whether `p` settled within ms (false: still pending; Infinity waits for it); rethrows its
+ *  rejection. */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
+  if (ms === Infinity) {
+    await p;
+    return true;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, ms, false)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function respond(c: Context, run: Run, shape: EndpointShape, meta: ResponseMeta, metrics: Metrics): Promise<Response> {
   const envelope = (object: string) => ({ id: meta.id, object, created: meta.created, model: meta.model });
-  // errors before the first step (queue full, bad grammar) are plain HTTP errors
+  c.var.state.lifetimes.track(run);
+  // a generation's queue wait, prefill and stream may be silent far longer than an idle
+  // connection may; --request-timeout bounds it instead
+  setIdleTimeout(c, 0);
+  // errors before the first step (queue full, bad grammar, a timeout in the queue) are plain HTTP
+  // errors; but a stream whose first step is slow starts anyway, with keepalives, and reports a
+  // later failure as an error event
+  let ready: boolean;
   try {
-    await run.ready;
+    ready = await within(run.ready, meta.stream ? KEEPALIVE_MS : Infinity);
   } catch (err) {
     run.cancel();
     throw err;
   }
+  if (ready && run.failure !== null) throw run.failure;
 
   if (!meta.stream) {
     const accs: ChoiceAcc[] = Array.from({ length: meta.choices }, (_, index) => ({ index, text: "", tokens: [], finish: null }));
@@ -62,19 +86,28 @@ export async function respond(c: Context, run: Run, shape: EndpointShape, meta: 
   return sseResponse(
     c,
     async (sink) => {
+      if (!ready) {
+        sink.keepalive(); // silent for KEEPALIVE_MS already
+        await run.ready;
+      }
       const usageField = meta.includeUsage ? { usage: null } : {};
       const chunk = (choices: object[]) => ({ ...envelope(shape.chunkObject), choices, ...usageField });
       if (shape.streamStart) for (let i = 0; i < meta.choices; i++) sink.send(chunk([shape.streamStart(i)]));
       // the last finishing chunk waits for the totals, so the stats ride on the final chunk
       let held: object | null = null;
-      for await (const d of run.deltas()) {
-        if (sink.closed) break;
-        if (d.finish === null) {
-          if (d.text || d.tokens.length) sink.send(chunk([shape.streamChoice(d)]));
-          continue;
+      try {
+        for await (const d of run.deltas()) {
+          if (sink.closed) break;
+          if (d.finish === null) {
+            if (d.text || d.tokens.length) sink.send(chunk([shape.streamChoice(d)]));
+            continue;
+          }
+          if (held) sink.send(held);
+          held = chunk([shape.streamChoice(d)]);
         }
-        if (held) sink.send(held);
-        held = chunk([shape.streamChoice(d)]);
+      } catch (err) {
+        if (held) sink.send(held); // a choice that did finish says so before the error
+        throw err;
       }
       const usage = usageOf(meta.promptTokens, run.stats);
       metrics.usage(usage);

@@ -3,8 +3,9 @@
 // released log-probs, finish reasons) plus per-choice counters. Both endpoints and both
 // response modes (stream / whole) go through this one piece.
 import type { Engine } from "../engine/engine.ts";
-import type { GenerateRequest, SamplerParams, StepStats } from "../engine/types.ts";
+import type { GenerateRequest, SamplerParams, StepEvent, StepStats } from "../engine/types.ts";
 import { ChoiceText, type ReleasedToken } from "./choice-text.ts";
+import { ApiError } from "./errors.ts";
 import { choiceSeed } from "./sampling.ts";
 
 export type FinishReason = "stop" | "length";
@@ -104,12 +105,16 @@ export class Run {
   readonly stats: ChoiceStats[];
   /** Settles once the first choice has produced its first step, or the run failed before. */
   readonly ready: Promise<void>;
+  /** Resolves once every choice has ended and its slot is free, however the run ended. */
+  readonly done: Promise<void>;
   readonly #channel = new Channel<ChoiceDelta>();
   readonly #aborts: AbortController[];
+  #failure: unknown = null;
 
   /**
-   * Starts every choice now. Throws QueueFullError synchronously when the engine refuses one
-   * (the choices already started are cancelled); later failures surface from ready/deltas().
+   * Starts every choice now. Throws synchronously a 400 when the request needs more generations
+   * than the engine can ever hold, or QueueFullError when the engine refuses one now (the
+   * choices already started are cancelled); later failures surface from ready/deltas().
    */
   constructor(
     engine: Engine,
@@ -123,6 +128,13 @@ export class Run {
       completionTokens: 0, engineTokens: 0, drafted: 0, treeNodes: 0, accepted: 0, copyAccepted: 0, targetCalls: 0,
       dedupSum: 0, draftSteps: 0, queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null,
     }));
+    if (specs.length > engine.capacity) {
+      throw ApiError.invalid(
+        `Invalid 'n': this request needs ${specs.length} generations at once, more than this server can ever hold ` +
+          "(--slots plus --queue-size); ask for fewer choices",
+        "n",
+      );
+    }
     const jobs = [];
     try {
       for (const [i, spec] of specs.entries()) {
@@ -141,20 +153,33 @@ export class Run {
     const done = Promise.all(
       jobs.map((job, i) => this.#consume(engine, job, specs[i]!, i, observer, i === 0 ? markReady : null)),
     ).then(
-      () => this.#channel.close(),
+      () => this.#channel.close(this.#failure),
       (err) => {
+        this.#failure ??= err;
         this.cancel();
-        this.#channel.close(err);
+        this.#channel.close(this.#failure);
         throw err;
       },
     );
     this.ready = Promise.race([firstStep, done]);
-    done.catch(() => {}); // reported through ready and deltas()
+    this.done = done.catch(() => {}); // the error itself is reported through ready and deltas()
   }
 
   /** Stop every choice (the client went away). */
   cancel(): void {
     for (const a of this.#aborts) a.abort();
+  }
+
+  /** End the run with an error (a timeout, the shutdown): every choice stops, and deltas() throws
+   *  `err` once the choices have ended. The first failure wins; a no-op once the run is over. */
+  fail(err: unknown): void {
+    this.#failure ??= err;
+    this.cancel();
+  }
+
+  /** Why the run failed, if it did. */
+  get failure(): unknown {
+    return this.#failure;
   }
 
   /** Deltas of all choices, interleaved as they come; throws the first engine failure. */
@@ -218,7 +243,7 @@ export class Run {
         // that reads this answer and sends the next request finds the slot released.
         const tail = text.finish();
         finish = ev.finish === "length" && !tail.stopped ? "length" : "stop";
-        emit(d.text + tail.text, [...d.tokens, ...tail.tokens], finish);
+        emit(d.text + tail.text, [...d.tokens, ...tail.tokens], this.#endOf(ev.finish, finish));
       }
     } finally {
       st.queueMs = job.queueMs;
@@ -229,7 +254,12 @@ export class Run {
     if (finish === null) {
       // ended without a finishing event (only when cancelled): close the choice all the same
       const tail = text.finish();
-      emit(tail.text, tail.tokens, "stop");
+      emit(tail.text, tail.tokens, this.#endOf("cancelled", "stop"));
     }
+  }
+
+  /** The finish reason a choice reports: none when fail() cut it, since its end is the error. */
+  #endOf(engineFinish: StepEvent["finish"], finish: FinishReason): FinishReason | null {
+    return engineFinish === "cancelled" && this.#failure !== null ? null : finish;
   }
 }

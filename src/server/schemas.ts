@@ -1,9 +1,13 @@
 // schemas.ts - zod schemas of the request bodies, field names exactly as OpenAI spells them,
 // plus the extensions (top_k, min_p, repeat_penalty, ignore_eos, redrafter.draft). Unknown
 // fields are ignored, as OpenAI-compatible servers do, so newer clients keep working.
+// Every number is bounded to what the engine takes: counts and ids are int32 in native code
+// (a larger value would wrap), reals finite (zod refuses Infinity, which JSON's 1e999 parses to).
 import { z } from "zod";
 
 const num = (min: number, max: number) => z.number().min(min).max(max);
+const INT32_MAX = 2 ** 31 - 1;
+const int = (min: number, max = INT32_MAX) => z.number().int().min(min).max(max);
 
 const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -22,14 +26,14 @@ const responseFormat = z.discriminatedUnion("type", [
 /** Fields shared by /v1/chat/completions and /v1/completions. */
 const common = {
   model: z.string().optional(),
-  max_tokens: z.number().int().min(1).nullish(),
+  max_tokens: int(1).nullish(),
   temperature: num(0, 2).nullish(),
   top_p: num(0, 1).nullish(),
-  n: z.number().int().min(1).max(8).nullish(),
+  n: int(1).nullish(), // at most --max-n (validate.ts)
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
+  seed: int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).nullish(), // folded into uint32 (sampling.ts)
   presence_penalty: num(-2, 2).nullish(),
   frequency_penalty: num(-2, 2).nullish(),
   logit_bias: z
@@ -38,9 +42,9 @@ const common = {
   user: z.string().optional(),
   response_format: responseFormat.nullish(),
   // extensions, as llama.cpp and vLLM name them
-  top_k: z.number().int().min(0).nullish(),
+  top_k: int(0).nullish(), // 0 = off; past the vocabulary it keeps every token
   min_p: num(0, 1).nullish(),
-  repeat_penalty: num(0, 10).nullish(),
+  repeat_penalty: z.number().gt(0).max(10).nullish(), // a divisor of logits: the native sampler refuses 0
   ignore_eos: z.boolean().nullish(),
   redrafter: z.object({ draft: z.boolean().optional() }).nullish(),
 };
@@ -57,9 +61,9 @@ export const chatRequest = z
   .object({
     ...common,
     messages: z.array(message).min(1),
-    max_completion_tokens: z.number().int().min(1).nullish(),
+    max_completion_tokens: int(1).nullish(),
     logprobs: z.boolean().nullish(),
-    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    top_logprobs: int(0, 20).nullish(),
     tools: z.array(z.unknown()).max(0, "tools are not supported by this server").nullish(),
     functions: z.array(z.unknown()).max(0, "functions are not supported by this server").nullish(),
   })
@@ -68,15 +72,15 @@ export const chatRequest = z
     path: ["top_logprobs"],
   });
 
-const tokenIds = z.array(z.number().int().min(0)).min(1);
+const tokenIds = z.array(int(0)).min(1);
 
 export const completionRequest = z.object({
   ...common,
   prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
   echo: z.boolean().nullish(),
-  logprobs: z.number().int().min(0).max(20).nullish(),
+  logprobs: int(0, 20).nullish(),
   suffix: z.null({ error: "suffix (insertion) is not supported by this server" }).optional(),
-  best_of: z.number().int().min(1).max(8).nullish(),
+  best_of: int(1).nullish(), // must equal n (routes/completions.ts)
 });
 
 export type ChatRequest = z.infer<typeof chatRequest>;

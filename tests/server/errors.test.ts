@@ -5,17 +5,18 @@ import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig } from "../../src/config.ts";
 import { createApp } from "../../src/server/app.ts";
+import { ServerState } from "../../src/server/state.ts";
 import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
 import { EXACT, eventually, post, startServer, type TestServer } from "./server.ts";
 
 let tiny: TinyModel;
-let server: TestServer; // small context and body limit
+let server: TestServer; // small context and body limit, one CORS origin
 let keyed: TestServer; // --api-key
 
 beforeAll(async () => {
   tiny = makeTinyModel();
   [server, keyed] = await Promise.all([
-    startServer(["--model", tiny.model, "--ctx-size", "128", "--max-body", "4KiB", "--alias", "my-alias", ...EXACT]),
+    startServer(["--model", tiny.model, "--ctx-size", "128", "--max-body", "4KiB", "--alias", "my-alias", "--cors-origin", "http://example.test", ...EXACT]),
     startServer(["--model", tiny.model, "--api-key", "sesame", ...EXACT]),
   ]);
 }, 120_000);
@@ -53,7 +54,8 @@ describe("400 invalid requests", () => {
     await expectError(chat({ messages, temperature: 2.5 }), 400, { param: "temperature" });
     await expectError(chat({ messages, top_p: -1 }), 400, { param: "top_p" });
     await expectError(chat({ messages, presence_penalty: 3 }), 400, { param: "presence_penalty" });
-    await expectError(chat({ messages, n: 9 }), 400, { param: "n" });
+    const maxN = await expectError(chat({ messages, n: 17 }), 400, { param: "n" });
+    expect(maxN.message).toMatch(/--max-n/);
     await expectError(chat({ messages, stop: ["a", "b", "c", "d", "e"] }), 400, { param: "stop" });
     await expectError(chat({ messages, max_tokens: 0 }), 400, { param: "max_tokens" });
     await expectError(chat({ messages, top_logprobs: 2 }), 400, { param: "top_logprobs" });
@@ -123,12 +125,16 @@ describe("other statuses", () => {
       const ac = new AbortController();
       const long = fetch(`${busy.url}/v1/completions`, {
         method: "POST",
+        headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ prompt: "a", ignore_eos: true, stream: true }),
         signal: ac.signal,
       });
       long.catch(() => {});
       await (await long).body!.getReader().read();
-      await expectError(post(busy.url, "/v1/completions", { prompt: "b", max_tokens: 2 }), 429, { code: "queue_full", type: "rate_limit_error" });
+      const full = await post(busy.url, "/v1/completions", { prompt: "b", max_tokens: 2 });
+      expect(full.headers.get("retry-after")).toBe("1");
+      const e = await expectError(full, 429, { code: "queue_full", type: "rate_limit_error" });
+      expect(e.message).toBe("The server is busy (0 requests are already waiting for a slot), retry shortly");
       ac.abort();
       await eventually(async () => (await post(busy.url, "/v1/completions", { prompt: "b", max_tokens: 2 })).status === 200);
       // a finished answer means a free slot: back-to-back requests never see 429, whether they
@@ -156,9 +162,13 @@ describe("other statuses", () => {
 
   it("503 while the model loads", async () => {
     let release!: (v: never) => void;
-    const app = createApp(new Promise((r) => (release = r)), { ...defaultConfig, logRequests: false });
+    const app = createApp(new ServerState({ ...defaultConfig, logRequests: false }, new Promise((r) => (release = r))));
     for (const [method, path] of [["GET", "/health"], ["GET", "/v1/models"], ["POST", "/v1/chat/completions"]] as const) {
-      const r = await app.request(path, { method, body: method === "POST" ? JSON.stringify({ messages }) : undefined });
+      const r = await app.request(path, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: method === "POST" ? JSON.stringify({ messages }) : undefined,
+      });
       await expectError(r, 503, { code: "model_loading", type: "server_error" });
     }
     void release;
@@ -176,13 +186,13 @@ describe("request ids, CORS, metrics", () => {
     expect((await g.json()).id).toBe(`cmpl-${id}`);
   });
 
-  it("answers CORS preflight and exposes the request id", async () => {
+  it("answers CORS preflight from a --cors-origin and exposes the request id", async () => {
     const r = await fetch(`${server.url}/v1/chat/completions`, {
       method: "OPTIONS",
       headers: { Origin: "http://example.test", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type" },
     });
     expect(r.status).toBeLessThan(300);
-    expect(r.headers.get("access-control-allow-origin")).toBe("*");
+    expect(r.headers.get("access-control-allow-origin")).toBe("http://example.test");
     expect(r.headers.get("access-control-allow-methods")).toContain("POST");
     const g = await fetch(`${server.url}/health`, { headers: { Origin: "http://example.test" } });
     expect(g.headers.get("access-control-expose-headers")).toMatch(/x-request-id/i);

@@ -114,6 +114,7 @@ describe("SSE streaming", () => {
       // long enough to hold the only slot for minutes if nothing cancelled it
       const res = fetch(`${server.url}/v1/chat/completions`, {
         method: "POST",
+        headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ messages, max_tokens: 1900, ignore_eos: true, stream }),
         signal: ac.signal,
       });
