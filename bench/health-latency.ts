@@ -67,6 +67,7 @@ try {
   const gen = (async () => {
     const r = await fetch(`${url}/v1/completions`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({
         prompt: "Once upon a time", max_tokens: Number(args.tokens), ignore_eos: true, temperature: 0,
         stream: true, stream_options: { include_usage: true },
