@@ -90,16 +90,17 @@ typedef struct rd_model_params {
     bool         batch_invariant; /* a token's hidden state and logits do not depend on how many
                                   tokens share its llama_decode, so speculative output equals plain
                                   decoding bit for bit on quantized models too, whatever the tree
-                                  shapes. On the CPU: weights keep llama.cpp's plain layout (no
-                                  repacking: Q4_0/Q4_K/IQ4_NL repacked weights are multiplied by
-                                  one kernel for 4+ tokens and another for fewer, which round
-                                  differently); every session of the model runs flash attention
-                                  with an f16 K / bf16 V cache (mixed types keep llama.cpp on its
-                                  one-token-at-a-time attention kernel; flash_attn and kv_f32 are
-                                  ignored) and verifies one chain per step (one drafter beam, or
-                                  the copy where they disagree), so the accepted tokens take the
-                                  KV cells plain decoding gives them. The first session checks it
-                                  (rd_session_batch_invariant). Default true */
+                                  shapes: weights keep llama.cpp's plain layout (no CPU repacking:
+                                  a repacked Q4_0/Q4_K/IQ4_NL weight is multiplied by one kernel
+                                  for 4+ tokens and another for fewer, which round apart), and the
+                                  load checks that tokens decoded alone and in one batch agree bit
+                                  for bit (rd_model_batch_invariance). When they do, every session
+                                  of the model runs flash attention on an f16 KV cache (f16 K /
+                                  bf16 V with 2+ threads; flash_attn and kv_f32 are ignored) and
+                                  verifies one chain per step (one drafter beam, or the copy where
+                                  they part), so accepted tokens take the KV cells plain decoding
+                                  gives them. When they do not (F32/F16 weight matrices: llamafile's
+                                  sgemm from 2 tokens), sessions run as without it. Default true */
 } rd_model_params;
 
 RD_API void rd_model_default_params(rd_model_params * p);
@@ -119,6 +120,12 @@ RD_API bool    rd_model_add_bos(const rd_model * m);    /* does the vocab want B
 /* 64-bit fingerprint of the target: FNV-1a over vocab size, hidden size and every token text.
  * A drafter stores it and is refused by any target with another one. */
 RD_API uint64_t rd_model_fingerprint(const rd_model * m);
+
+/* "" when the model runs batch-invariant (rd_model_params.batch_invariant: asked for, and the
+ * check at load found tokens decoded one at a time and in one batch bit-identical); otherwise
+ * why not, e.g. "5 tokens decoded in one batch differ ... (hidden state max |diff| 2.4e-07, ...)".
+ * Borrowed, valid while m lives. */
+RD_API const char * rd_model_batch_invariance(const rd_model * m);
 
 /* Copy the GGUF metadata string value of key (e.g. "tokenizer.chat_template",
  * "general.name") into buf (NUL-terminated, truncated to cap). Returns the full length,
@@ -271,9 +278,6 @@ RD_API int32_t rd_session_n_past(const rd_session * s);
 RD_API int32_t rd_session_kv_cells(const rd_session * s);
 /* True when flash attention is on for this session (reported, as it adds float noise). */
 RD_API bool    rd_session_flash_attn(const rd_session * s);
-/* True when the session's model was loaded batch_invariant (rd_model_params) and the check its
- * first session ran found tokens decoded one at a time and in one batch bit-identical. */
-RD_API bool    rd_session_batch_invariant(const rd_session * s);
 
 /* Start a new generation: clear the cache, set the sampler, decode the prompt (n tokens, in
  * n_batch chunks). RD_ERR_CONTEXT_FULL if n >= n_ctx; RD_ERR_GRAMMAR for a bad grammar;
@@ -293,7 +297,7 @@ RD_API rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens,
 
 /* Test hook: like rd_session_step but verifies the given beams instead of drafting.
  * beams is B*L target ids (row-major, beam b at beams[b*L .. b*L+L-1]), B <= the session's
- * beam width, L <= its beam length. */
+ * beam width, L <= its beam length. A batch_invariant session verifies beam 0 only. */
 RD_API rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B,
                                        int32_t L, int32_t max_tokens, int32_t * out,
                                        float * logprobs, rd_step_result * res);

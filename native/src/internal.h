@@ -63,10 +63,10 @@ struct rd_model {
     double              head_cost[RD_MAX_HEAD_COLS + 1] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
                                        // [k]: time of a k-column call / of one column (k <= head_cols)
     std::string         head_why;      // why the check failed, for logs and tests
-    // rd_model_params.batch_invariant, and what the first session's check (session.cpp) found
+    // rd_model_params.batch_invariant, when the check at load (model.cpp) found tokens decoded
+    // alone and in one batch bit-identical; else batch_why says why not
     bool                batch_invariant = false;
-    std::once_flag      batch_once;
-    std::string         batch_why;     // "" when tokens decoded alone and in a batch agree
+    std::string         batch_why;
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();
 };

@@ -3,6 +3,8 @@
 #include "gguf_matrix.h"
 #include "head_kernel.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -30,6 +32,58 @@ static rd_status check_gguf_file(const char * path) {
     if (n != 4 || memcmp(magic, "GGUF", 4) != 0)
         return rd_fail(RD_ERR_FORMAT, "'%s' is not a GGUF file", path);
     return RD_OK;
+}
+
+// rd_model_params.batch_invariant holds only if tokens decoded one at a time and the same tokens
+// decoded in one batch give bit-identical hidden states and logits: checked at load, in a small
+// context with the attention batch-invariant sessions use (session.cpp), on this machine's
+// kernels (which ones ggml picks depends on the CPU and the weight types: F32 weights, for one,
+// go to llamafile's sgemm from 2 tokens). 5 tokens: a repacked weight would take its batched
+// kernel from 4. Returns "" or what differs.
+static std::string batch_check(const rd_model * m) {
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 16;
+    cp.n_batch = cp.n_ubatch = 8;
+    cp.n_seq_max = 1;
+    cp.n_threads = cp.n_threads_batch = 1;
+    cp.embeddings = true; // the hidden state (result_norm) of every output, with the logits
+    cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    cp.swa_full = true;
+    cp.no_perf = true;
+    std::unique_ptr<llama_context, decltype(&llama_free)> ctx(llama_init_from_model(m->lm, cp), llama_free);
+    if (!ctx) return "llama.cpp could not create a context to check it";
+    const int32_t n = 5, V = m->n_vocab, d = m->n_embd, bos = llama_vocab_bos(m->vocab);
+    llama_batch b = llama_batch_init(n, 0, 1);
+    struct batch_guard { llama_batch & b; ~batch_guard() { llama_batch_free(b); } } guard{b};
+    auto decode = [&](int32_t from, int32_t k) { // tokens from..from+k-1 at their positions
+        b.n_tokens = k;
+        for (int32_t i = 0; i < k; i++) {
+            b.token[i] = i + from == 0 && bos >= 0 ? bos : (int32_t) ((int64_t) V * (i + from) / (n + 1));
+            b.pos[i] = i + from; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = true;
+        }
+        return llama_decode(ctx.get(), b) == 0;
+    };
+    std::vector<float> h((size_t) n * d), l((size_t) n * V);
+    bool ok = decode(0, 1);
+    for (int32_t i = 1; i <= n && ok; i++) {
+        if (!(ok = decode(i, 1))) break;
+        memcpy(&h[(size_t) (i - 1) * d], llama_get_embeddings_ith(ctx.get(), 0), sizeof(float) * d);
+        memcpy(&l[(size_t) (i - 1) * V], llama_get_logits_ith(ctx.get(), 0), sizeof(float) * V);
+    }
+    ok = ok && llama_memory_seq_rm(llama_get_memory(ctx.get()), 0, 1, -1) && decode(1, n);
+    if (!ok) return "a decode failed while checking it";
+    double dh = 0, dl = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const float * hb = llama_get_embeddings_ith(ctx.get(), i), * lb = llama_get_logits_ith(ctx.get(), i);
+        for (int32_t j = 0; j < d; j++) dh = std::max(dh, (double) std::fabs(hb[j] - h[(size_t) i * d + j]));
+        for (int32_t j = 0; j < V; j++) dl = std::max(dl, (double) std::fabs(lb[j] - l[(size_t) i * V + j]));
+    }
+    if (dh == 0 && dl == 0) return "";
+    char buf[200];
+    snprintf(buf, sizeof buf, "%d tokens decoded in one batch differ from the same tokens decoded one at a time "
+             "(hidden state max |diff| %.3g, logits %.3g)", n, dh, dl);
+    return buf;
 }
 
 static uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
@@ -61,7 +115,6 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     m->lm = llama_model_load_from_file(path, mp);
     if (!m->lm) return rd_fail(RD_ERR_FORMAT, "llama.cpp could not load '%s' (unsupported architecture or corrupt file)", path);
     m->path = path;
-    m->batch_invariant = p->batch_invariant;
     m->vocab = llama_model_get_vocab(m->lm);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     m->n_embd = llama_model_n_embd(m->lm);
@@ -82,6 +135,8 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
         if (llama_vocab_is_eog(m->vocab, t)) m->eog_tokens.push_back(t);
     }
     m->fingerprint = h;
+    m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
+    m->batch_invariant = m->batch_why.empty();
 
     // The drafter runs where the target's output layer lives: a GPU when layers are offloaded.
     m->dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
@@ -125,6 +180,7 @@ bool rd_model_token_is_eog(const rd_model * m, int32_t t) {
 }
 bool rd_model_add_bos(const rd_model * m) { return llama_vocab_get_add_bos(m->vocab); }
 uint64_t rd_model_fingerprint(const rd_model * m) { return m->fingerprint; }
+const char * rd_model_batch_invariance(const rd_model * m) { return m->batch_why.c_str(); }
 
 int32_t rd_model_meta(const rd_model * m, const char * key, char * buf, int32_t cap) try {
     if (!key) return -1;

@@ -94,7 +94,8 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     s->n_seq = std::max(1, s->B) + (s->lookup > 0); // the copy beam's sequence comes last
     s->n_ctx = n_ctx;
     s->n_batch = std::max(p->n_batch, 1 + s->B * s->L + s->lookup);
-    s->flash = p->flash_attn != 0;
+    s->invariant = m->batch_invariant;
+    s->flash = s->invariant || p->flash_attn != 0;
     s->adaptive = p->adaptive;
     rd_policy_init(s->policy);
     rd_lookup_policy_init(s->look_pol);
@@ -109,8 +110,19 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
     cp.kv_unified = true;                  // one cache shared by the beams: tree attention
     cp.swa_full = true;                    // sliding-window caches must be able to roll back
-    cp.flash_attn_type = (llama_flash_attn_type) p->flash_attn;
+    cp.flash_attn_type = s->invariant ? LLAMA_FLASH_ATTN_TYPE_ENABLED : (llama_flash_attn_type) p->flash_attn;
     cp.type_k = cp.type_v = p->kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    // Batch invariance: ggml's CPU flash attention runs each query over the cells in order, one
+    // query at a time, except with K and V of one type, where 64+ queries take a tiled kernel and
+    // a lone query's cells are split across the threads once there are 512: both round apart.
+    // One chain per step keeps trees under 64 nodes, and one thread splits nothing, so f16/f16
+    // serves one thread; more threads need a V type of its own: bf16 (measured 1-4% slower per
+    // tree decode, for its conversion). Without flash attention, batched KQ and KQV go to
+    // llamafile's sgemm, which rounds apart from the one-token dot products.
+    if (s->invariant) {
+        cp.type_k = GGML_TYPE_F16;
+        cp.type_v = threads == 1 ? GGML_TYPE_F16 : GGML_TYPE_BF16;
+    }
     cp.abort_callback = abort_cb;
     cp.abort_callback_data = s.get();
     cp.cb_eval = eval_cb;
@@ -358,6 +370,27 @@ rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, 
 // The tree-node bit of this step's copy beam (its sequence, the last); 0 without one.
 static uint32_t copy_bit(const rd_session * s) { return s->n_copy > 0 ? 1u << (s->n_seq - 1) : 0u; }
 
+// A batch_invariant session verifies one chain per step: llama.cpp gives a tree's tokens
+// consecutive free KV cells in batch order, and flash attention visits cells in cell order, so
+// the accepted tokens must be the first tokens of the batch to sit where plain decoding puts
+// them (a path through a later branch would leave holes before it, which the next step fills
+// with later positions). So one drafter beam (B <= 1, beam 0), and where it and the copy beam
+// part, only the one that expects more accepted tokens after the parting (the other is cut to
+// the shared prefix; L = 0 then means no drafter beam).
+static void one_chain(rd_session * s, int32_t & B, int32_t & L) {
+    if (B == 0 || L == 0 || s->n_copy == 0) return;
+    int32_t c = 0;
+    while (c < std::min(L, s->n_copy) && s->beams[(size_t) c] == s->copy[c]) c++;
+    if (c == L || c == s->n_copy) return; // one is a prefix of the other: one chain already
+    double drafter = 0, copy = 0, reach = 1;
+    for (int32_t k = c + 1; k <= L; k++) drafter += reach *= rd_policy_accept(s->policy, k, s->q);
+    reach = 1;
+    const double * cp = s->look_pol.p[std::min(s->copy_match, RD_LOOKUP_MAX_MATCH)];
+    for (int32_t k = c + 1; k <= s->n_copy; k++) copy += reach *= cp[k];
+    if (drafter >= copy) s->n_copy = c;
+    else if ((L = c) == 0) B = 0;
+}
+
 // P(the walk reaches node | it reached the parent), for the head's waves: the drafter's
 // acceptance at that depth (calibrated by the draft probabilities on the best beam, sequence 0)
 // and the copy's, whichever is higher where both beams pass.
@@ -508,7 +541,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
         const bool calibrated = s->adaptive && s->policy.have_root && s->policy.have_node;
         if (L > 0 && s->adaptive && !calibrated) L = rd_policy_choose(s->policy, L);
         if (L > 0) {
-            B = s->B;
+            B = s->invariant ? 1 : s->B; // one chain per step: see one_chain
             const int32_t L_max = L;
             auto read_q = [s](int32_t k, const float * sums) { // beam 0's sums come first
                 for (int32_t j = 0; j < k; j++) s->q[j] = std::exp(sums[j] - (j > 0 ? sums[j - 1] : 0.0f));
@@ -542,6 +575,7 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
         const int32_t n = rd_lookup_propose(s->hist.data(), (int32_t) s->hist.size(), 1, K, s->copy, &s->copy_match);
         s->n_copy = s->adaptive ? rd_lookup_length(s->look_pol, s->policy, s->copy_match, n) : n;
     }
+    if (s->invariant) one_chain(s, B, L);
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
     s->step_q = L > 0 ? s->q : nullptr;
@@ -564,6 +598,7 @@ rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B
         if (beams[i] < 0 || beams[i] >= s->m->n_vocab) return rd_fail(RD_ERR_INVALID_ARG, "beam token %d out of range", beams[i]);
     s->step_q = nullptr;
     s->n_copy = s->copy_match = 0;
+    if (s->invariant) B = std::min(B, 1); // one chain per step (one_chain)
     st = verify_step(s, beams, B, L, max_tokens, out, logprobs, r, rd_now_ms());
     if (st == RD_OK && B > 0 && L > 0) learn(s, L, L, *r);
     return st;

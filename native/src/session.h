@@ -23,6 +23,8 @@ struct rd_session {
     int32_t B = 0, L = 0;   // beam width/length (validated even without a drafter)
     int32_t n_seq = 1;      // llama sequences: one per beam (>= 1)
     bool    flash = false;
+    bool    invariant = false; // the model is batch-invariant: flash attention on an f16 KV cache
+                               // (bf16 V with 2+ threads), one chain per step (one_chain)
     bool    adaptive = true;  // choose the draft length per step (policy.h)
     rd_draft_policy policy;
     int32_t lookup = 0;     // the longest context-copy beam (lookup.h), 0 = off; its llama
