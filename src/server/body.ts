@@ -8,7 +8,6 @@ import { setIdleTimeout } from "./connection.ts";
 export interface BodyLimits {
   maxBytes: number; // --max-body
   timeoutS: number; // --body-timeout
-  idleTimeoutS: number; // --header-timeout: the connection's idle timeout, restored once the body is in
 }
 
 const tooLarge = (max: number) =>
@@ -19,7 +18,10 @@ export async function readBody(c: Context, limits: BodyLimits): Promise<Uint8Arr
   if (declared > limits.maxBytes) throw tooLarge(limits.maxBytes);
   const body = c.req.raw.body;
   if (!body) return new Uint8Array(0);
-  // Bun's idle timeout does not count body bytes as activity: our own deadline takes over
+  // Bun's idle timeout does not count body bytes as activity: our own deadline takes over. It is
+  // not re-armed once the body is in: the request is whole, --request-timeout bounds the rest,
+  // and Bun checks idle timers only every few seconds, so a re-armed short timer could close the
+  // connection at once, before the answer.
   setIdleTimeout(c, 0);
   const reader = body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -49,6 +51,5 @@ export async function readBody(c: Context, limits: BodyLimits): Promise<Uint8Arr
   } finally {
     clearTimeout(timer);
   }
-  setIdleTimeout(c, limits.idleTimeoutS);
   return Buffer.concat(chunks);
 }

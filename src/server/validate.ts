@@ -20,7 +20,7 @@ export function jsonBody<S extends z.ZodType>(
       throw new ApiError(415, `The request body must be JSON sent as 'Content-Type: application/json'${type ? ` (got '${type}')` : ""}`,
         "invalid_request_error", "unsupported_media_type");
     }
-    const bytes = await readBody(c, { maxBytes: config.maxBody, timeoutS: config.bodyTimeout, idleTimeoutS: config.headerTimeout });
+    const bytes = await readBody(c, { maxBytes: config.maxBody, timeoutS: config.bodyTimeout });
     let value: unknown;
     try {
       value = JSON.parse(decoder.decode(bytes));
