@@ -80,7 +80,9 @@ static rd_model * open_model(const char * env) {
     if (!CHECK_OK(rd_backend_init(getenv("RD_LIB_DIR")))) return NULL;
     rd_model_params p;
     rd_model_default_params(&p);
-    p.n_gpu_layers = 0;
+    /* CPU unless the run says otherwise (scripts/gpu-check.sh runs every test fully offloaded) */
+    const char * gpu = getenv("RD_TEST_GPU_LAYERS");
+    p.n_gpu_layers = gpu && gpu[0] ? atoi(gpu) : 0;
     rd_model * m = NULL;
     if (!rd_test_check_ok(rd_model_load(path, &p, &m), __FILE__, __LINE__, path)) return NULL;
     return m;

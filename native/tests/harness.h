@@ -7,6 +7,8 @@
  *   RD_TEST_MODEL_B a second one with another seed and vocab, for wrong-target tests
  *   RD_TEST_PROMPTS a JSONL file with a "prompt" field per line; default
  *                   <repo>/tests/fixtures/prompts.jsonl (24 prompts of the repository's own)
+ *   RD_TEST_GPU_LAYERS layers the test models offload (-1 = all); default 0, the CPU. Not set
+ *                   by CTest: scripts/gpu-check.sh sets it for a run on a GPU
  */
 #ifndef RD_TEST_HARNESS_H
 #define RD_TEST_HARNESS_H
@@ -44,7 +46,8 @@ bool rd_test_check_ok(rd_status st, const char * file, int line, const char * ca
 /* Print "<checks> checks, <failed> failed" and return the exit code (0 = all passed). */
 int rd_test_done(void);
 
-/* Load backends from $RD_LIB_DIR, silence llama.cpp, load $RD_TEST_MODEL on the CPU.
+/* Load backends from $RD_LIB_DIR, silence llama.cpp, load $RD_TEST_MODEL on the CPU (or with
+ * $RD_TEST_GPU_LAYERS offloaded).
  * NULL (counted as a failed check, with the reason printed) when it cannot. Free with
  * rd_model_free(). */
 rd_model * rd_test_open_model(void);

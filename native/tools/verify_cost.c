@@ -9,7 +9,10 @@
  * (rd_session_head_logits), "ms", "ratio" against one column and "ms_per_col". Every injected
  * draft is wrong, so the walk reaches the root only.
  *
- *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--lib-dir DIR]
+ *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--gpu-layers G] [--lib-dir DIR]
+ *
+ * --gpu-layers: layers offloaded (-1 = all; default 0, the CPU). With the output layer on a GPU
+ * the session runs llama.cpp's head, so there are no "head" figures.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "redrafter.h"
@@ -32,16 +35,17 @@ static int cmp_double(const void * a, const void * b) {
 
 int main(int argc, char ** argv) {
     const char * model = NULL, * lib_dir = NULL;
-    int threads = 0, rounds = 5, max_n = 33;
+    int threads = 0, rounds = 5, max_n = 33, gpu_layers = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-n")) max_n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--gpu-layers")) gpu_layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--lib-dir")) lib_dir = argv[i + 1];
     }
     if (!model || rounds < 1 || max_n < 1 || max_n > 1 + RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH) {
-        fprintf(stderr, "usage: verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N<=257] [--lib-dir DIR]\n");
+        fprintf(stderr, "usage: verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N<=257] [--gpu-layers G] [--lib-dir DIR]\n");
         return 2;
     }
     rd_log_set_quiet(true);
@@ -49,7 +53,10 @@ int main(int argc, char ** argv) {
     if (rd_backend_init(lib_dir) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_model * m = NULL;
     rd_session * s = NULL, * lz = NULL;
-    if (rd_model_load(model, NULL, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
+    rd_model_params mp;
+    rd_model_default_params(&mp);
+    mp.n_gpu_layers = gpu_layers;
+    if (rd_model_load(model, &mp, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_session_params p;
     rd_session_default_params(&p);
     p.n_ctx = 4096;
@@ -112,7 +119,8 @@ int main(int argc, char ** argv) {
         }
     }
     double base = 0, lazy_base = 0, head1 = 0;
-    printf("{\"model\":\"%s\",\"threads\":%d,\"rounds\":%d,\"head\":[", model, threads, rounds);
+    printf("{\"model\":\"%s\",\"threads\":%d,\"gpu_layers\":%d,\"rounds\":%d,\"head\":[", model, threads,
+           gpu_layers, rounds);
     for (int k = 1; k <= RD_MAX_HEAD_COLS && head; k++) {
         qsort(th + (k - 1) * rounds, (size_t) rounds, sizeof(double), cmp_double);
         const double med = th[(k - 1) * rounds + rounds / 2];
