@@ -84,6 +84,8 @@ export const SETTINGS = {
     help: "CPU threads (0 = all cores)" }),
   flashAttn: S({ flag: "flash-attn", env: "REDRAFTER_FLASH_ATTN", schema: flashAttn, default: -1, meta: "auto|on|off",
     help: "flash attention" }),
+  batchInvariant: S({ flag: "batch-invariant", env: "REDRAFTER_BATCH_INVARIANT", schema: bool, default: true, boolean: true,
+    help: "logits that do not depend on the batch, so speculative output equals plain decoding bit for bit (flash attention on, f16 KV, one chain per step; checked at load)" }),
   kvF32: S({ flag: "kv-f32", env: "REDRAFTER_KV_F32", schema: bool, default: false, boolean: true,
     help: "f32 KV cache instead of f16" }),
   adaptive: S({ flag: "adaptive", env: "REDRAFTER_ADAPTIVE", schema: bool, default: true, boolean: true,

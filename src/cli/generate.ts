@@ -34,7 +34,9 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
   --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
                        before join the tree as one more beam (default 16; 0 = off)
-  --kv-f32             f32 KV cache instead of f16
+  --kv-f32             f32 KV cache instead of f16 (batch-variant models only)
+  --no-batch-invariant let logits depend on the batch (trees of several beams; flash attention
+                       and KV type as given); default: speculative == plain bit for bit
   --json               one JSON object per prompt on stdout instead of streamed text
   --verbose            show llama.cpp logging`;
 

@@ -45,7 +45,7 @@ export async function runServe(argv: string[]): Promise<void> {
 
   const loading = Engine.load({
     model, drafter, nCtx: config.ctxSize, beamWidth: config.beamWidth, beamLength: config.beamLength,
-    nGpuLayers: config.gpuLayers, device: config.device, threads: config.threads, flashAttn: config.flashAttn,
+    nGpuLayers: config.gpuLayers, device: config.device, batchInvariant: config.batchInvariant, threads: config.threads, flashAttn: config.flashAttn,
     kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, lookup: config.lookup, slots: config.slots, queueSize: config.queueSize,
   });
   const state = new ServerState(config, loading);

@@ -23,6 +23,7 @@ export interface EngineOptions {
   beamWidth: number; // B
   beamLength: number; // L
   nGpuLayers: number; // -1 = all, 0 = CPU only
+  batchInvariant?: boolean; // logits independent of the batch: speculative == plain bit for bit, one chain per step. Default true
   device: string | null; // ggml device name, null = llama.cpp's choice
   threads: number; // CPU threads per session; 0 = auto (the cores shared among the slots)
   flashAttn: -1 | 0 | 1; // auto / off / on
@@ -509,7 +510,7 @@ function loadWeights(opts: EngineOptions): Promise<{ model: number; drafter: num
     };
     worker.onerror = (ev: ErrorEvent) => reject(new EngineError("internal", `engine worker failed to start: ${ev.message}`));
     const msg: ToWorker = {
-      t: "load", model: opts.model, modelParams: { nGpuLayers: opts.nGpuLayers, device: opts.device }, drafter: opts.drafter,
+      t: "load", model: opts.model, modelParams: { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true }, drafter: opts.drafter,
     };
     worker.postMessage(msg);
   }).finally(() => worker.terminate());

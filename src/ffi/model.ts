@@ -10,6 +10,7 @@ export interface ModelParams {
   nGpuLayers?: number; // -1 = all, 0 = CPU only
   device?: string | null; // ggml device name, null = llama.cpp's choice
   useMmap?: boolean;
+  batchInvariant?: boolean; // logits independent of the batch (rd_model_params.batch_invariant). Default true
 }
 
 export type { Dependent } from "./handle.ts";
@@ -32,6 +33,7 @@ export class Model extends Handle {
     if (params.nGpuLayers !== undefined) p.set("n_gpu_layers", params.nGpuLayers);
     if (params.device) p.setPtr("device", cstr(params.device));
     if (params.useMmap !== undefined) p.set("use_mmap", params.useMmap);
+    if (params.batchInvariant !== undefined) p.set("batch_invariant", params.batchInvariant);
     const out = new BigUint64Array(1);
     check(L.rd_model_load(cstr(path), p.bytes, out), `loading model ${path}`);
     return new Model(Number(out[0]) as Pointer, path);

@@ -13,7 +13,7 @@ export interface Layout {
 export const layouts = {
   rd_model_params: {
     size: 24,
-    fields: { n_gpu_layers: [0, "i32"], device: [8, "ptr"], use_mmap: [16, "bool"] },
+    fields: { n_gpu_layers: [0, "i32"], device: [8, "ptr"], use_mmap: [16, "bool"], batch_invariant: [17, "bool"] },
   },
   rd_drafter_init_params: {
     size: 40,

@@ -19,7 +19,7 @@ afterAll(() => tiny?.cleanup());
 function options(over: Partial<EngineOptions> = {}): EngineOptions {
   return {
     model: tiny.model, drafter: tiny.drafter, nCtx: 0, beamWidth: 4, beamLength: 4, nGpuLayers: 0, device: null,
-    threads: 1, flashAttn: 0, kvF32: true, adaptive: false, slots: 1, queueSize: 16, ...over,
+    threads: 1, flashAttn: 0, kvF32: true, batchInvariant: false, adaptive: false, slots: 1, queueSize: 16, ...over,
   };
 }
 

@@ -13,8 +13,9 @@ export interface TestServer {
 }
 
 /** Small, exact and quick on a shared 2-core machine: one thread, no flash attention, f32 KV;
- *  and a full 4 x 4 tree every step (no adaptive length), so speculation is always exercised. */
-export const EXACT = ["--threads", "1", "--flash-attn", "off", "--kv-f32", "--no-log-requests",
+ *  and a full 4 x 4 tree every step (no adaptive length; batch-variant mode, which verifies
+ *  trees of several beams), so speculation is always exercised. */
+export const EXACT = ["--threads", "1", "--flash-attn", "off", "--kv-f32", "--no-log-requests", "--no-batch-invariant",
   "--beam-width", "4", "--beam-length", "4", "--no-adaptive"];
 
 export async function startServer(args: string[], opts: { env?: Record<string, string>; waitHealthy?: boolean } = {}): Promise<TestServer> {
