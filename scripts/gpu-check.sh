@@ -98,7 +98,7 @@ fi
 
 build_llama() {
   local paths
-  paths=$("$root/scripts/build-llama.sh" "${build_args[@]}" --jobs "$jobs" --bundle "$bundle") || return 1
+  paths=$(bash "$root/scripts/build-llama.sh" "${build_args[@]}" --jobs "$jobs" --bundle "$bundle") || return 1
   eval "$paths"
 }
 build_native() {
