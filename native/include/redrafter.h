@@ -467,7 +467,8 @@ RD_API void      rd_trainer_free(rd_trainer * t); /* NULL is a no-op */
 
 /* Mean accepted length by real speculative generation: greedy, up to max_new_tokens per
  * prompt (tokens/offsets as in rd_teacher_init), drafter d with beams B x L at every step (no
- * adaptive length: this measures the drafter, not the policy; d NULL = plain decoding, tau = 1).
+ * adaptive length: this measures the drafter, not the policy; d NULL = plain decoding, tau = 1;
+ * a batch-invariant m verifies beam 0 only, so load it without for B > 1).
  * *tau = tokens generated / target calls; *tokens_per_s may be NULL. */
 RD_API rd_status rd_eval_tau(rd_model * m, rd_drafter * d, const int32_t * tokens, const int64_t * offsets,
                              int32_t n_prompts, int32_t B, int32_t L, int32_t max_new_tokens,

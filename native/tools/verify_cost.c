@@ -56,6 +56,7 @@ int main(int argc, char ** argv) {
     rd_model_params mp;
     rd_model_default_params(&mp);
     mp.n_gpu_layers = gpu_layers;
+    mp.batch_invariant = false; /* its fans of several beams: an invariant session verifies beam 0 only */
     if (rd_model_load(model, &mp, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_session_params p;
     rd_session_default_params(&p);

@@ -184,7 +184,9 @@ export async function runDistill(argv: string[]): Promise<void> {
   }
 
   setNativeLogQuiet(!v.verbose);
-  const model = Model.load(target);
+  // as redrafter-distill: the teacher decodes many sequences per batch, where repacked weights are
+  // faster, and the final tau verifies every beam (a batch-invariant session verifies one)
+  const model = Model.load(target, { batchInvariant: false });
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.on("SIGINT", onSigint);
