@@ -124,6 +124,8 @@ export const SETTINGS = {
     help: "deepest nesting of a response_format JSON schema" }),
   maxSchemaBytes: S({ flag: "max-schema-bytes", env: "REDRAFTER_MAX_SCHEMA_BYTES", schema: intIn(64, 1 << 30), default: 64 * 1024, meta: "BYTES",
     help: "largest response_format JSON schema, as JSON text" }),
+  maxSchemaAlternatives: S({ flag: "max-schema-alternatives", env: "REDRAFTER_MAX_SCHEMA_ALTERNATIVES", schema: intIn(1, 1 << 20), default: 256, meta: "N",
+    help: "most enum / anyOf / oneOf entries in a response_format JSON schema, all counted (each costs grammar work per token)" }),
   maxGrammarBytes: S({ flag: "max-grammar-bytes", env: "REDRAFTER_MAX_GRAMMAR_BYTES", schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
     help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
   logRequests: S({ flag: "log-requests", env: "REDRAFTER_LOG_REQUESTS", schema: bool, default: true, boolean: true,

@@ -25,13 +25,13 @@ export class SchemaError extends Error {
 /** The schema or its grammar is over one of the server's limits (code: what the client sees). */
 export class SchemaLimitError extends SchemaError {
   override name = "SchemaLimitError";
-  constructor(message: string, readonly code: "schema_too_deep" | "schema_too_large" | "grammar_too_large") {
+  constructor(message: string, readonly code: "schema_too_deep" | "schema_too_large" | "schema_too_wide" | "grammar_too_large") {
     super(message);
   }
 }
 
 /** The server's bounds on a json_schema; the names are the config's (src/config.ts). */
-export type SchemaLimits = Pick<Config, "maxSchemaDepth" | "maxSchemaBytes" | "maxGrammarBytes">;
+export type SchemaLimits = Pick<Config, "maxSchemaDepth" | "maxSchemaBytes" | "maxSchemaAlternatives" | "maxGrammarBytes">;
 
 const limitText = (setting: keyof SchemaLimits, limits: SchemaLimits) => `--${SETTINGS[setting].flag} ${limits[setting]}`;
 
@@ -145,6 +145,7 @@ class Builder {
   readonly #pending: [name: string, target: unknown][] = []; // $defs targets still to convert
   readonly #nextSuffix = new Map<string, number>(); // per name base, so a repeated name costs O(1)
   #bytes = 0; // grammar text so far, bounded repetitions counted as expanded
+  #alternatives = 0; // enum / anyOf / oneOf entries so far
 
   /** limits null: no bound on the grammar (json_object's fixed grammar). */
   constructor(readonly root: Schema, readonly limits: SchemaLimits | null) {}
@@ -155,6 +156,19 @@ class Builder {
       throw new SchemaLimitError(
         `the schema's grammar would be larger than ${this.limits.maxGrammarBytes} bytes (bounded repetitions counted as expanded), the most this server accepts (${limitText("maxGrammarBytes", this.limits)})`,
         "grammar_too_large");
+    }
+  }
+
+  /** llama.cpp's grammar sampler checks every vocabulary token against every open alternative
+   *  at each step (an enum of 5000 strings: ~4 s per token on Gemma 3 270M, 1 thread), so the
+   *  entries of all alternations are bounded; they bound the alternatives open at once too, as
+   *  nested ones are counted at every level. */
+  #alternate(n: number): void {
+    this.#alternatives += n;
+    if (this.limits && this.#alternatives > this.limits.maxSchemaAlternatives) {
+      throw new SchemaLimitError(
+        `the schema has more than ${this.limits.maxSchemaAlternatives} enum / anyOf / oneOf entries in all, the most this server accepts (${limitText("maxSchemaAlternatives", this.limits)})`,
+        "schema_too_wide");
     }
   }
 
@@ -226,11 +240,13 @@ class Builder {
     if ("const" in s) return gbnfLiteral(JSON.stringify(s.const));
     if (Array.isArray(s.enum)) {
       if (s.enum.length === 0) throw new SchemaError(`${hint}: enum must not be empty`);
+      this.#alternate(s.enum.length);
       return `(${this.#join(s.enum.map((v) => gbnfLiteral(JSON.stringify(v))), " | ")})`;
     }
     const alts = (s.anyOf ?? s.oneOf) as unknown;
     if (alts !== undefined) {
       if (!Array.isArray(alts) || alts.length === 0) throw new SchemaError(`${hint}: anyOf/oneOf must be a non-empty array`);
+      this.#alternate(alts.length);
       return `(${this.#join(alts.map((a, i) => this.visit(a, sub(hint, i))), " | ")})`;
     }
     if (s.allOf !== undefined) {

@@ -156,6 +156,20 @@ describe("json grammar limits", () => {
     expect(limitError(() => jsonSchemaGrammar(small, { maxGrammarBytes: length - 1 })).code).toBe("grammar_too_large");
   });
 
+  it("alternatives: enum / anyOf / oneOf entries bounded in all, nested ones at every level", () => {
+    // an enum of 5000 strings took ~4 s per token on Gemma 3 270M (the grammar sampler checks
+    // every vocabulary token against every open alternative)
+    const wide = (n: number) => ({ enum: Array.from({ length: n }, (_, i) => `v${i}`) });
+    expect(() => jsonSchemaGrammar(wide(256))).not.toThrow();
+    const e = limitError(() => jsonSchemaGrammar(wide(257)));
+    expect(e.code).toBe("schema_too_wide");
+    expect(e.message).toContain("--max-schema-alternatives 256");
+    // 20 x 20 nested: 400 leaves open at once, 420 entries counted
+    const nested = { anyOf: Array.from({ length: 20 }, () => ({ oneOf: Array.from({ length: 20 }, (_, i) => ({ const: i })) })) };
+    expect(limitError(() => jsonSchemaGrammar(nested)).code).toBe("schema_too_wide");
+    expect(() => jsonSchemaGrammar(nested, { maxSchemaAlternatives: 420 })).not.toThrow();
+  });
+
   it("the grammar grows linearly: optional keys, repeated types, long keys, arrays of alternatives", () => {
     // 2,000 optional keys made a 57 MB grammar (every start listed every later key)
     const keys = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`p${i}`, {}]));
@@ -174,7 +188,7 @@ describe("json grammar limits", () => {
     expect(deep.length).toBeLessThan(20 * 2 * (5000 + 200));
     // an array of alternatives names them once instead of writing them twice
     const colors = Array.from({ length: 1000 }, (_, i) => `color-${i}`);
-    const ra = rules(jsonSchemaGrammar({ type: "array", items: { enum: colors }, maxItems: 100 }));
+    const ra = rules(jsonSchemaGrammar({ type: "array", items: { enum: colors }, maxItems: 100 }, { maxSchemaAlternatives: 1000 }));
     expect(ra["root-item"]).toMatch(/^\("\\"color-0\\"" \| /);
     expect(ra[ra.root!]).toBe('"[" ws ( root-item ( ws "," ws root-item ){0,99} ws )? "]"');
   });
