@@ -7,8 +7,9 @@
 
 void rd_sampler::reset() {
     if (constrain) llama_sampler_free(constrain);
+    if (grammar) llama_sampler_free(grammar);
     if (pick) llama_sampler_free(pick);
-    constrain = pick = nullptr;
+    constrain = grammar = pick = nullptr;
 }
 
 void rd_sampler_default_params(rd_sampler_params * p) {
@@ -106,21 +107,21 @@ rd_status rd_sampler_build(rd_sampler & s, const rd_model * m, const rd_sampler_
     if (greedy && bias.empty() && !penalties && !grammar) return RD_OK; // argmax fast path
 
     s.cur.resize((size_t) m->n_vocab);
-    if (!bias.empty() || penalties || grammar) {
+    if (!bias.empty() || penalties) {
         llama_sampler * c = s.constrain = llama_sampler_chain_init(llama_sampler_chain_default_params());
         if (!bias.empty()) llama_sampler_chain_add(c, llama_sampler_init_logit_bias(m->n_vocab, (int32_t) bias.size(), bias.data()));
         if (penalties)
             llama_sampler_chain_add(c, llama_sampler_init_penalties(m->n_vocab, sp.penalty_last_n, sp.repeat_penalty,
                                                                     sp.frequency_penalty, sp.presence_penalty));
-        if (grammar) {
-            const char * root = sp.grammar_root ? sp.grammar_root : "root";
-            llama_sampler * g = llama_sampler_init_grammar(m->vocab, sp.grammar, root);
-            if (!g) {
-                s.reset();
-                return rd_fail(RD_ERR_GRAMMAR, "the GBNF grammar does not parse (or has no rule '%s')", root);
-            }
-            llama_sampler_chain_add(c, g);
+    }
+    if (grammar) {
+        const char * root = sp.grammar_root ? sp.grammar_root : "root";
+        s.grammar = llama_sampler_init_grammar(m->vocab, sp.grammar, root);
+        if (!s.grammar) {
+            s.reset();
+            return rd_fail(RD_ERR_GRAMMAR, "the GBNF grammar does not parse (or has no rule '%s')", root);
         }
+        s.base.resize((size_t) m->n_vocab);
     }
     llama_sampler * pick = s.pick = llama_sampler_chain_init(llama_sampler_chain_default_params());
     if (greedy) {
@@ -135,6 +136,21 @@ rd_status rd_sampler_build(rd_sampler & s, const rd_model * m, const rd_sampler_
     return RD_OK;
 }
 
+static bool any_finite(const llama_token_data_array & arr) {
+    for (size_t i = 0; i < arr.size; i++)
+        if (arr.data[i].logit > -INFINITY) return true;
+    return false;
+}
+
+// One candidate through the grammar: llama.cpp's grammar sampler sets the logit of a token it
+// does not allow to -INFINITY, whatever the array's size.
+static bool grammar_allows(llama_sampler * grammar, int32_t tok, float logit) {
+    llama_token_data one = {tok, logit, 0.0f};
+    llama_token_data_array arr = {&one, 1, -1, false};
+    llama_sampler_apply(grammar, &arr);
+    return one.logit > -INFINITY;
+}
+
 int32_t rd_sampler_next(rd_sampler & s, const float * logits) {
     if (!s.pick) {
         // greedy: first maximum, like llama.cpp's greedy sampler
@@ -145,15 +161,22 @@ int32_t rd_sampler_next(rd_sampler & s, const float * logits) {
     }
     for (int32_t i = 0; i < s.n_vocab; i++) s.cur[i] = {i, logits[i], 0.0f};
     llama_token_data_array arr = {s.cur.data(), s.cur.size(), -1, false};
-    if (s.constrain) {
-        llama_sampler_apply(s.constrain, &arr);
-        bool any = false;
-        for (size_t i = 0; i < arr.size && !any; i++) any = arr.data[i].logit > -INFINITY;
-        if (!any) return RD_NO_TOKEN;
-    }
+    if (s.constrain) llama_sampler_apply(s.constrain, &arr);
+    if (!any_finite(arr)) return RD_NO_TOKEN;
+    if (s.grammar) std::copy(s.cur.begin(), s.cur.end(), s.base.begin());
     llama_sampler_apply(s.pick, &arr);
-    const int32_t tok = arr.data[arr.selected].id;
+    int32_t tok = arr.data[arr.selected].id;
+    if (s.grammar && !grammar_allows(s.grammar, tok, arr.data[arr.selected].logit)) {
+        // the pick is not allowed: mask the whole vocabulary and draw again
+        std::copy(s.base.begin(), s.base.end(), s.cur.begin());
+        arr = {s.cur.data(), s.cur.size(), -1, false};
+        llama_sampler_apply(s.grammar, &arr);
+        if (!any_finite(arr)) return RD_NO_TOKEN;
+        llama_sampler_apply(s.pick, &arr);
+        tok = arr.data[arr.selected].id;
+    }
     if (s.constrain) llama_sampler_accept(s.constrain, tok);
+    if (s.grammar) llama_sampler_accept(s.grammar, tok);
     llama_sampler_accept(s.pick, tok);
     return tok;
 }

@@ -6,16 +6,26 @@
 
 #include <vector>
 
-// The chain is kept in two parts so a step can tell "no token is allowed" from a draw: the
-// constraints (logit bias, penalties, grammar) mask and shift the logits, the pick (greedy, or
-// top-k/top-p/min-p/temperature/dist) draws from what is left. Applied back to back they are
-// llama.cpp's single chain in the same order, so the draws are the same.
+// The chain is kept in three parts so a step can tell "no token is allowed" from a draw: the
+// constraints (logit bias, penalties) shift the logits, the grammar masks them, the pick (greedy,
+// or top-k/top-p/min-p/temperature/dist) draws from what is left.
+//
+// The grammar is tried on the picked token first, as llama.cpp's common sampler does (llama-server's
+// default): llama.cpp checks a candidate against the grammar by decoding its text and walking the
+// grammar stacks, so masking a 262k vocabulary costs 100+ ms per token while one check costs
+// microseconds. Only when the pick is not allowed is the whole vocabulary masked and the pick drawn
+// again. Greedy: the result is the argmax of the masked logits either way (exact). Sampled: a
+// token the grammar allows keeps its probability under the pick, the rest is redrawn from the
+// masked distribution (with no truncation this is the masked distribution exactly). Plain and
+// speculative decoding share this function, so they still draw the same tokens.
 struct rd_sampler {
-    llama_sampler * constrain = nullptr; // null when the request has no constraint
+    llama_sampler * constrain = nullptr; // logit bias / penalties; null when the request has none
+    llama_sampler * grammar = nullptr;   // null without a grammar
     llama_sampler * pick = nullptr;      // null on the greedy fast path (no constraint either)
     int32_t n_vocab = 0;
     int32_t n_probs = 0;
-    std::vector<llama_token_data> cur; // V candidates, reused
+    std::vector<llama_token_data> cur;  // V candidates, reused
+    std::vector<llama_token_data> base; // the constrained candidates, kept for a grammar redraw
 
     rd_sampler() = default;
     rd_sampler(const rd_sampler &) = delete;
