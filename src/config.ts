@@ -3,6 +3,7 @@
 // defaults that serve; an invalid value fails with the setting's name and where it came from.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseThreads } from "./engine/threads.ts";
 
 // Flags and env vars carry strings; the file carries JSON. Both pass through the same schema, so
 // numbers and booleans accept their string spelling too.
@@ -32,6 +33,11 @@ const FLASH_ATTN: Record<string, -1 | 0 | 1> = { auto: -1, "-1": -1, off: 0, "0"
 const flashAttn = z.preprocess(
   (v) => (typeof v === "string" || typeof v === "number" ? (FLASH_ATTN[String(v).trim().toLowerCase()] ?? v) : v),
   z.union([z.literal(-1), z.literal(0), z.literal(1)]),
+);
+
+const threads = z.preprocess(
+  (v) => parseThreads(v) ?? v,
+  z.union([z.literal("auto"), z.number().int().min(1).max(1024)], { error: "expected auto or a whole number 1..1024" }),
 );
 
 /** Byte sizes: 1048576, "1MiB", "512k", "2mb". */
@@ -80,8 +86,10 @@ export const SETTINGS = {
     help: "layers to offload to the GPU (-1 = all, 0 = CPU only)" }),
   device: S({ flag: "device", env: "REDRAFTER_DEVICE", schema: optString, default: null, meta: "NAME",
     help: "ggml device (CUDA0, Metal, Vulkan0, CPU); default: llama.cpp's choice" }),
-  threads: S({ flag: "threads", env: "REDRAFTER_THREADS", schema: intIn(0, 1024), default: 0, meta: "N",
-    help: "CPU threads (0 = all cores)" }),
+  threads: S({ flag: "threads", env: "REDRAFTER_THREADS", schema: threads, default: "auto", meta: "N|auto",
+    help: "CPU threads per slot; auto: the count that ran decoding steps fastest when measured at start-up (cached per model, drafter, CPU and library in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)" }),
+  recalibrateThreads: S({ flag: "recalibrate-threads", env: "REDRAFTER_RECALIBRATE_THREADS", schema: bool, default: false, boolean: true,
+    help: "with --threads auto, measure again instead of reading the cached timings" }),
   flashAttn: S({ flag: "flash-attn", env: "REDRAFTER_FLASH_ATTN", schema: flashAttn, default: -1, meta: "auto|on|off",
     help: "flash attention" }),
   batchInvariant: S({ flag: "batch-invariant", env: "REDRAFTER_BATCH_INVARIANT", schema: bool, default: true, boolean: true,

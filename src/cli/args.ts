@@ -2,6 +2,7 @@
 // UsageError (printed without a stack trace), and checked numeric conversions.
 import { parseArgs } from "node:util";
 import type { EngineOptions } from "../engine/engine.ts";
+import { parseThreads, type ThreadsSetting } from "../engine/threads.ts";
 import { shippedDrafterFor } from "../models/resolve.ts";
 
 /** A mistake of the user's (bad flag, missing file): printed as `error: <message>`, exit 1. */
@@ -45,6 +46,14 @@ export function choice<C extends string>(name: string, value: string | boolean |
   return value as C;
 }
 
+/** --threads: "auto" when absent; otherwise what the serve config accepts (parseThreads). */
+export function threadsFlag(value: string | boolean | undefined): ThreadsSetting {
+  if (value === undefined || typeof value === "boolean") return "auto";
+  const t = parseThreads(value);
+  if (t === undefined) throw new UsageError(`--threads expects auto or a whole number 1..1024, got '${value}'`);
+  return t;
+}
+
 /** parseArgs reads `--gpu-layers -1` as two options; rewrite it as `--gpu-layers=-1`. */
 function joinNegativeValues(argv: string[], options: Options): string[] {
   const out: string[] = [];
@@ -68,6 +77,7 @@ export const engineFlags = {
   "beam-length": { type: "string" },
   "ctx-size": { type: "string" },
   threads: { type: "string" },
+  "recalibrate-threads": { type: "boolean" },
   "gpu-layers": { type: "string" },
   device: { type: "string" },
   "flash-attn": { type: "string" },
@@ -94,7 +104,8 @@ export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
     beamLength: num("beam-length", v["beam-length"], 2, { int: true, min: 1, max: 16 }),
     nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
     device: v.device ?? null,
-    threads: num("threads", v.threads, 0, { int: true, min: 0 }),
+    threads: threadsFlag(v.threads),
+    recalibrateThreads: v["recalibrate-threads"] ?? false,
     flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
     kvF32: v["kv-f32"] ?? false,
     batchInvariant: !v["no-batch-invariant"],

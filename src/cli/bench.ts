@@ -23,7 +23,10 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
   --temperature T      0 = greedy (default 0)
   --seed S             sampler seed for T > 0 (default 1)
   --ctx-size N         (default 0 = 4096 capped at the model's)
-  --threads N          CPU threads (default 0 = half the hardware threads)
+  --threads N|auto     CPU threads (default auto: the fastest count measured at start-up, cached
+                       in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)
+  --recalibrate-threads
+                       with auto: measure again instead of reading the cache
   --gpu-layers N       (default 0)
   --device NAME        ggml device
   --flash-attn MODE    auto | on | off (default auto)
@@ -156,6 +159,7 @@ export async function runBench(argv: string[]): Promise<void> {
     beam_length: L,
     temperature,
     flash_attn: engine.info.flashAttn,
+    threads: engine.threads,
     tokens_ar: ar.tokens,
     tokens_spec: spec.tokens,
     tokens_per_s_ar: rate(ar),

@@ -26,7 +26,10 @@ const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT |
   --beam-length L      draft tokens per beam (default 2)
   --no-draft           plain autoregressive decoding even with a drafter
   --ctx-size N         context size in tokens (default 0 = 4096 capped at the model's)
-  --threads N          CPU threads (default 0 = half the hardware threads)
+  --threads N|auto     CPU threads (default auto: the fastest count measured at start-up, cached
+                       in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)
+  --recalibrate-threads
+                       with auto: measure again instead of reading the cache
   --gpu-layers N       layers offloaded to the GPU (-1 = all, default 0)
   --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
   --flash-attn MODE    auto | on | off (default auto)

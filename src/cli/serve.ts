@@ -45,7 +45,8 @@ export async function runServe(argv: string[]): Promise<void> {
 
   const loading = Engine.load({
     model, drafter, nCtx: config.ctxSize, beamWidth: config.beamWidth, beamLength: config.beamLength,
-    nGpuLayers: config.gpuLayers, device: config.device, batchInvariant: config.batchInvariant, threads: config.threads, flashAttn: config.flashAttn,
+    nGpuLayers: config.gpuLayers, device: config.device, batchInvariant: config.batchInvariant, flashAttn: config.flashAttn,
+    threads: config.threads, recalibrateThreads: config.recalibrateThreads, log,
     kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, lookup: config.lookup, slots: config.slots, queueSize: config.queueSize,
   });
   const state = new ServerState(config, loading);
@@ -75,7 +76,7 @@ export async function runServe(argv: string[]): Promise<void> {
   if (engine) {
     const i = engine.info;
     log(
-      `ready: model '${i.id}', ctx ${i.nCtx}, ${config.slots} slot(s), queue ${config.queueSize}, ` +
+      `ready: model '${i.id}', ctx ${i.nCtx}, ${config.slots} slot(s) of ${engine.threads} thread(s), queue ${config.queueSize}, ` +
         `${i.drafter ? `ReDrafter ${i.beamWidth}x${i.beamLength}` : "no speculative decoding"}, flash attention ${i.flashAttn ? "on" : "off"}` +
         `${config.apiKey ? ", API key required" : ""}`,
     );

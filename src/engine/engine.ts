@@ -2,7 +2,6 @@
 // `slots` sessions, each owned by a Bun Worker (slot-worker.ts), a bounded wait queue in front
 // of them, and counters for /metrics. The main thread only tokenizes, detokenizes and cancels;
 // prefill and steps run in the workers (STYLE rule 11).
-import { availableParallelism } from "node:os";
 import { modelChatTemplate } from "./chat-template.ts";
 import { basename, resolve } from "node:path";
 import { Drafter } from "../ffi/drafter.ts";
@@ -10,7 +9,9 @@ import { NativeError, type StatusName } from "../ffi/errors.ts";
 import { Model } from "../ffi/model.ts";
 import { cancelSession, type SessionParams, type StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
+import { sessionThreads } from "./calibrate.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
+import type { ThreadsSetting } from "./threads.ts";
 import type { FromWorker, ToWorker, WireError } from "./slot-worker.ts";
 import type { GenerateRequest, ModelInfo, StepEvent, StepStats, TokenLogprob } from "./types.ts";
 
@@ -25,7 +26,9 @@ export interface EngineOptions {
   nGpuLayers: number; // -1 = all, 0 = CPU only
   batchInvariant?: boolean; // logits independent of the batch: speculative == plain bit for bit, one chain per step. Default true
   device: string | null; // ggml device name, null = llama.cpp's choice
-  threads: number; // CPU threads per session; 0 = auto (the cores shared among the slots)
+  threads: ThreadsSetting; // CPU threads per session; "auto" (or 0): measured at load (calibrate.ts)
+  recalibrateThreads?: boolean; // with "auto": measure even when a cached table fits. Default false
+  log?: (line: string) => void; // start-up notes (the thread choice). Default: stderr
   flashAttn: -1 | 0 | 1; // auto / off / on
   kvF32: boolean; // f32 KV cache (exactness tests), else f16
   adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
@@ -226,14 +229,22 @@ export class Engine {
     const drafter = loaded.drafter === null ? null : Drafter.fromPointer(loaded.drafter as Pointer, model, opts.drafter!);
     const opened: Slot[] = [];
     try {
-      // 0 with one slot: the native default (half the hardware threads); with several, that
-      // share split among the slots, since spinning ggml workers must not oversubscribe cores
-      const threads = opts.threads > 0 || nSlots === 1 ? opts.threads : Math.max(1, Math.floor(availableParallelism() / 2 / nSlots));
-      const params: SessionParams = {
-        nCtx: opts.nCtx, nThreads: threads, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
+      const shape: SessionParams = {
+        nCtx: opts.nCtx, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
         flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
         lazyHead: opts.lazyHead ?? true, lookup: opts.lookup ?? 16,
       };
+      // with several slots "auto" only considers counts that fit beside the others: spinning
+      // ggml workers must not oversubscribe the cores
+      const threads = await sessionThreads({
+        setting: opts.threads === 0 ? "auto" : opts.threads, recalibrate: opts.recalibrateThreads ?? false, slots: nSlots,
+        model: { ptr: model.ptr, path: opts.model, nVocab: model.nVocab },
+        drafter: drafter ? { ptr: drafter.ptr, path: opts.drafter! } : null,
+        modelSettings: { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true },
+        params: shape, speculative: drafter !== null || (shape.lookup ?? 0) > 0,
+        log: opts.log ?? ((line) => console.error(`redrafter: ${line}`)),
+      });
+      const params: SessionParams = { ...shape, nThreads: threads };
       const results = await Promise.allSettled(
         Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),
       );
@@ -304,6 +315,11 @@ export class Engine {
     if (slot) this.#dispatch(job, slot);
     else this.#queue.push(job);
     return job;
+  }
+
+  /** CPU threads of each session: the count given, or the one "auto" chose. */
+  get threads(): number {
+    return this.#params.nThreads!;
   }
 
   /** Generations that can be running or waiting at once (slots + queue): a request needing more
