@@ -69,6 +69,11 @@ ggml_tensor * drafter_build_head(ggml_context * ctx, const drafter_hparams & hp,
 using drafter_fill_fn = std::function<void(const drafter_tensor_spec & spec, int64_t row0,
                                            int64_t n_rows, float * dst)>;
 
+// The weights of a seeded random drafter (rd_drafter_write_random; a trainer starts from them):
+// matrices N(0, scale^2 / fan_in) per element, biases 0, the same bits however the rows are
+// chunked (drafter_io.cpp).
+drafter_fill_fn drafter_random_fill(uint64_t seed, double scale);
+
 // Write a drafter GGUF for target m (layout: top of drafter_io.cpp). Matrices are converted to
 // weight_type (RD_WEIGHTS_*) row chunk by row chunk, so a 1 GB LM head never sits in memory
 // twice. vocab_ids: V' target ids. Validates nothing but I/O: callers check hp and the ids.

@@ -1,5 +1,6 @@
 // drafter_io.cpp - the drafter file: GGUF save/load, the target fingerprint check, and the
-// seeded random initialisation that tests and training start from.
+// seeded random initialisation that tests and training start from. Over 300 lines because
+// writer and reader sit beside the layout below, so they change together.
 //
 // File layout (GGUF v3, default 32-byte alignment):
 //   general.architecture        string  "redrafter"
@@ -20,6 +21,7 @@
 #include "drafter_graph.h"
 #include "ggml-alloc.h"
 #include "gguf.h"
+#include "hash.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -175,32 +177,31 @@ rd_status drafter_save(const char * path, const rd_model * m, const drafter_hpar
 // values do not depend on chunking or on which other tensors exist; Box-Muller in double turns
 // uniforms into normals (bitwise identical wherever libm's log/cos/sqrt round the same way).
 
-static uint64_t splitmix64(uint64_t & state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a64(const std::string & s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
-    return h;
-}
-
 static void fill_normal_row(uint64_t seed, const std::string & name, int64_t row, double std_dev,
                             float * out, int64_t n) {
-    uint64_t state = seed ^ fnv1a64(name);
-    state = splitmix64(state) ^ (uint64_t) row;
+    uint64_t state = seed ^ rd_fnv1a(RD_FNV_START, name.data(), name.size());
+    state = rd_splitmix64(&state) ^ (uint64_t) row;
     const double two_pi = 6.283185307179586476925;
     for (int64_t i = 0; i < n; i += 2) {
         // u1 in (0, 1] so log(u1) is finite; 53 random bits each
-        const double u1 = (double) ((splitmix64(state) >> 11) + 1) * 0x1.0p-53;
-        const double u2 = (double) (splitmix64(state) >> 11) * 0x1.0p-53;
+        const double u1 = (double) ((rd_splitmix64(&state) >> 11) + 1) * 0x1.0p-53;
+        const double u2 = (double) (rd_splitmix64(&state) >> 11) * 0x1.0p-53;
         const double r = std::sqrt(-2.0 * std::log(u1)) * std_dev;
         out[i] = (float) (r * std::cos(two_pi * u2));
         if (i + 1 < n) out[i + 1] = (float) (r * std::sin(two_pi * u2));
     }
+}
+
+drafter_fill_fn drafter_random_fill(uint64_t seed, double scale) {
+    return [seed, scale](const drafter_tensor_spec & s, int64_t row0, int64_t n_rows, float * dst) {
+        if (!s.matrix) {
+            std::fill(dst, dst + n_rows * s.ne0, 0.0f);
+            return;
+        }
+        const double std_dev = scale / std::sqrt((double) s.ne0); // fan_in = ne0 = input size
+        for (int64_t r = 0; r < n_rows; r++)
+            fill_normal_row(seed, s.name, row0 + r, std_dev, dst + r * s.ne0, s.ne0);
+    };
 }
 
 static rd_status write_random(const rd_model * m, const rd_drafter_init_params * p, const char * path) {
@@ -244,18 +245,7 @@ static rd_status write_random(const rd_model * m, const rd_drafter_init_params *
         for (int32_t i = 0; i < hp.n_draft_vocab; i++) ids[(size_t) i] = i;
     }
 
-    const uint64_t seed = p->seed;
-    const double scale = p->init_scale;
-    auto fill = [seed, scale](const drafter_tensor_spec & s, int64_t row0, int64_t n_rows, float * dst) {
-        if (!s.matrix) {
-            std::fill(dst, dst + n_rows * s.ne0, 0.0f);
-            return;
-        }
-        const double std_dev = scale / std::sqrt((double) s.ne0); // fan_in = ne0 = input size
-        for (int64_t r = 0; r < n_rows; r++)
-            fill_normal_row(seed, s.name, row0 + r, std_dev, dst + r * s.ne0, s.ne0);
-    };
-    return drafter_save(path, m, hp, p->weight_type, ids.data(), fill);
+    return drafter_save(path, m, hp, p->weight_type, ids.data(), drafter_random_fill(p->seed, p->init_scale));
 }
 
 rd_status rd_drafter_write_random(const rd_model * m, const rd_drafter_init_params * p,

@@ -1,6 +1,7 @@
 // model.cpp - the target model: loading through llama.cpp, metadata, tokenizer, fingerprint.
 #include "internal.h"
 #include "gguf_matrix.h"
+#include "hash.h"
 #include "head_kernel.h"
 
 #include <algorithm>
@@ -36,7 +37,7 @@ static rd_status check_gguf_file(const char * path) {
 
 // rd_model_params.batch_invariant holds only if tokens decoded one at a time and the same tokens
 // decoded in one batch give bit-identical hidden states and logits: checked at load, in a small
-// context with the attention batch-invariant sessions use (session.cpp), on this machine's
+// context with the attention batch-invariant sessions use (session_target.cpp), on this machine's
 // kernels (which ones ggml picks depends on the CPU and the weight types: F32 weights, for one,
 // go to llamafile's sgemm from 2 tokens). 5 tokens: a repacked weight would take its batched
 // kernel from 4. Returns "" or what differs.
@@ -86,12 +87,6 @@ static std::string batch_check(const rd_model * m) {
     return buf;
 }
 
-static uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
-    const uint8_t * b = static_cast<const uint8_t *>(data);
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
-    return h;
-}
-
 rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model ** out) try {
     if (!path || !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_model_load: path and out are required");
     *out = nullptr;
@@ -126,12 +121,12 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
         m->name = slash ? slash + 1 : path;
     }
 
-    uint64_t h = 1469598103934665603ull;
-    h = fnv1a(h, &m->n_vocab, sizeof m->n_vocab);
-    h = fnv1a(h, &m->n_embd, sizeof m->n_embd);
+    uint64_t h = RD_FNV_START;
+    h = rd_fnv1a(h, &m->n_vocab, sizeof m->n_vocab);
+    h = rd_fnv1a(h, &m->n_embd, sizeof m->n_embd);
     for (int32_t t = 0; t < m->n_vocab; t++) {
         const char * text = llama_vocab_get_text(m->vocab, t);
-        h = fnv1a(h, text, strlen(text) + 1);
+        h = rd_fnv1a(h, text, strlen(text) + 1);
         if (llama_vocab_is_eog(m->vocab, t)) m->eog_tokens.push_back(t);
     }
     m->fingerprint = h;

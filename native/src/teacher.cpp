@@ -2,7 +2,8 @@
 // sequences in parallel in one llama context (one token per live sequence per llama_decode),
 // and every position of prompt tail + answer is recorded: the token, the last-layer hidden
 // state after it, and the top-K of the next-token distribution. Also: the draft vocabulary
-// (most frequent answer tokens) and a chat-template helper for C tools.
+// (most frequent answer tokens) and a chat-template helper for C tools. Over 300 lines because
+// the file's writer (the collection) and reader sit beside its layout, so they change together.
 //
 // File format (little-endian; the file is valid after every finished sequence, so an
 // interrupted run resumes; docs/distill.md repeats this):
@@ -23,6 +24,7 @@
 // Position i's distribution is over the token at i+1; a sequence ends with the last token fed
 // (the answer's final token - EOG or the max_new_tokens-th - is ids[(n-1)*K], never fed).
 #include "teacher.h"
+#include "hash.h"
 #include "ggml.h"
 
 #include <algorithm>
@@ -153,11 +155,6 @@ struct slot {
     std::vector<float>    probs;
 };
 
-uint64_t fnv(uint64_t h, const void * p, size_t n) {
-    const uint8_t * b = static_cast<const uint8_t *>(p);
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
-    return h;
-}
 
 // Top-K of softmax(x) over n logits: ids by descending probability (ties: the lower id).
 void top_k_probs(const float * x, int32_t n, int32_t K, int32_t * ids, float * probs) {
@@ -233,15 +230,15 @@ static rd_status write_record(rd_teacher * t, slot & s) {
 // validated by the caller.
 static uint64_t cache_key(const rd_model * m, const rd_teacher_params * p, const int32_t * tokens,
                           const int64_t * offsets, int32_t n_prompts) {
-    uint64_t key = 1469598103934665603ull;
+    uint64_t key = RD_FNV_START;
     const int32_t settings[5] = {(int32_t) VERSION, p->max_new_tokens, p->top_k, p->prompt_tail, p->n_ctx_seq};
-    key = fnv(key, &m->fingerprint, sizeof m->fingerprint);
-    key = fnv(key, settings, sizeof settings);
-    key = fnv(key, &n_prompts, sizeof n_prompts);
+    key = rd_fnv1a(key, &m->fingerprint, sizeof m->fingerprint);
+    key = rd_fnv1a(key, settings, sizeof settings);
+    key = rd_fnv1a(key, &n_prompts, sizeof n_prompts);
     for (int32_t i = 0; i < n_prompts; i++) {
         const int64_t len = offsets[i + 1] - offsets[i];
-        key = fnv(key, &len, sizeof len);
-        key = fnv(key, tokens + offsets[i], sizeof(int32_t) * (size_t) len);
+        key = rd_fnv1a(key, &len, sizeof len);
+        key = rd_fnv1a(key, tokens + offsets[i], sizeof(int32_t) * (size_t) len);
     }
     return key;
 }

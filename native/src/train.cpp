@@ -2,6 +2,8 @@
 // steps, loss = sum over the steps of the cross-entropy against the teacher's top-K distribution
 // restricted to the draft vocabulary (= KL up to the teacher's entropy), optionally mixed with
 // its own token; AdamW (ggml_opt_step_adamw) with linear warm-up and cosine decay; checkpoints.
+// Over 300 lines because init, steps and checkpoint/resume share one weight list and one data
+// order that must agree bit for bit (the held-out evaluation is train_eval.cpp).
 //
 // Built on ggml autodiff directly (ggml_build_backward_expand + one AdamW node per weight, one
 // fixed graph allocated once) rather than ggml-opt's dataset/epoch driver: the inputs here are
@@ -18,9 +20,9 @@
 #include "ggml-backend.h"
 #include "gguf.h"
 #include "gguf_matrix.h"
+#include "hash.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -69,13 +71,6 @@ rd_trainer::~rd_trainer() {
 }
 
 void rd_trainer_free(rd_trainer * t) { delete t; }
-
-static uint64_t splitmix64(uint64_t & state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Batches
@@ -199,8 +194,8 @@ static rd_status build_graph(rd_trainer * t, train_graph & g, int32_t n, bool tr
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weights: random init (through rd_drafter_write_random, so training starts exactly where a
-// random drafter of the same seed is), checkpoints.
+// Weights: random init (the values of rd_drafter_write_random, so training starts exactly where
+// a random drafter of the same seed is), checkpoints.
 
 static rd_status read_gguf_f32(const char * path, rd_trainer * t, const char * prefix, const std::vector<ggml_tensor *> & dst) {
     ggml_context * dctx = nullptr;
@@ -221,25 +216,22 @@ static rd_status read_gguf_f32(const char * path, rd_trainer * t, const char * p
     return st;
 }
 
-static rd_status init_random(rd_trainer * t) {
-    char path[] = "/tmp/rd-train-init-XXXXXX";
-    const int fd = mkstemp(path);
-    if (fd < 0) return rd_fail(RD_ERR_IO, "trainer: cannot create a temporary file: %s", strerror(errno));
-    close(fd);
+// The weights rd_drafter_write_random gives a drafter of this seed (at the default init_scale),
+// filled straight into the trainer's f32 tensors, a chunk of rows at a time.
+static void init_random(rd_trainer * t) {
     rd_drafter_init_params ip;
     rd_drafter_init_default_params(&ip);
-    ip.n_draft_vocab = t->hp.n_draft_vocab;
-    ip.n_layers = t->hp.n_layers;
-    ip.n_proj = t->hp.n_proj;
-    ip.weight_type = RD_WEIGHTS_F32;
-    ip.seed = t->p.seed;
-    ip.vocab_ids = t->vocab_ids.data();
-    rd_status st = rd_drafter_write_random(t->m, &ip, path);
-    std::vector<ggml_tensor *> dst;
-    for (auto & s : t->specs) dst.push_back(*s.slot);
-    if (st == RD_OK) st = read_gguf_f32(path, t, "", dst);
-    remove(path);
-    return st;
+    const drafter_fill_fn fill = drafter_random_fill(t->p.seed, ip.init_scale);
+    std::vector<float> rows;
+    for (const drafter_tensor_spec & s : t->specs) {
+        const int64_t chunk = std::max<int64_t>(1, (1 << 20) / s.ne0);
+        for (int64_t r0 = 0; r0 < s.ne1; r0 += chunk) {
+            const int64_t n = std::min(chunk, s.ne1 - r0);
+            rows.resize((size_t) (n * s.ne0));
+            fill(s, r0, n, rows.data());
+            ggml_backend_tensor_set(*s.slot, rows.data(), (size_t) (r0 * s.ne0) * sizeof(float), rows.size() * sizeof(float));
+        }
+    }
 }
 
 // Per-dimension 1 / RMS of the draft vocabulary's embeddings and (with an input projection) of
@@ -413,7 +405,7 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
     for (int32_t si = 0; si < (int32_t) t->data.seqs.size(); si++) {
         const teacher_seq & s = t->data.seqs[(size_t) si];
         uint64_t st = p->seed ^ (0xA5A5A5A5ull + (uint64_t) s.prompt);
-        const bool held = (double) (splitmix64(st) >> 11) * 0x1.0p-53 < (double) p->holdout;
+        const bool held = (double) (rd_splitmix64(&st) >> 11) * 0x1.0p-53 < (double) p->holdout;
         for (int32_t i = 0; i + t->L < s.n; i++) (held ? t->eval : t->train).push_back({si, i});
     }
     if (t->train.empty())
@@ -466,7 +458,7 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
     const float one = 1.0f;
     ggml_backend_tensor_set(t->loss_grad, &one, 0, sizeof one);
 
-    if (rd_status st = init_random(t.get()); st != RD_OK) return st;
+    init_random(t.get());
     if (resume && !t->ckpt_path.empty() && access(t->ckpt_path.c_str(), F_OK) == 0)
         if (rd_status st = load_checkpoint(t.get()); st != RD_OK) return st;
 
@@ -495,7 +487,7 @@ static void ensure_order(rd_trainer * t, int32_t epoch) {
     for (size_t i = 0; i < t->order.size(); i++) t->order[i] = (int32_t) i;
     uint64_t st = t->p.seed * 0x9E3779B97F4A7C15ull + (uint64_t) epoch + 1;
     for (size_t i = t->order.size(); i > 1; i--) {
-        const size_t j = (size_t) (splitmix64(st) % i);
+        const size_t j = (size_t) (rd_splitmix64(&st) % i);
         std::swap(t->order[i - 1], t->order[j]);
     }
     t->order_epoch = epoch;

@@ -37,7 +37,8 @@ rd_status rd_caught(const char * fn) noexcept {
 
 const char * rd_last_error(void) { return g_last_error; }
 
-const char * rd_version(void) { return "0.1.0 (llama.cpp v0.4.0 via node-llama-cpp 3.21.1)"; }
+// RD_VERSION_STRING: CMakeLists.txt builds it from package.json
+const char * rd_version(void) { return RD_VERSION_STRING; }
 
 // The cancel flag of the session whose llama_decode runs on this thread; null outside one.
 static thread_local const std::atomic<bool> * t_decode_cancel = nullptr;

@@ -19,6 +19,7 @@
  */
 #include "ggml.h"
 #include "gguf.h"
+#include "hash.h" /* native/src: splitmix64 */
 
 #include <math.h>
 #include <stdint.h>
@@ -104,14 +105,6 @@ static const char * const MERGES[] = {
     "16",
 };
 
-/* splitmix64: tiny, good enough, and the same on every platform (no libm in the stream) */
-static uint64_t rng_next(uint64_t * s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Add an F32 tensor named "<prefix><name>" (1-D when ne1 == 0) to the file: all ones when
  * std == 0 (norm weights), else uniform in [-sqrt(3) std, sqrt(3) std): zero mean, that std. */
 static float * add_tensor(struct ggml_context * ctx, struct gguf_context * gg, uint64_t * rng,
@@ -123,7 +116,7 @@ static float * add_tensor(struct ggml_context * ctx, struct gguf_context * gg, u
     float * d = (float *) t->data;
     const float a = std * 1.7320508f;
     for (int64_t i = 0; i < ggml_nelements(t); i++) {
-        d[i] = std == 0.0f ? 1.0f : a * ((float) (rng_next(rng) >> 40) * (2.0f / 16777216.0f) - 1.0f);
+        d[i] = std == 0.0f ? 1.0f : a * ((float) (rd_splitmix64(rng) >> 40) * (2.0f / 16777216.0f) - 1.0f);
     }
     gguf_add_tensor(gg, t); /* the data is read at write time: the caller may still edit it */
     return d;
