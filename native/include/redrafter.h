@@ -1,6 +1,7 @@
 /* redrafter.h - the one public header of libredrafter: ReDrafter speculative decoding
  * (RNN draft head + beam search + dynamic tree attention + lossless acceptance) beside a
- * llama.cpp target model. Plain C; every symbol is rd_*, every enum value RD_*.
+ * llama.cpp target model. Plain C; every symbol is rd_*, every enum value RD_*. Long on
+ * purpose: the whole API in one header, every field with its unit and default.
  *
  * Shape legend used in comments: B = beam width, L = beam length (draft tokens per beam),
  * d = target hidden size, V = target vocab, V' = draft vocab, N = tree nodes (<= 1 + B*L).
@@ -68,7 +69,8 @@ typedef struct rd_session rd_session; /* one generation stream: KV cache, sample
 /* Message of the last failed call on this thread; "" if none. Borrowed, do not free. */
 RD_API const char * rd_last_error(void);
 
-/* Library version string, e.g. "0.1.0 (llama.cpp b1234)". Static, do not free. */
+/* Library version string: package.json's version, then the llama.cpp it links, e.g.
+ * "0.1.0 (llama.cpp v0.4.0 via node-llama-cpp 3.21.1)". Static, do not free. */
 RD_API const char * rd_version(void);
 
 /* Load ggml backends (CPU variants, CUDA, Metal, Vulkan) from the folder holding the ggml
@@ -297,7 +299,8 @@ RD_API rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens,
 
 /* Test hook: like rd_session_step but verifies the given beams instead of drafting.
  * beams is B*L target ids (row-major, beam b at beams[b*L .. b*L+L-1]), B <= the session's
- * beam width, L <= its beam length. A batch_invariant session verifies beam 0 only. */
+ * beam width, L <= its beam length (else RD_ERR_INVALID_ARG, nothing changed). A
+ * batch_invariant session verifies beam 0 only. */
 RD_API rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, int32_t B,
                                        int32_t L, int32_t max_tokens, int32_t * out,
                                        float * logprobs, rd_step_result * res);

@@ -10,7 +10,7 @@
 // llama.cpp's own ggml op on the same tensor (mapped from the GGUF) on a CPU backend: llama.cpp's
 // bits, but ggml's matmul changes kernels with the column count (F32: 2+ columns differ; 2..7
 // columns of Gemma's head cost up to 3x one). The session checks either per model before any
-// use (session.cpp, head_check).
+// use (session_head.cpp, head_check).
 #pragma once
 
 #include "head_kernel.h"
@@ -21,7 +21,7 @@
 #include <memory>
 #include <vector>
 
-// Columns per head call at most (a wave: accept.cpp).
+// Columns per head call at most (a wave: session_head.cpp).
 constexpr int32_t RD_HEAD_MAX_COLS = RD_MAX_HEAD_COLS;
 static_assert(RD_HEAD_MAX_COLS <= RD_HK_MAX_COLS, "the kernel takes every wave");
 

@@ -52,7 +52,7 @@ struct rd_model {
     std::unique_ptr<gguf_matrix> embd; // token_embd.weight, opened at load
     // The session's own LM head (head.h): the output layer (output.weight, or the embeddings
     // when tied; null when the head cannot run on the CPU), and whether the first session's
-    // check (session.cpp, head_check) accepted its logits.
+    // check (session_head.cpp, head_check) accepted its logits.
     std::unique_ptr<gguf_matrix> output;
     const gguf_matrix * head_w = nullptr;
     std::unique_ptr<rd_hk_matrix> head_q8; // head_w prepared for the Q8_0 kernel; null for other types

@@ -1,5 +1,5 @@
 /* test_errors.c - bad input gets a status and a message, never a crash or a hang: beam shape out
- * of range, prompts that do not fit, a context that fills up during generation, invalid sampler
+ * of range (at init and in injected beams), prompts that do not fit, a context that fills up during generation, invalid sampler
  * values, a grammar that does not parse or is too large or too deep, calls in the wrong state,
  * cancellation (silent when logging is quiet); and a step that no token may follow (a complete
  * grammar with end-of-generation banned, every token banned) ends the generation cleanly. */
@@ -79,6 +79,35 @@ static void test_context(rd_model * m) {
         int32_t beams[4] = {5, 6, 7, 8};
         rd_status st = rd_session_step_beams(s, beams, 2, 2, 8, out, NULL, &r);
         CHECK(st == RD_ERR_CONTEXT_FULL || (st == RD_OK && r.finish == RD_FINISH_LENGTH), "beams past the end: %d", st);
+    }
+    rd_session_free(s);
+}
+
+/* Injected beams wider or longer than the session's beam shape are refused before anything is
+ * written: the batch holds only the session's own tree (1 + B*L + lookup nodes, n_batch 1 here),
+ * so 1 x RD_MAX_BEAM_LENGTH in a 1 x 1 session, or one beam more than the width in the copy
+ * beam's sequence, used to write past it. The session steps on afterwards. */
+static void test_injected_shapes(rd_model * m) {
+    rd_session_params p = params(128, 1, 1);
+    p.n_batch = 1;
+    p.lookup = 1;
+    rd_session * s = NULL;
+    if (!CHECK_OK(rd_session_init(m, NULL, &p, &s))) return;
+    const int32_t prompt[3] = {1, 20, 30};
+    rd_sampler_params sp;
+    rd_sampler_default_params(&sp);
+    sp.ignore_eos = true;
+    int32_t beams[2 * RD_MAX_BEAM_LENGTH], out[RD_MAX_BEAM_LENGTH + 1];
+    for (int i = 0; i < 2 * RD_MAX_BEAM_LENGTH; i++) beams[i] = 40 + i;
+    rd_step_result r;
+    if (CHECK_OK(rd_session_prefill(s, prompt, 3, &sp)) && CHECK_OK(rd_session_step(s, false, 1, out, NULL, &r))) {
+        const int32_t n_past = rd_session_n_past(s);
+        CHECK_EQ_INT(rd_session_step_beams(s, beams, 1, RD_MAX_BEAM_LENGTH, 32, out, NULL, &r), RD_ERR_INVALID_ARG);
+        CHECK(strstr(rd_last_error(), "1 x 16") != NULL, "message: %s", rd_last_error());
+        CHECK_EQ_INT(rd_session_step_beams(s, beams, 2, 1, 32, out, NULL, &r), RD_ERR_INVALID_ARG);
+        CHECK_EQ_INT(rd_session_n_past(s), n_past);
+        CHECK_OK(rd_session_step_beams(s, beams, 1, 1, 32, out, NULL, &r));
+        CHECK(r.n_tokens >= 1 && rd_session_n_past(s) > n_past, "a fitting beam steps on: %d tokens", r.n_tokens);
     }
     rd_session_free(s);
 }
@@ -367,6 +396,7 @@ int main(void) {
     if (!m) return rd_test_done();
     test_beam_shapes(m);
     test_context(m);
+    test_injected_shapes(m);
     test_sampler_values(m);
     test_grammar_complete(m);
     test_all_banned(m);
