@@ -11,6 +11,7 @@ import { cancelSession, type SessionParams, type StepOutput } from "../ffi/sessi
 import type { Pointer } from "../ffi/symbols.ts";
 import { sessionThreads } from "./calibrate.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
+import { IdleTrimmer, tuneAllocator } from "./memory.ts";
 import type { ThreadsSetting } from "./threads.ts";
 import type { FromWorker, ToWorker, WireError } from "./slot-worker.ts";
 import type { GenerateRequest, ModelInfo, StepEvent, StepStats, TokenLogprob } from "./types.ts";
@@ -178,6 +179,7 @@ export class Engine {
   #nextGen = 1;
   #draining = false; // drain() was called: no new work, running generations go on
   #closing: Promise<void> | null = null;
+  readonly #trimmer = new IdleTrimmer(() => !this.#closing && this.#queue.length === 0 && this.#slots.every((s) => !s.job));
   readonly #stats: Omit<EngineStats, "queueDepth" | "busySlots" | "slots"> = {
     requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0,
     promptTokens: 0, tokensGenerated: 0, steps: 0, speculativeSteps: 0, targetCalls: 0,
@@ -224,6 +226,7 @@ export class Engine {
   static async load(opts: EngineOptions): Promise<Engine> {
     const nSlots = opts.slots ?? 1;
     if (!Number.isInteger(nSlots) || nSlots < 1) throw new EngineError("invalid_request", `slots must be >= 1 (got ${nSlots})`);
+    tuneAllocator();
     const loaded = await loadWeights(opts);
     const model = Model.fromPointer(loaded.model as Pointer, opts.model);
     const drafter = loaded.drafter === null ? null : Drafter.fromPointer(loaded.drafter as Pointer, model, opts.drafter!);
@@ -360,6 +363,7 @@ export class Engine {
 
   async #shutdown(): Promise<void> {
     this.drain();
+    this.#trimmer.stop();
     const clean = await Promise.all(
       this.#slots.map(async (s) => {
         if (s.job) {
@@ -486,6 +490,7 @@ export class Engine {
     if (this.#closing) return;
     const next = this.#queue.shift();
     if (next) this.#dispatch(next, slot);
+    else this.#trimmer.poke();
   }
 
   /** The worker died outside native code (a JS error): fail its request and replace it. The old
