@@ -11,7 +11,10 @@
 //   also stops glibc from raising it after each large free, which is what sends such blocks into
 //   the arenas in the first place.
 // - malloc_trim(0) once the engine has been idle for IDLE_MS: every arena's free pages go back.
-// Neither changes what any allocation holds, so no output can change.
+// The JavaScript heap does the same at that moment: a full collection and Bun.shrink() (a few
+// ms on the main thread, only when nothing runs). On the tiny model, where the JS heap is most of
+// the anonymous memory, 20 rounds of mixed requests after a warm one grew it 7.3 MiB without, 3.8
+// MiB with. None of this changes what any allocation holds, so no output can change.
 import { dlopen, FFIType } from "bun:ffi";
 
 const M_MMAP_THRESHOLD = -3; // glibc malloc.h
@@ -48,7 +51,7 @@ export function tuneAllocator(): void {
   glibc()?.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 }
 
-/** Trims the C heap when `idle()` still holds IDLE_MS after `poke()`; one timer at a time. */
+/** Trims the JS and C heaps when `idle()` still holds IDLE_MS after `poke()`; one timer at a time. */
 export class IdleTrimmer {
   #timer: ReturnType<typeof setTimeout> | null = null;
   trims = 0;
@@ -56,11 +59,13 @@ export class IdleTrimmer {
   constructor(private readonly idle: () => boolean) {}
 
   poke(): void {
-    if (this.#timer || !glibc()) return;
+    if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (!this.idle()) return;
-      glibc()!.malloc_trim(0n);
+      Bun.gc(true);
+      Bun.shrink();
+      glibc()?.malloc_trim(0n);
       this.trims++;
     }, IDLE_MS);
     this.#timer.unref?.();
