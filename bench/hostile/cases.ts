@@ -713,7 +713,8 @@ function slow(ctx: CaseContext, header: boolean, summary: string, pieces: (t: Ta
     summary,
     pieces,
     timeoutMs: ((header ? 4 : 1) * limit + 5) * 1000,
-    expect: { statuses: [408], closeOk: header, raw: header, withinMs: (limit + 2) * 1000 },
+    // Bun's own timer is coarse: 9.7-11.3 s measured idle, 12.4 s once with the machine loaded
+    expect: { statuses: [408], closeOk: header, raw: header, withinMs: (limit + (header ? 4 : 2)) * 1000 },
   };
 }
 
