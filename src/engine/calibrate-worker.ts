@@ -5,9 +5,14 @@
 // the session opens, so sessions of several counts cannot share it) and times, after one
 // warm-up decode: a plain step, chains of 4 and 16 nodes injected with rd_session_step_beams
 // (so no drafter is needed), and with a drafter one drafted step. Rounds alternate the order of
-// the counts, so a change in the machine's load does not favour one end; the median is kept.
-// Counts far slower than the best are dropped after each round, and no round starts once the
-// time budget is spent, so a loaded machine does not turn start-up into minutes.
+// the counts, so a change in the machine's load does not favour one end. The mean is kept, not
+// the median: a count above the free cores collapses now and then (ggml's workers spin in
+// barriers while one of them waits for a core: on a 2-core machine with another process busy,
+// Gemma 3 270M generated 5-16 tokens/s at 2 threads against 63 at 1), and the expected cost
+// must count those collapses, which a median hides.
+// A count far slower than the best is dropped (at its first such step, or after a round), and
+// no round starts once the time budget is spent, so a loaded machine does not turn start-up
+// into minutes.
 import { Session, type SessionParams } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { stepCost, type ThreadTiming } from "./threads.ts";
@@ -32,13 +37,19 @@ export type CalibrateReply =
 /** Injected chain: the root (sampled) plus 15 tokens, deterministic and spread over the vocab. */
 const LONGEST = 15;
 
-/** A count this many times the best cost after a round is measured no more. */
-const SLOW = 2;
+/** A step this many times the fastest of its kind so far ends its count's measurement (the
+ *  count is dropped); after a round, so does a cost this many times the best count's. A count
+ *  above the free cores can be 10-100x slower on a loaded machine (ggml's workers spin in
+ *  barriers while one of them waits for a core): it cannot win, so stop paying for it. */
+const SLOW_STEP = 4;
+const SLOW_COST = 2;
 
-/** The median, to the microsecond. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.floor(s.length / 2)]! * 1000) / 1000;
+type Kind = "warm" | "plain" | "v4" | "v16" | "draft";
+
+/** The mean, to the microsecond; null without samples. */
+function mean(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  return Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 1000) / 1000;
 }
 
 function measure(req: CalibrateRequest): ThreadTiming[] {
@@ -46,37 +57,46 @@ function measure(req: CalibrateRequest): ThreadTiming[] {
   const prompt = [token(1), token(2)];
   const chain = Array.from({ length: LONGEST }, (_, k) => token(100 + k));
   const sampler = { ...defaultSampler, ignore_eos: true };
-  const times = new Map(req.counts.map((t) => [t, { plain: [] as number[], v4: [] as number[], v16: [] as number[], draft: [] as number[] }]));
-  const table = () => [...times].filter(([, t]) => t.plain.length > 0).map(([threads, t]): ThreadTiming => ({
-    threads, plainMs: median(t.plain), verify4Ms: median(t.v4), verify16Ms: median(t.v16),
-    draftMs: t.draft.length > 0 ? median(t.draft) : 0, rounds: t.plain.length,
+  const kinds: Kind[] = ["warm", "plain", "v4", "v16", "draft"];
+  const times = new Map(req.counts.map((t) => [t, Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<Kind, number[]>]));
+  const fastest = Object.fromEntries(kinds.map((k) => [k, Infinity])) as Record<Kind, number>;
+  const table = () => [...times].map(([threads, t]): ThreadTiming => ({
+    threads, plainMs: mean(t.plain), verify4Ms: mean(t.v4), verify16Ms: mean(t.v16),
+    draftMs: req.drafter === null ? 0 : mean(t.draft), rounds: t.plain.length,
   }));
   const t0 = performance.now();
   let counts = req.counts;
-  for (let r = 0; r < req.rounds && counts.length > 0; r++) {
+  for (let r = 0; r < req.rounds; r++) {
+    const dropped = new Set<number>();
     for (const threads of r % 2 === 0 ? counts : [...counts].reverse()) {
+      const t = times.get(threads)!;
+      // record a step; false when it was far slower than the fastest of its kind
+      const keep = (kind: Kind, ms: number) => {
+        t[kind].push(ms);
+        fastest[kind] = Math.min(fastest[kind], ms);
+        return ms <= SLOW_STEP * fastest[kind];
+      };
       const s = Session.open(req.model as Pointer, req.drafter as Pointer | null, {
         ...req.params, nCtx: 128, nBatch: 16, nThreads: threads, beamLength: LONGEST, adaptive: false, lookup: 0,
       });
       try {
-        const t = times.get(threads)!;
         s.prefill(prompt, sampler);
         s.step(false, 1); // samples the prompt's logits: no decode
-        s.step(false, 1); // warm-up: the first decode of a context pays for its setup
-        t.plain.push(s.step(false, 1).tVerifyMs);
-        t.v4.push(s.stepBeams(chain, 1, 3, 1).tVerifyMs);
-        t.v16.push(s.stepBeams(chain, 1, LONGEST, 1).tVerifyMs);
-        if (req.drafter !== null) t.draft.push(s.step(true, req.beamLength + 1).tDraftMs);
+        // the warm-up pays for the context's first decode; its time only serves the check
+        const fine = keep("warm", s.step(false, 1).tVerifyMs) &&
+          keep("plain", s.step(false, 1).tVerifyMs) &&
+          keep("v4", s.stepBeams(chain, 1, 3, 1).tVerifyMs) &&
+          keep("v16", s.stepBeams(chain, 1, LONGEST, 1).tVerifyMs) &&
+          (req.drafter === null || keep("draft", s.step(true, req.beamLength + 1).tDraftMs));
+        if (!fine) dropped.add(threads);
       } finally {
         s.close();
       }
     }
-    if (performance.now() - t0 > req.budgetMs) break;
-    // On a loaded machine a count above the free cores can be 10-100x slower (ggml's workers
-    // spin in barriers while one of them waits for a core): it cannot win, so stop paying for it.
     const costs = new Map(table().map((t) => [t.threads, stepCost(t, req.speculative)]));
     const best = Math.min(...costs.values());
-    counts = counts.filter((t) => costs.get(t)! <= SLOW * best);
+    counts = counts.filter((t) => !dropped.has(t) && costs.get(t)! <= SLOW_COST * best);
+    if (counts.length < 2 || performance.now() - t0 > req.budgetMs) break; // nothing left to compare, or no time
   }
   return table();
 }

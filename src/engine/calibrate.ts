@@ -14,7 +14,7 @@ import {
 
 const WORKER_URL = new URL("./calibrate-worker.ts", import.meta.url).href;
 
-/** Rounds of the measurement (the median is kept), and the time after which no round starts:
+/** Rounds of the measurement (their mean is kept), and the time after which no round starts:
  *  a round of 2 counts takes ~0.5 s for Gemma 3 270M on 2 cores, so 5 rounds fit with the
  *  model's first-session check (~1.2 s); with many counts the budget ends the rounds sooner. */
 const ROUNDS = 5;

@@ -33,23 +33,28 @@ export function threadCandidates(cores: number, slots: number): number[] {
   return Array.from({ length: most }, (_, i) => i + 1).filter((t) => t <= 8 || t % 2 === 0 || t === most);
 }
 
-/** Median step times at one thread count, milliseconds (calibrate-worker.ts). */
+/** Mean step times at one thread count, milliseconds (calibrate-worker.ts); null: not
+ *  measured, because the count was dropped as far slower than the best before that step. */
 export interface ThreadTiming {
   threads: number;
-  plainMs: number; // a plain step: one token decoded, its LM head
-  verify4Ms: number; // verifying a chain of 4 tree nodes (root + 3 drafted)
-  verify16Ms: number; // verifying 16 nodes (root + 15: a long context copy)
-  draftMs: number; // the drafter's beam search for one step (0 without a drafter)
-  rounds: number; // samples behind each median (a count far slower than the best is dropped early)
+  plainMs: number | null; // a plain step: one token decoded, its LM head
+  verify4Ms: number | null; // verifying a chain of 4 tree nodes (root + 3 drafted)
+  verify16Ms: number | null; // verifying 16 nodes (root + 15: a long context copy)
+  draftMs: number | null; // the drafter's beam search for one step (0 without a drafter)
+  rounds: number; // plain-step samples behind the means (fewer for a count dropped early)
 }
 
-/** Expected time of one decoding step at this count. Without speculation every step is plain.
- *  With it, a step is plain half the time (the policy drafts nothing, requests without drafting,
- *  the first token after a prefill) and verifies a short drafter tree or a long copy a quarter
- *  of the time each:  cost = plain/2 + (draft + verify4)/4 + verify16/4. */
+/** Expected time of one decoding step at this count (Infinity when a step it needs was not
+ *  measured). Without speculation every step is plain. With it, a step is plain half the time
+ *  (the policy drafts nothing, requests without drafting, the first token after a prefill) and
+ *  verifies a short drafter tree or a long copy a quarter of the time each:
+ *    cost = plain/2 + (draft + verify4)/4 + verify16/4. */
 export function stepCost(t: ThreadTiming, speculative: boolean): number {
-  if (!speculative) return t.plainMs;
-  return t.plainMs / 2 + (t.draftMs + t.verify4Ms) / 4 + t.verify16Ms / 4;
+  const { plainMs: p, verify4Ms: v4, verify16Ms: v16, draftMs: d } = t;
+  if (p === null) return Infinity;
+  if (!speculative) return p;
+  if (v4 === null || v16 === null || d === null) return Infinity;
+  return p / 2 + (d + v4) / 4 + v16 / 4;
 }
 
 /** Share of the best cost within which a smaller count is preferred: it leaves cores to the
@@ -66,14 +71,17 @@ export function chooseThreads(table: readonly ThreadTiming[], speculative: boole
 
 /** One line: the table, each count's cost and the choice. */
 export function describeTable(table: readonly ThreadTiming[], speculative: boolean, chosen: number): string {
-  const ms = (x: number) => x.toFixed(1);
+  const ms = (x: number | null) => (x === null ? "-" : x.toFixed(1));
   const most = Math.max(...table.map((t) => t.rounds));
-  const rows = table.map((t) =>
-    `${t.threads}${t.rounds < most ? ` (${t.rounds} of ${most} rounds)` : ""}: plain ${ms(t.plainMs)}, verify4 ${ms(t.verify4Ms)}, verify16 ${ms(t.verify16Ms)}` +
-      `${t.draftMs > 0 ? `, draft ${ms(t.draftMs)}` : ""}, cost ${ms(stepCost(t, speculative))}`,
-  );
+  const rows = table.map((t) => {
+    const cost = stepCost(t, speculative);
+    const dropped = t.rounds < most || !Number.isFinite(cost) ? " (dropped: far slower)" : "";
+    return `${t.threads}${dropped}: plain ${ms(t.plainMs)}, verify4 ${ms(t.verify4Ms)}, verify16 ${ms(t.verify16Ms)}` +
+      `${t.draftMs !== 0 ? `, draft ${ms(t.draftMs)}` : ""}, cost ${Number.isFinite(cost) ? ms(cost) : "-"}`;
+  });
   const formula = speculative ? "plain/2 + (draft + verify4)/4 + verify16/4" : "plain";
-  return `${chosen} (ms per step by thread count, ${rows.join(" | ")}; cost = ${formula})`;
+  const unmeasured = table.some((t) => [t.plainMs, t.verify4Ms, t.verify16Ms, t.draftMs].includes(null)) ? "; -: not measured" : "";
+  return `${chosen} (ms per step by thread count, ${rows.join(" | ")}; cost = ${formula}${unmeasured})`;
 }
 
 // ---- cache ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { threadsFlag, engineOptionsFrom, UsageError } from "../../src/cli/args.t
 import { loadConfig } from "../../src/config.ts";
 import { calibrationKey } from "../../src/engine/calibrate.ts";
 import {
-  chooseThreads, parseThreads, readCalibration, stepCost, threadCandidates, threadsCachePath, writeCalibration,
+  chooseThreads, describeTable, parseThreads, readCalibration, stepCost, threadCandidates, threadsCachePath, writeCalibration,
   type CacheEntry, type ThreadTiming,
 } from "../../src/engine/threads.ts";
 import { setNativeLogQuiet } from "../../src/ffi/symbols.ts";
@@ -69,6 +69,16 @@ describe("chooseThreads", () => {
 
   it("stays within the counts the slots leave", () => {
     expect(chooseThreads([row(1, 40), row(2, 30), row(4, 10)], false, 2)).toBe(2);
+  });
+
+  it("never picks a count dropped before a step it needs was measured", () => {
+    const dropped: ThreadTiming = { threads: 2, plainMs: 5, verify4Ms: null, verify16Ms: null, draftMs: null, rounds: 1 };
+    expect(stepCost(dropped, true)).toBe(Infinity);
+    expect(chooseThreads([row(1, 20), dropped], true)).toBe(1);
+    expect(chooseThreads([row(1, 20), dropped], false)).toBe(2); // plain alone was measured
+    const line = describeTable([row(1, 20), dropped], true, 1);
+    expect(line).toMatch(/^1 \(/);
+    expect(line).toContain("2 (dropped: far slower): plain 5.0, verify4 -");
   });
 
   it("weighs verification and drafting only when steps may speculate", () => {
