@@ -7,7 +7,7 @@ import { Engine } from "../engine/engine.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { resolveDrafter, resolveModel, shippedDrafterFor } from "../models/resolve.ts";
 import { apiKeyOf } from "../server/api-key.ts";
-import { createApp } from "../server/app.ts";
+import { createApp } from "../app.ts";
 import { ServerState } from "../server/state.ts";
 
 const HELP = `usage: redrafter serve [--model PATH|hf:U/R/F] [--drafter PATH] [options]

@@ -1,35 +1,7 @@
 // types.ts - the engine contract between the HTTP gateway / CLI and the native library.
-// Field names of SamplerParams follow the OpenAI wire names where one exists.
 
-export interface SamplerParams {
-  temperature: number; // <= 0 = greedy
-  top_k: number; // 0 = off
-  top_p: number; // 1 = off
-  min_p: number; // 0 = off
-  seed: number | null; // null = random
-  repeat_penalty: number; // 1 = off
-  presence_penalty: number;
-  frequency_penalty: number;
-  logit_bias: Record<number, number>; // token id -> bias added to the logit
-  grammar: string | null; // GBNF
-  ignore_eos: boolean;
-  n_probs: number; // top log-probs per token to report, 0..20
-}
-
-export const defaultSampler: SamplerParams = {
-  temperature: 0,
-  top_k: 0,
-  top_p: 1,
-  min_p: 0,
-  seed: null,
-  repeat_penalty: 1,
-  presence_penalty: 0,
-  frequency_penalty: 0,
-  logit_bias: {},
-  grammar: null,
-  ignore_eos: false,
-  n_probs: 0,
-};
+export { defaultSampler, type SamplerParams } from "../ffi/sampler.ts";
+import type { SamplerParams } from "../ffi/sampler.ts";
 
 export interface GenerateRequest {
   prompt: number[]; // token ids, BOS included when the model wants it

@@ -2,13 +2,13 @@
 // Used by one thread at a time (the engine's slot worker); cancelSession() is the exception and
 // may be called from any thread while another runs the session.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import type { SamplerParams } from "../engine/types.ts";
 import type { Drafter } from "./drafter.ts";
 import { check } from "./errors.ts";
 import { Handle } from "./handle.ts";
 import type { Model } from "./model.ts";
+import { samplerStruct, type SamplerParams } from "./sampler.ts";
 import { Struct } from "./structs.ts";
-import { cstr, lib } from "./symbols.ts";
+import { lib } from "./symbols.ts";
 
 export const RD_MAX_BEAMS = 16;
 export const RD_MAX_BEAM_LENGTH = 16;
@@ -164,27 +164,4 @@ export class Session extends Handle {
 /** Cancel a session owned by another thread, given its pointer (thread-safe in C). */
 export function cancelSession(p: Pointer): void {
   lib().rd_session_cancel(p);
-}
-
-function samplerStruct(s: SamplerParams): Struct<"rd_sampler_params"> {
-  const p = new Struct("rd_sampler_params");
-  lib().rd_sampler_default_params(p.bytes);
-  p.set("temperature", s.temperature)
-    .set("top_k", s.top_k)
-    .set("top_p", s.top_p)
-    .set("min_p", s.min_p)
-    .set("seed", s.seed === null ? 0xffffffff : s.seed)
-    .set("repeat_penalty", s.repeat_penalty)
-    .set("presence_penalty", s.presence_penalty)
-    .set("frequency_penalty", s.frequency_penalty)
-    .set("ignore_eos", s.ignore_eos)
-    .set("n_probs", s.n_probs);
-  const bias = Object.entries(s.logit_bias);
-  if (bias.length > 0) {
-    p.setPtr("logit_bias_tokens", Int32Array.from(bias, ([k]) => Number(k)))
-      .setPtr("logit_bias_values", Float32Array.from(bias, ([, v]) => v))
-      .set("n_logit_bias", bias.length);
-  }
-  if (s.grammar !== null) p.setPtr("grammar", cstr(s.grammar));
-  return p;
 }

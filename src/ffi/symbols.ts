@@ -5,7 +5,7 @@ import { dlopen, FFIType, suffix, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { llamaLibDir } from "../../scripts/llama-paths.js";
+import { llamaLibDir } from "./llama-paths.js";
 
 export type { Pointer };
 

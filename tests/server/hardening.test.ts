@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig } from "../../src/config.ts";
 import { repoRoot } from "../../src/ffi/symbols.ts";
 import { logSafe } from "../../src/server/access-log.ts";
-import { createApp } from "../../src/server/app.ts";
+import { createApp } from "../../src/app.ts";
 import { ServerState } from "../../src/server/state.ts";
 import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
 import { EXACT, eventually, post, startServer, type TestServer } from "./server.ts";

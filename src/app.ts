@@ -1,21 +1,22 @@
-// app.ts - the Hono app: middleware (request ids, request log + metrics, Host/Origin guard and
-// CORS, 503 while shutting down, 405, API key) and the routes, one file per endpoint under
-// routes/. Body limits (size, time, Content-Type) apply where a route reads a body (validate.ts).
-// The engine may still be loading (a Promise) or absent (null): routes that need it answer 503
+// app.ts - the Hono app, the composition root of the gateway: it sits above routes/ and
+// src/server/ and wires them, so that neither imports the other's wiring. Middleware (request
+// ids, request log + metrics, Host/Origin guard and CORS, 503 while shutting down, 405, API key)
+// comes from src/server/, the routes from routes/, one file per endpoint. Body limits (size,
+// time, Content-Type) apply where a route reads a body (validate.ts). The engine may still be loading (a Promise) or absent (null): routes that need it answer 503
 // until it is there.
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId, type RequestIdVariables } from "hono/request-id";
-import { chatCompletionsRoutes } from "../../routes/chat-completions.ts";
-import { completionsRoutes } from "../../routes/completions.ts";
-import { healthRoutes } from "../../routes/health.ts";
-import { metricsRoutes } from "../../routes/metrics.ts";
-import { modelsRoutes } from "../../routes/models.ts";
-import { accessLog } from "./access-log.ts";
-import { requireApiKey } from "./api-key.ts";
-import { ApiError, errorResponse, onError, shuttingDown } from "./errors.ts";
-import { guard } from "./guard.ts";
-import type { ServerState } from "./state.ts";
+import { chatCompletionsRoutes } from "../routes/chat-completions.ts";
+import { completionsRoutes } from "../routes/completions.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { metricsRoutes } from "../routes/metrics.ts";
+import { modelsRoutes } from "../routes/models.ts";
+import { accessLog } from "./server/access-log.ts";
+import { requireApiKey } from "./server/api-key.ts";
+import { ApiError, errorResponse, onError, shuttingDown } from "./server/errors.ts";
+import { guard } from "./server/guard.ts";
+import type { ServerState } from "./server/state.ts";
 
 type Env = { Variables: RequestIdVariables };
 
