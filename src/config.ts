@@ -1,17 +1,20 @@
-// config.ts - the server's settings: one table (flag, env var, help, zod schema) feeding one
-// zod object. Values come from CLI flags > REDRAFTER_* env vars > a JSON file (--config) >
-// defaults that serve; an invalid value fails with the setting's name and where it came from.
+// config.ts - every command's settings: one table (name -> flag, env var, config-file key, zod
+// schema, default, help) and one loader. Each command reads the subset it names (COMMANDS);
+// values come from CLI flags > REDRAFTER_* env vars > a JSON file (--config) > the table's
+// defaults, and an invalid value fails with the setting's name and where it came from. The
+// native defaults (rd_*_default_params) and the C tools' --help agree with this table
+// (tests/engine/settings-defaults.test.ts).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseThreads } from "./engine/threads.ts";
+import { RD_MAX_BEAM_LENGTH, RD_MAX_BEAMS } from "./ffi/session.ts";
 
 // Flags and env vars carry strings; the file carries JSON. Both pass through the same schema, so
 // numbers and booleans accept their string spelling too.
-const intIn = (min: number, max: number) =>
-  z.preprocess(
-    (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
-    z.number().int().min(min).max(max),
-  );
+const toNumber = (v: unknown) => (typeof v === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(v) ? Number(v) : v);
+const intIn = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(toNumber, z.number().int().min(min).max(max));
+const numberIn = (min: number, max = Number.MAX_VALUE) => z.preprocess(toNumber, z.number().min(min).max(max));
+const orNull = <T extends z.ZodType>(s: T) => z.preprocess((v) => (v === "" ? null : v), s.nullable());
 
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["0", "false", "no", "off"]);
@@ -21,7 +24,9 @@ const bool = z.preprocess((v) => {
   return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
 }, z.boolean());
 
-const optString = z.preprocess((v) => (v === "" ? null : v), z.string().min(1).nullable());
+const optString = orNull(z.string().min(1));
+// false: no drafter at all (--no-drafter), null: the shipped one
+const drafterPath = z.union([z.literal(false), optString]);
 
 // "a,b" from a flag or env var, an array from the file; repeated flags accumulate.
 const stringList = z.preprocess(
@@ -49,250 +54,334 @@ const byteSize = z.preprocess((v) => {
   return Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit];
 }, z.number().int().min(1024).max(1024 ** 3));
 
+// the bounds rd_session_init checks (redrafter.h), written once here
+const beams = intIn(1, RD_MAX_BEAMS);
+const beamLength = intIn(1, RD_MAX_BEAM_LENGTH);
+const weights = z.enum(["f32", "f16", "q8_0"]);
+const seed = intIn(0, 0xfffffffe);
+
 interface Setting {
-  flag: string; // --flag; booleans also take --no-flag
-  env: string;
   help: string;
   schema: z.ZodType;
   default: unknown;
+  flag?: string; // --flag (default: the name in kebab-case); booleans also take --no-flag
   boolean?: true;
+  off?: unknown; // a value setting whose --no-flag sets this
+  switches?: Record<string, unknown>; // other flags that set a fixed value (--fixed-length = --no-adaptive)
+  alias?: string; // another spelling of the flag
   repeat?: true; // the flag may be given several times
   meta?: string; // placeholder in --help
+  shown?: string; // the default as --help spells it
 }
 
 const S = <T extends z.ZodType>(s: Setting & { schema: T }) => s;
 
-/** Every setting, keyed by its name in the config file (camelCase). */
-export const SETTINGS = {
-  model: S({ flag: "model", env: "REDRAFTER_MODEL", schema: optString, default: null, meta: "PATH|hf:U/R/F",
+/** Every setting of every command, keyed by its name in the config file (camelCase); its env var
+ *  is REDRAFTER_ and the name in SNAKE_CASE. Settings that share a flag in different commands
+ *  but differ in meaning or default have their own names (seed, benchSeed, initSeed). */
+const TABLE = {
+  model: S({ schema: optString, default: null, meta: "PATH|hf:U/R/F",
     help: "target GGUF: a path or hf:<user>/<repo>/<file>; default: Gemma 3 270M Q4_K_M, fetched on first use" }),
-  drafter: S({ flag: "drafter", env: "REDRAFTER_DRAFTER", schema: optString, default: null, meta: "PATH",
-    help: "ReDrafter draft head GGUF; default: the shipped drafter matching the model, if any" }),
-  draft: S({ flag: "draft", env: "REDRAFTER_DRAFT", schema: bool, default: true, boolean: true,
+  drafter: S({ schema: drafterPath, default: null, off: false, meta: "PATH",
+    help: "ReDrafter draft head GGUF; default: the shipped drafter matching the model, if any (--no-drafter: none, only the context copy drafts)" }),
+  draft: S({ schema: bool, default: true, boolean: true,
     help: "speculative decoding (--no-draft serves plain autoregressive decoding)" }),
-  alias: S({ flag: "alias", env: "REDRAFTER_ALIAS", schema: stringList, default: [], repeat: true, meta: "NAME",
+  alias: S({ schema: stringList, default: [], repeat: true, meta: "NAME",
     help: "extra model id clients may send in `model` (repeatable, or comma-separated)" }),
-  host: S({ flag: "host", env: "REDRAFTER_HOST", schema: z.string().min(1), default: "127.0.0.1", meta: "ADDR",
+  host: S({ schema: z.string().min(1), default: "127.0.0.1", meta: "ADDR",
     help: "address to listen on" }),
-  port: S({ flag: "port", env: "REDRAFTER_PORT", schema: intIn(0, 65535), default: 8080, meta: "N",
+  port: S({ schema: intIn(0, 65535), default: 8080, meta: "N",
     help: "TCP port (0 = any free port)" }),
-  ctxSize: S({ flag: "ctx-size", env: "REDRAFTER_CTX_SIZE", schema: intIn(0, 1 << 22), default: 0, meta: "N",
+  ctxSize: S({ schema: intIn(0, 1 << 22), default: 0, meta: "N",
     help: "context per slot, prompt + completion (0 = 4096 capped at the model's training context)" }),
-  beamWidth: S({ flag: "beam-width", env: "REDRAFTER_BEAM_WIDTH", schema: intIn(1, 16), default: 1, meta: "B",
+  beamWidth: S({ schema: beams, default: 1, meta: "B",
     help: "draft beams per step (1: each tree node costs a full LM-head row on CPU)" }),
-  beamLength: S({ flag: "beam-length", env: "REDRAFTER_BEAM_LENGTH", schema: intIn(1, 16), default: 2, meta: "L",
+  beamLength: S({ schema: beamLength, default: 2, meta: "L",
     help: "draft tokens per beam (the most; the adaptive policy picks 0..L per step)" }),
-  gpuLayers: S({ flag: "gpu-layers", env: "REDRAFTER_GPU_LAYERS", schema: intIn(-1, 100000), default: -1, meta: "N",
+  gpuLayers: S({ schema: intIn(-1, 100000), default: -1, meta: "N",
     help: "layers to offload to the GPU (-1 = all, 0 = CPU only)" }),
-  device: S({ flag: "device", env: "REDRAFTER_DEVICE", schema: optString, default: null, meta: "NAME",
+  device: S({ schema: optString, default: null, meta: "NAME",
     help: "ggml device (CUDA0, Metal, Vulkan0, CPU); default: llama.cpp's choice" }),
-  threads: S({ flag: "threads", env: "REDRAFTER_THREADS", schema: threads, default: "auto", meta: "N|auto",
-    help: "CPU threads per slot; auto: the count that ran decoding steps fastest when measured at start-up (cached per model, drafter, CPU and library in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)" }),
-  recalibrateThreads: S({ flag: "recalibrate-threads", env: "REDRAFTER_RECALIBRATE_THREADS", schema: bool, default: false, boolean: true,
+  threads: S({ schema: threads, default: "auto", meta: "N|auto",
+    help: "CPU threads per slot (distill: for the teacher and training, where auto is half the hardware threads); auto: the count that ran decoding steps fastest when measured at start-up (cached per model, drafter, CPU and library in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)" }),
+  recalibrateThreads: S({ schema: bool, default: false, boolean: true,
     help: "with --threads auto, measure again instead of reading the cached timings" }),
-  flashAttn: S({ flag: "flash-attn", env: "REDRAFTER_FLASH_ATTN", schema: flashAttn, default: -1, meta: "auto|on|off",
+  flashAttn: S({ schema: flashAttn, default: -1, shown: "auto", meta: "auto|on|off",
     help: "flash attention" }),
-  batchInvariant: S({ flag: "batch-invariant", env: "REDRAFTER_BATCH_INVARIANT", schema: bool, default: true, boolean: true,
+  batchInvariant: S({ schema: bool, default: true, boolean: true,
     help: "logits that do not depend on the batch, so speculative output equals plain decoding bit for bit (flash attention on, f16 KV, one chain per step; checked at load)" }),
-  kvF32: S({ flag: "kv-f32", env: "REDRAFTER_KV_F32", schema: bool, default: false, boolean: true,
+  kvF32: S({ schema: bool, default: false, boolean: true,
     help: "f32 KV cache instead of f16" }),
-  adaptive: S({ flag: "adaptive", env: "REDRAFTER_ADAPTIVE", schema: bool, default: true, boolean: true,
+  adaptive: S({ schema: bool, default: true, boolean: true, switches: { "fixed-length": false },
     help: "pick the draft length per step from measured acceptance and verify cost (--no-adaptive: always B x L)" }),
-  lazyHead: S({ flag: "lazy-head", env: "REDRAFTER_LAZY_HEAD", schema: bool, default: true, boolean: true,
+  lazyHead: S({ schema: bool, default: true, boolean: true, switches: { "full-head": false },
     help: "run the LM head only for the tree nodes the acceptance walk reaches (--no-lazy-head: every node)" }),
-  lookup: S({ flag: "lookup", env: "REDRAFTER_LOOKUP", schema: intIn(0, 16), default: 16, meta: "N",
+  lookup: S({ schema: intIn(0, RD_MAX_BEAM_LENGTH), default: 16, meta: "N",
     help: "context copy: up to N tokens that followed the last tokens where they occurred before join the tree (0 = off)" }),
-  slots: S({ flag: "slots", env: "REDRAFTER_SLOTS", schema: intIn(1, 64), default: 1, meta: "N",
+  slots: S({ schema: intIn(1, 64), default: 1, meta: "N",
     help: "generations that run at once" }),
-  queueSize: S({ flag: "queue-size", env: "REDRAFTER_QUEUE_SIZE", schema: intIn(0, 100000), default: 16, meta: "N",
+  queueSize: S({ schema: intIn(0, 100000), default: 16, meta: "N",
     help: "requests that may wait for a slot; more get 429" }),
-  apiKey: S({ flag: "api-key", env: "REDRAFTER_API_KEY", schema: optString, default: null, meta: "KEY",
+  apiKey: S({ schema: optString, default: null, meta: "KEY",
     help: "require `Authorization: Bearer KEY` on /v1/*" }),
-  apiKeyFile: S({ flag: "api-key-file", env: "REDRAFTER_API_KEY_FILE", schema: optString, default: null, meta: "PATH",
+  apiKeyFile: S({ schema: optString, default: null, meta: "PATH",
     help: "read the API key from this file (first line), so it shows in neither `ps` nor the environment" }),
-  maxBody: S({ flag: "max-body", env: "REDRAFTER_MAX_BODY", schema: byteSize, default: 1024 * 1024, meta: "BYTES",
+  maxBody: S({ schema: byteSize, default: 1024 * 1024, meta: "BYTES",
     help: "largest request body (e.g. 1MiB); larger get 413" }),
-  corsOrigin: S({ flag: "cors-origin", env: "REDRAFTER_CORS_ORIGIN", schema: stringList, default: [], repeat: true,
+  corsOrigin: S({ schema: stringList, default: [], repeat: true,
     meta: "ORIGIN", help: "web origins allowed to call the API from a browser (repeatable; * = any); none by default" }),
-  allowedHost: S({ flag: "allowed-host", env: "REDRAFTER_ALLOWED_HOST", schema: stringList, default: [], repeat: true,
+  allowedHost: S({ schema: stringList, default: [], repeat: true,
     meta: "NAME", help: "Host header names accepted besides the listen address, localhost and IP literals (repeatable; * = any)" }),
-  headerTimeout: S({ flag: "header-timeout", env: "REDRAFTER_HEADER_TIMEOUT", schema: intIn(1, 255), default: 30, meta: "SECONDS",
+  headerTimeout: S({ schema: intIn(1, 255), default: 30, meta: "SECONDS",
     help: "a connection whose request is still unanswered after this long without traffic is closed (generations are bounded by --request-timeout instead)" }),
-  bodyTimeout: S({ flag: "body-timeout", env: "REDRAFTER_BODY_TIMEOUT", schema: intIn(1, 3600), default: 30, meta: "SECONDS",
+  bodyTimeout: S({ schema: intIn(1, 3600), default: 30, meta: "SECONDS",
     help: "time to receive a whole request body; slower uploads get 408" }),
-  requestTimeout: S({ flag: "request-timeout", env: "REDRAFTER_REQUEST_TIMEOUT", schema: intIn(0, 86400), default: 600, meta: "SECONDS",
+  requestTimeout: S({ schema: intIn(0, 86400), default: 600, meta: "SECONDS",
     help: "longest a generation may run, queue included (0 = no limit); longer ones end with an error" }),
-  shutdownGrace: S({ flag: "shutdown-grace", env: "REDRAFTER_SHUTDOWN_GRACE", schema: intIn(0, 3600), default: 10, meta: "SECONDS",
+  shutdownGrace: S({ schema: intIn(0, 3600), default: 10, meta: "SECONDS",
     help: "on SIGTERM/SIGINT, running generations may finish for this long before they are cancelled" }),
-  maxN: S({ flag: "max-n", env: "REDRAFTER_MAX_N", schema: intIn(1, 128), default: 16, meta: "N",
+  maxN: S({ schema: intIn(1, 128), default: 16, meta: "N",
     help: "largest `n` (choices per request)" }),
-  maxPromptBytes: S({ flag: "max-prompt-bytes", env: "REDRAFTER_MAX_PROMPT_BYTES", schema: intIn(0, 1 << 30), default: 0, meta: "BYTES",
+  maxPromptBytes: S({ schema: intIn(0, 1 << 30), default: 0, meta: "BYTES",
     help: "largest prompt text, checked before tokenizing (0 = 16 bytes per token of context)" }),
-  maxSchemaDepth: S({ flag: "max-schema-depth", env: "REDRAFTER_MAX_SCHEMA_DEPTH", schema: intIn(1, 10000), default: 64, meta: "N",
+  maxSchemaDepth: S({ schema: intIn(1, 10000), default: 64, meta: "N",
     help: "deepest nesting of a response_format JSON schema" }),
-  maxSchemaBytes: S({ flag: "max-schema-bytes", env: "REDRAFTER_MAX_SCHEMA_BYTES", schema: intIn(64, 1 << 30), default: 64 * 1024, meta: "BYTES",
+  maxSchemaBytes: S({ schema: intIn(64, 1 << 30), default: 64 * 1024, meta: "BYTES",
     help: "largest response_format JSON schema, as JSON text" }),
-  maxSchemaAlternatives: S({ flag: "max-schema-alternatives", env: "REDRAFTER_MAX_SCHEMA_ALTERNATIVES", schema: intIn(1, 1 << 20), default: 256, meta: "N",
+  maxSchemaAlternatives: S({ schema: intIn(1, 1 << 20), default: 256, meta: "N",
     help: "most enum / anyOf / oneOf entries in a response_format JSON schema, all counted (each costs grammar work per token)" }),
-  maxGrammarBytes: S({ flag: "max-grammar-bytes", env: "REDRAFTER_MAX_GRAMMAR_BYTES", schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
+  maxGrammarBytes: S({ schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
     help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
-  logRequests: S({ flag: "log-requests", env: "REDRAFTER_LOG_REQUESTS", schema: bool, default: true, boolean: true,
+  logRequests: S({ schema: bool, default: true, boolean: true,
     help: "one line per request on stderr" }),
-  verbose: S({ flag: "verbose", env: "REDRAFTER_VERBOSE", schema: bool, default: false, boolean: true,
+  verbose: S({ schema: bool, default: false, boolean: true,
     help: "llama.cpp / ggml logging on stderr" }),
+  // generate and bench
+  prompt: S({ schema: optString, default: null, meta: "TEXT", help: "one prompt" }),
+  prompts: S({ schema: stringList, default: [], repeat: true, meta: "FILE",
+    help: "JSONL, one object per line with a \"prompt\" field (and optionally \"id\"); repeatable" }),
+  limit: S({ schema: orNull(intIn(1)), default: null, meta: "K", help: "use K prompts: the first (generate), evenly spread over the files (bench, distill); default all" }),
+  chat: S({ schema: bool, default: false, boolean: true, help: "render each prompt as a user message with the model's chat template" }),
+  raw: S({ schema: bool, default: false, boolean: true, help: "feed prompts as plain text, without the chat template" }),
+  maxTokens: S({ schema: intIn(1), default: 128, meta: "N", help: "tokens to generate per prompt" }),
+  temperature: S({ schema: numberIn(0), default: 0, meta: "T", help: "0 = greedy" }),
+  topP: S({ schema: numberIn(0, 1), default: 1, meta: "P", help: "nucleus sampling (1 = off)" }),
+  topK: S({ schema: intIn(0), default: 0, meta: "K", help: "top-k sampling (0 = off)" }),
+  seed: S({ schema: orNull(seed), default: null, meta: "S", help: "sampler seed; default random" }),
+  benchSeed: S({ flag: "seed", schema: seed, default: 1, meta: "S", help: "sampler seed for T > 0" }),
+  json: S({ schema: bool, default: false, boolean: true, help: "JSON on stdout instead of text (generate: one object per prompt; bench: the summary only)" }),
+  // distill and drafter init
+  target: S({ schema: optString, default: null, alias: "model", meta: "PATH", help: "the target GGUF the drafter is made for (the teacher)" }),
+  out: S({ schema: optString, default: null, meta: "PATH", help: "drafter GGUF to write (distill: a checkpoint goes to PATH.ckpt)" }),
+  holdout: S({ schema: intIn(0), default: 16, meta: "H", help: "prompts kept out of training for the tau measurement" }),
+  maxNewTokens: S({ schema: intIn(1), default: 128, meta: "N", help: "teacher answer length" }),
+  parallel: S({ schema: intIn(1, 256), default: 8, meta: "P", help: "sequences the teacher decodes together" }),
+  teacherTopK: S({ flag: "top-k", schema: intIn(1, 32), default: 16, meta: "K", help: "teacher probabilities kept per position" }),
+  trainBeamLength: S({ flag: "beam-length", schema: beamLength, default: 4, meta: "L", help: "draft steps trained (teacher forcing) and used for tau" }),
+  trainDraftVocab: S({ flag: "draft-vocab", schema: intIn(1), default: 8192, meta: "N", help: "draft vocabulary: the N most frequent answer tokens" }),
+  initDraftVocab: S({ flag: "draft-vocab", schema: intIn(0), default: 0, meta: "N", help: "draft vocabulary V' (0 = the whole target vocab)" }),
+  nProj: S({ schema: orNull(intIn(0)), default: null, alias: "proj", meta: "E", help: "input projection 2d -> E (0 = none); default: d for d >= 512, else none" }),
+  nLayers: S({ schema: intIn(0, 16), default: 1, alias: "layers", meta: "N", help: "ResBlocks" }),
+  trainWeights: S({ flag: "weights", schema: weights, default: "f16", meta: "TYPE", help: "f32 | f16 | q8_0 for the saved drafter" }),
+  initWeights: S({ flag: "weights", schema: weights, default: "f32", meta: "TYPE", help: "f32 | f16 | q8_0" }),
+  epochs: S({ schema: intIn(1), default: 2, meta: "E", help: "passes over the teacher data" }),
+  batch: S({ schema: intIn(1), default: 64, meta: "N", help: "samples per step" }),
+  lr: S({ schema: numberIn(1e-8), default: 1e-3, meta: "X", help: "peak learning rate" }),
+  initSeed: S({ flag: "seed", schema: intIn(0), default: 42, meta: "S", help: "initialisation (and distill: data order) seed" }),
+  resume: S({ schema: bool, default: false, boolean: true, help: "continue training from PATH.ckpt (same settings, its teacher data as is)" }),
+  teacherMaxS: S({ schema: numberIn(0), default: 0, meta: "S", help: "stop collecting after S seconds and train on what is there (0 = no limit)" }),
+  tauTokens: S({ schema: intIn(1), default: 64, meta: "N", help: "tokens per held-out prompt for tau" }),
+  cacheDir: S({ schema: optString, default: null, meta: "DIR", help: "teacher data cache; default .cache/distill in the repository" }),
 } as const;
 
-export type SettingName = keyof typeof SETTINGS;
-const NAMES = Object.keys(SETTINGS) as SettingName[];
+type Table = typeof TABLE;
+export type SettingName = keyof Table;
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
-export const configSchema = z.object(
-  Object.fromEntries(NAMES.map((k) => [k, SETTINGS[k].schema])) as { [K in SettingName]: (typeof SETTINGS)[K]["schema"] },
-).strict();
+/** The table with every setting's flag and env var spelled out. */
+export const SETTINGS = Object.fromEntries(
+  Object.entries(TABLE).map(([k, s]) => [k, { ...s, flag: (s as Setting).flag ?? kebab(k), env: `REDRAFTER_${snake(k)}` }]),
+) as { [K in SettingName]: Table[K] & { flag: string; env: string } };
 
-/** Validated settings. */
-export type Config = z.infer<typeof configSchema>;
+/** The settings of every command that loads an engine. */
+export const ENGINE = [
+  "model", "drafter", "draft", "ctxSize", "beamWidth", "beamLength", "gpuLayers", "device", "threads", "recalibrateThreads",
+  "flashAttn", "batchInvariant", "kvF32", "adaptive", "lazyHead", "lookup",
+] as const;
 
-export const defaultConfig: Config = Object.fromEntries(NAMES.map((k) => [k, SETTINGS[k].default])) as unknown as Config;
+/** What each command reads. */
+export const COMMANDS = {
+  serve: [
+    ...ENGINE, "alias", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
+    "headerTimeout", "bodyTimeout", "requestTimeout", "shutdownGrace", "maxN", "maxPromptBytes", "maxSchemaDepth",
+    "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "logRequests", "verbose",
+  ],
+  generate: [...ENGINE, "prompt", "prompts", "limit", "chat", "maxTokens", "temperature", "topP", "topK", "seed", "json", "verbose"],
+  bench: [...ENGINE, "prompts", "limit", "maxTokens", "temperature", "benchSeed", "raw", "json", "verbose"],
+  distill: [
+    "target", "prompts", "out", "limit", "holdout", "maxNewTokens", "parallel", "teacherTopK", "trainBeamLength",
+    "trainDraftVocab", "nProj", "nLayers", "trainWeights", "epochs", "batch", "lr", "initSeed", "resume", "teacherMaxS",
+    "tauTokens", "cacheDir", "threads", "verbose",
+  ],
+  drafterInit: ["target", "out", "initDraftVocab", "nLayers", "nProj", "initWeights", "initSeed", "verbose"],
+} as const satisfies Record<string, readonly SettingName[]>;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
 type Source = "flag" | "env" | "file" | "default";
-interface Layered {
-  values: Record<string, unknown>;
-  from: Record<string, Source>;
-  configPath: string | null;
-  help: boolean;
-}
+type Raw = Partial<Record<SettingName, unknown>>;
 
-const byFlag = new Map<string, SettingName>(NAMES.map((k) => [SETTINGS[k].flag, k]));
-// the config file may spell a key as the setting name or as its flag
-const byFileKey = new Map<string, SettingName>([...NAMES.map((k) => [k, k] as const), ...byFlag]);
+/** One command's view of the table: its zod object, defaults, loader and --help rows. */
+export function settingsOf<const K extends SettingName>(keys: readonly K[]) {
+  const schema = z.object(Object.fromEntries(keys.map((k) => [k, SETTINGS[k].schema])) as { [P in K]: Table[P]["schema"] }).strict();
+  type Values = z.infer<typeof schema>;
+  const defaults = Object.fromEntries(keys.map((k) => [k, SETTINGS[k].default])) as Values;
 
-/** Flags to raw values. `--flag value`, `--flag=value`, `--bool`, `--no-bool`. */
-function parseFlags(argv: string[]): { values: Record<string, unknown>; configPath: string | null; help: boolean } {
-  const values: Record<string, unknown> = {};
-  let configPath: string | null = null;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h" || arg === "--help") {
-      help = true;
-      continue;
+  // every spelling this command takes: a fixed value (switches, --no-x) or one that follows
+  const flags = new Map<string, { key: K; fixed?: { value: unknown } }>();
+  const add = (name: string, key: K, fixed?: { value: unknown }) => {
+    if (flags.has(name) || name === "config") throw new Error(`settings: --${name} twice in one command`);
+    flags.set(name, { key, fixed });
+  };
+  for (const k of keys) {
+    const s: Setting & { flag: string } = SETTINGS[k];
+    for (const name of [s.flag, ...(s.alias ? [s.alias] : [])]) add(name, k, s.boolean && { value: true });
+    if (s.boolean || s.off !== undefined) add(`no-${s.flag}`, k, { value: s.boolean ? false : s.off });
+    for (const [name, value] of Object.entries(s.switches ?? {})) add(name, k, { value });
+  }
+
+  function parseFlags(argv: string[]) {
+    const values: Raw = {};
+    let configPath: string | null = null;
+    let help = false;
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (arg === "-h" || arg === "--help") {
+        help = true;
+        continue;
+      }
+      if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}' (see --help)`);
+      const eq = arg.indexOf("=");
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      const takeValue = (): string => {
+        if (inline !== undefined) return inline;
+        const next = argv[i + 1];
+        if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new ConfigError(`--${name} needs a value`);
+        i++;
+        return next;
+      };
+      if (name === "config") {
+        configPath = takeValue();
+        continue;
+      }
+      const f = flags.get(name);
+      if (!f) throw new ConfigError(`unknown option --${name} (see --help)`);
+      // --bool=value is the one fixed spelling that takes a value
+      if (f.fixed && inline !== undefined && f.fixed.value !== true) throw new ConfigError(`--${name} takes no value`);
+      const value = f.fixed && inline === undefined ? f.fixed.value : takeValue();
+      const s: Setting = SETTINGS[f.key];
+      values[f.key] = s.repeat && values[f.key] !== undefined ? `${values[f.key]},${value}` : value;
     }
-    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}' (see --help)`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const takeValue = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith("--") && next.length > 2)) throw new ConfigError(`--${name} needs a value`);
-      i++;
-      return next;
-    };
-    if (name === "config") {
-      configPath = takeValue();
-      continue;
+    return { values, configPath, help };
+  }
+
+  function readConfigFile(path: string): Raw {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
     }
-    const negated = name.startsWith("no-") ? byFlag.get(name.slice(3)) : undefined;
-    if (negated && SETTINGS[negated].boolean) {
-      if (inline !== undefined) throw new ConfigError(`--${name} takes no value`);
-      values[negated] = false;
-      continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
     }
-    const key = byFlag.get(name);
-    if (!key) throw new ConfigError(`unknown option --${name} (see --help)`);
-    const s: Setting = SETTINGS[key];
-    const value = s.boolean && inline === undefined ? true : takeValue();
-    if (s.repeat && values[key] !== undefined) values[key] = `${values[key]},${value}`;
-    else values[key] = value;
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+    const out: Raw = {};
+    for (const [name, v] of Object.entries(json)) {
+      const key = (keys as readonly string[]).includes(name) ? (name as K) : flags.get(name)?.key;
+      if (key) out[key] = v;
+      // a file shared by several commands holds the others' settings too
+      else if (!(name in TABLE)) throw new ConfigError(`config file ${path}: unknown setting '${name}'`);
+    }
+    return out;
   }
-  return { values, configPath, help };
+
+  function describe(k: K, from: Source, configPath: string | null): string {
+    const s = SETTINGS[k];
+    return { flag: `--${s.flag}`, env: `env ${s.env}`, file: `'${k}' in ${configPath}`, default: `default of --${s.flag}` }[from];
+  }
+
+  /** Flags > env > file (--config or REDRAFTER_CONFIG) > defaults. Throws ConfigError. */
+  function load(argv: string[], env: Record<string, string | undefined> = process.env): { values: Values; help: boolean } {
+    const flagged = parseFlags(argv);
+    const configPath = flagged.configPath ?? (env.REDRAFTER_CONFIG || null);
+    const file = configPath ? readConfigFile(configPath) : {};
+    const raw: Raw = {};
+    const from = {} as Record<K, Source>;
+    for (const k of keys) {
+      const e = env[SETTINGS[k].env];
+      if (k in flagged.values) [raw[k], from[k]] = [flagged.values[k], "flag"];
+      else if (e !== undefined) [raw[k], from[k]] = [e, "env"];
+      else if (k in file) [raw[k], from[k]] = [file[k], "file"];
+      else [raw[k], from[k]] = [SETTINGS[k].default, "default"];
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.map((issue) => {
+        const k = issue.path[0] as K;
+        const flag = SETTINGS[k].flag;
+        // a number out of range given as a flag: the flag the user just typed says where
+        if (from[k] === "flag" && (issue.code === "too_small" || issue.code === "too_big")) {
+          const [op, bound] = issue.code === "too_small" ? [issue.inclusive ? ">=" : ">", issue.minimum] : [issue.inclusive ? "<=" : "<", issue.maximum];
+          return `--${flag} must be ${op} ${bound}, got ${raw[k]}`;
+        }
+        return `invalid ${flag} ${JSON.stringify(raw[k])} (from ${describe(k, from[k], configPath)}): ${issue.message}`;
+      });
+      throw new ConfigError(lines.join("\n"));
+    }
+    return { values: parsed.data as Values, help: flagged.help };
+  }
+
+  /** --help rows, generated from the table so they never drift from the parser. */
+  function help(): string {
+    const rows = keys.map((k) => {
+      const s: Setting & { flag: string; env: string } = SETTINGS[k];
+      const flag = s.boolean ? `--[no-]${s.flag}` : `--${s.off === undefined ? "" : "[no-]"}${s.flag} ${s.meta ?? "V"}`;
+      const shown = s.shown ?? s.default;
+      const def = shown === null || shown === "" || (Array.isArray(shown) && shown.length === 0) ? "" : ` [${typeof shown === "string" ? shown : JSON.stringify(shown)}]`;
+      const also = [...(s.alias ? [`also --${s.alias}`] : []), ...Object.entries(s.switches ?? {}).map(([n, v]) => `--${n} = --${v === false ? "no-" : ""}${s.flag}`)];
+      return [`  ${flag}`, `${s.help}${def}${also.length ? ` (${also.join("; ")})` : ""} (${s.env})`];
+    });
+    rows.push(["  --config FILE", "JSON file of settings (keys: the names above in camelCase or as flags) (REDRAFTER_CONFIG)"]);
+    const w = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+    return rows.map(([a, b]) => a!.padEnd(w) + b).join("\n");
+  }
+
+  return { schema, defaults, load, help };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(json)) {
-    const key = byFileKey.get(k);
-    if (!key) throw new ConfigError(`config file ${path}: unknown setting '${k}'`);
-    out[key] = v;
-  }
-  return out;
-}
-
-function layer(argv: string[], env: Record<string, string | undefined>): Layered {
-  const flags = parseFlags(argv);
-  const configPath = flags.configPath ?? (env.REDRAFTER_CONFIG || null);
-  const file = configPath ? readConfigFile(configPath) : {};
-  const values: Record<string, unknown> = {};
-  const from: Record<string, Source> = {};
-  for (const k of NAMES) {
-    const e = env[SETTINGS[k].env];
-    if (k in flags.values) [values[k], from[k]] = [flags.values[k], "flag"];
-    else if (e !== undefined) [values[k], from[k]] = [e, "env"];
-    else if (k in file) [values[k], from[k]] = [file[k], "file"];
-    else [values[k], from[k]] = [SETTINGS[k].default, "default"];
-  }
-  return { values, from, configPath, help: flags.help };
-}
-
-function describeSource(k: SettingName, from: Source, configPath: string | null): string {
-  const s = SETTINGS[k];
-  switch (from) {
-    case "flag": return `--${s.flag}`;
-    case "env": return `env ${s.env}`;
-    case "file": return `'${k}' in ${configPath}`;
-    default: return `default of --${s.flag}`;
-  }
-}
+const serve = settingsOf(COMMANDS.serve);
+export const configSchema = serve.schema;
+/** serve's validated settings. */
+export type Config = z.infer<typeof configSchema>;
+export const defaultConfig: Config = serve.defaults;
 
 export interface LoadedConfig {
   config: Config;
   help: boolean;
 }
 
-/** Flags > env > file (--config or REDRAFTER_CONFIG) > defaults. Throws ConfigError. */
+/** serve's settings: flags > env > file (--config or REDRAFTER_CONFIG) > defaults. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined> = process.env): LoadedConfig {
-  const { values, from, configPath, help } = layer(argv, env);
-  const parsed = configSchema.safeParse(values);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const k = issue.path[0] as SettingName;
-      const raw = JSON.stringify(values[k]);
-      return `invalid ${SETTINGS[k].flag} ${raw} (from ${describeSource(k, from[k]!, configPath)}): ${issue.message}`;
-    });
-    throw new ConfigError(lines.join("\n"));
-  }
-  return { config: parsed.data as Config, help };
+  const { values, help } = serve.load(argv, env);
+  return { config: values, help };
 }
 
-/** --help text, generated from the table so it never drifts from the parser. */
-export function configHelp(): string {
-  const rows = NAMES.map((k) => {
-    const s: Setting = SETTINGS[k];
-    const flag = s.boolean ? `--[no-]${s.flag}` : `--${s.flag} ${s.meta ?? "V"}`;
-    const shown = k === "flashAttn" ? "auto" : s.default;
-    const def = shown === null || (Array.isArray(shown) && shown.length === 0) ? "" : ` [${JSON.stringify(shown)}]`;
-    return [`  ${flag}`, `${s.help}${def} (${s.env})`];
-  });
-  rows.push(["  --config FILE", "JSON file of settings (keys: the names above in camelCase or as flags) (REDRAFTER_CONFIG)"]);
-  const w = Math.max(...rows.map((r) => r[0]!.length)) + 2;
-  return rows.map(([a, b]) => a!.padEnd(w) + b).join("\n");
-}
+export const configHelp = serve.help;

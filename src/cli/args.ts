@@ -1,6 +1,8 @@
-// args.ts - option parsing shared by the subcommands: node:util parseArgs with --help, errors as
-// UsageError (printed without a stack trace), and checked numeric conversions.
+// args.ts - what the subcommands share besides the settings table (config.ts): UsageError, the
+// engine options built from the engine settings, and node:util parsing for the commands that take
+// no settings of the table (pull, models, bench scripts).
 import { parseArgs } from "node:util";
+import { ENGINE, settingsOf, type Config } from "../config.ts";
 import type { EngineOptions } from "../engine/engine.ts";
 import { parseThreads, type ThreadsSetting } from "../engine/threads.ts";
 import { shippedDrafterFor } from "../models/resolve.ts";
@@ -39,13 +41,6 @@ export function num(name: string, value: string | boolean | undefined, fallback:
   return n;
 }
 
-/** A string flag limited to choices. */
-export function choice<C extends string>(name: string, value: string | boolean | undefined, choices: readonly C[], fallback: C): C {
-  if (value === undefined || typeof value === "boolean") return fallback;
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got '${value}'`);
-  return value as C;
-}
-
 /** --threads: "auto" when absent; otherwise what the serve config accepts (parseThreads). */
 export function threadsFlag(value: string | boolean | undefined): ThreadsSetting {
   if (value === undefined || typeof value === "boolean") return "auto";
@@ -68,51 +63,31 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
   return out;
 }
 
-/** The flags every command that loads an engine takes (generate, bench). */
-export const engineFlags = {
-  model: { type: "string" },
-  drafter: { type: "string" },
-  "no-drafter": { type: "boolean" },
-  "beam-width": { type: "string" },
-  "beam-length": { type: "string" },
-  "ctx-size": { type: "string" },
-  threads: { type: "string" },
-  "recalibrate-threads": { type: "boolean" },
-  "gpu-layers": { type: "string" },
-  device: { type: "string" },
-  "flash-attn": { type: "string" },
-  "kv-f32": { type: "boolean" },
-  "no-batch-invariant": { type: "boolean" },
-  "fixed-length": { type: "boolean" },
-  "full-head": { type: "boolean" },
-  lookup: { type: "string" },
-  verbose: { type: "boolean" },
-} as const;
+type EngineValues = Pick<Config, (typeof ENGINE)[number]>;
 
-type EngineFlagValues = { [K in keyof typeof engineFlags]?: (typeof engineFlags)[K]["type"] extends "boolean" ? boolean : string };
-
-/** One-slot EngineOptions from the engine flags (--model must have been checked present). */
-export function engineOptionsFrom(v: EngineFlagValues): EngineOptions {
-  const flash = choice("flash-attn", v["flash-attn"], ["auto", "on", "off"] as const, "auto");
+/** EngineOptions from the engine settings; serve adds its slots and queue. */
+export function engineOptions(v: EngineValues, model: string, drafter: string | null): EngineOptions {
   return {
-    model: v.model!,
-    // the drafter shipped for this target (drafters/) unless one is named
-    drafter: v["no-drafter"] ? null : (v.drafter ?? shippedDrafterFor(v.model!)),
-    nCtx: num("ctx-size", v["ctx-size"], 0, { int: true, min: 0 }),
-    // fastest shape measured on CPU with Gemma 3 270M (docs/distill.md): one beam, short drafts
-    beamWidth: num("beam-width", v["beam-width"], 1, { int: true, min: 1, max: 16 }),
-    beamLength: num("beam-length", v["beam-length"], 2, { int: true, min: 1, max: 16 }),
-    nGpuLayers: num("gpu-layers", v["gpu-layers"], 0, { int: true, min: -1 }),
-    device: v.device ?? null,
-    threads: threadsFlag(v.threads),
-    recalibrateThreads: v["recalibrate-threads"] ?? false,
-    flashAttn: flash === "auto" ? -1 : flash === "on" ? 1 : 0,
-    kvF32: v["kv-f32"] ?? false,
-    batchInvariant: !v["no-batch-invariant"],
-    adaptive: !v["fixed-length"],
-    lazyHead: !v["full-head"],
-    lookup: num("lookup", v.lookup, 16, { int: true, min: 0, max: 16 }),
-    slots: 1,
-    queueSize: 0,
+    model, drafter, nCtx: v.ctxSize, beamWidth: v.beamWidth, beamLength: v.beamLength, nGpuLayers: v.gpuLayers, device: v.device,
+    threads: v.threads, recalibrateThreads: v.recalibrateThreads, flashAttn: v.flashAttn, kvF32: v.kvF32,
+    batchInvariant: v.batchInvariant, adaptive: v.adaptive, lazyHead: v.lazyHead, lookup: v.lookup, slots: 1, queueSize: 0,
   };
+}
+
+/** generate and bench: one slot on --model (checked present), the shipped drafter unless one is
+ *  named or --no-drafter. */
+export function localEngine(v: EngineValues): EngineOptions {
+  const model = v.model!;
+  return engineOptions(v, model, v.drafter === false ? null : (v.drafter ?? shippedDrafterFor(model)));
+}
+
+/** --n-proj's default, as distill trains it: the model width for d >= 512, else none. */
+export const autoProj = (model: { nEmbd: number }) => (model.nEmbd >= 512 ? model.nEmbd : 0);
+
+const engineSettings = settingsOf(ENGINE);
+
+/** localEngine from flag values as parseArgs gives them ({ "beam-width": "2", "kv-f32": true }). */
+export function engineOptionsFrom(flags: Record<string, string | boolean | undefined>): EngineOptions {
+  const argv = Object.entries(flags).flatMap(([f, v]) => (v === undefined || v === false ? [] : v === true ? [`--${f}`] : [`--${f}=${v}`]));
+  return localEngine(engineSettings.load(argv, {}).values);
 }

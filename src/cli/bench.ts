@@ -2,55 +2,19 @@
 // the same process, alternating per prompt (and which goes first), so both see the same machine
 // state. Prints a line per prompt on stderr and the DESIGN section 4 measures as one JSON summary:
 // tau, speedup (spec tokens/s over plain tokens/s), tokens_per_s_ar / _spec, dedup, draft_share.
+import { COMMANDS, settingsOf } from "../config.ts";
 import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
-import { engineFlags, engineOptionsFrom, num, parse, UsageError } from "./args.ts";
+import { localEngine, UsageError } from "./args.ts";
 import { readPrompts, runOne, type GenerateRecord } from "./generate.ts";
+
+const settings = settingsOf(COMMANDS.bench);
 
 const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.jsonl [options]
 
-  --model PATH         target GGUF
-  --drafter PATH       ReDrafter GGUF (default: the one shipped in drafters/ for this target; with
-                       neither and --lookup 0, only plain decoding is measured)
-  --no-drafter         no drafter (not even the shipped one): only the context copy drafts (--lookup)
-  --prompts FILE       JSONL with a "prompt" field per line; rendered with the chat template
-  --limit K            K prompts evenly spread over the file (default all)
-  --max-tokens N       tokens per prompt (default 128)
-  --beam-width B       (default 1)
-  --beam-length L      (default 2)
-  --temperature T      0 = greedy (default 0)
-  --seed S             sampler seed for T > 0 (default 1)
-  --ctx-size N         (default 0 = 4096 capped at the model's)
-  --threads N|auto     CPU threads (default auto: the fastest count measured at start-up, cached
-                       in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)
-  --recalibrate-threads
-                       with auto: measure again instead of reading the cache
-  --gpu-layers N       (default 0)
-  --device NAME        ggml device
-  --flash-attn MODE    auto | on | off (default auto)
-  --fixed-length       verify B x L drafts every step (default: the draft length adapts)
-  --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
-  --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
-                       before join the tree as one more beam (default 16; 0 = off)
-  --kv-f32             f32 KV cache instead of f16 (batch-variant models only)
-  --no-batch-invariant let logits depend on the batch (trees of several beams; flash attention
-                       and KV type as given); default: speculative == plain bit for bit
-  --raw                feed prompts as plain text, without the chat template
-  --json               print only the JSON summary on stdout (progress still on stderr)
-  --verbose            show llama.cpp logging`;
-
-const options = {
-  ...engineFlags,
-  prompts: { type: "string" },
-  limit: { type: "string" },
-  "max-tokens": { type: "string" },
-  temperature: { type: "string" },
-  seed: { type: "string" },
-  raw: { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+${settings.help()}`;
 
 interface Totals {
   tokens: number;
@@ -89,23 +53,20 @@ function add(t: Totals, r: GenerateRecord): void {
 const rate = (t: Totals) => (t.genMs > 0 ? (t.tokens * 1000) / t.genMs : 0);
 
 export async function runBench(argv: string[]): Promise<void> {
-  const parsed = parse(argv, options, HELP);
-  if (!parsed) return;
-  const v = parsed.values;
-  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'\n\n${HELP}`);
+  const { values: v, help } = settings.load(argv);
+  if (help) return void console.log(HELP);
   if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
-  if (!v.prompts) throw new UsageError(`--prompts is required\n\n${HELP}`);
+  if (v.prompts.length === 0) throw new UsageError(`--prompts is required\n\n${HELP}`);
   // an even stride, not the first K: prompt files are grouped by category (chat, code, math)
-  const all = readPrompts(v.prompts, Infinity);
-  const limit = Math.min(all.length, num("limit", v.limit, Infinity, { int: true, min: 1 }));
+  const all = v.prompts.flatMap((f) => readPrompts(f, Infinity));
+  const limit = Math.min(all.length, v.limit ?? Infinity);
   const prompts = Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]!);
-  if (prompts.length === 0) throw new UsageError(`${v.prompts} holds no prompt`);
-  const maxTokens = num("max-tokens", v["max-tokens"], 128, { int: true, min: 1 });
-  const temperature = num("temperature", v.temperature, 0, { min: 0 });
-  const sampler: SamplerParams = { ...defaultSampler, temperature, seed: num("seed", v.seed, 1, { int: true, min: 0, max: 0xfffffffe }) };
+  if (prompts.length === 0) throw new UsageError(`${v.prompts.join(", ")} holds no prompt`);
+  const { maxTokens, temperature } = v;
+  const sampler: SamplerParams = { ...defaultSampler, temperature, seed: v.benchSeed };
 
   setNativeLogQuiet(!v.verbose);
-  const opts = engineOptionsFrom(v);
+  const opts = localEngine(v);
   const [B, L] = [opts.beamWidth, opts.beamLength];
   const engine = await Engine.load(opts);
   const abort = new AbortController();

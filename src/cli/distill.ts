@@ -6,64 +6,19 @@
 // polls progress and draws the bars on stderr without a worker.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { COMMANDS, settingsOf } from "../config.ts";
 import { modelChatTemplate, renderChat, stripLeadingBos } from "../engine/chat-template.ts";
-import { Drafter, type WeightTypeName } from "../ffi/drafter.ts";
+import { Drafter } from "../ffi/drafter.ts";
 import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens } from "../ffi/distill.ts";
 import { Model } from "../ffi/model.ts";
 import { repoRoot, setNativeLogQuiet } from "../ffi/symbols.ts";
-import { choice, num, parse, UsageError } from "./args.ts";
+import { autoProj, UsageError } from "./args.ts";
+
+const settings = settingsOf(COMMANDS.distill);
 
 const HELP = `usage: redrafter distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf [options]
 
-  --target PATH          target GGUF (the teacher); --model is an alias
-  --prompts FILE         JSONL with a "prompt" field per line; repeat for several files
-  --out PATH             drafter GGUF to write (a checkpoint goes to PATH.ckpt)
-  --limit K              use K prompts, evenly spread over the files (default all)
-  --holdout H            prompts kept out of training for the tau measurement (default 16)
-  --max-new-tokens N     teacher answer length (default 128)
-  --parallel P           sequences the teacher decodes together (default 8)
-  --top-k K              teacher probabilities kept per position, 1..32 (default 16)
-  --beam-length L        draft steps trained (teacher forcing) and used for tau (default 4)
-  --draft-vocab N        draft vocabulary: the N most frequent answer tokens (default 8192)
-  --n-proj E             input projection width (default: d for d >= 512, else none)
-  --n-layers N           ResBlocks (default 1)
-  --weights TYPE         f32 | f16 | q8_0 for the saved drafter (default f16)
-  --epochs E             (default 2)
-  --batch N              samples per step (default 64)
-  --lr X                 peak learning rate (default 1e-3)
-  --seed S               initialisation and data order (default 42)
-  --resume               continue training from PATH.ckpt (same settings, its teacher data as is)
-  --teacher-max-s S      stop collecting after S seconds and train on what is there
-  --tau-tokens N         tokens per held-out prompt for tau (default 64)
-  --cache-dir DIR        teacher data cache (default .cache/distill in the repository)
-  --threads N            CPU threads (default 0 = all cores)
-  --verbose              show llama.cpp logging`;
-
-const options = {
-  target: { type: "string" },
-  model: { type: "string" },
-  out: { type: "string" },
-  limit: { type: "string" },
-  holdout: { type: "string" },
-  "max-new-tokens": { type: "string" },
-  parallel: { type: "string" },
-  "top-k": { type: "string" },
-  "beam-length": { type: "string" },
-  "draft-vocab": { type: "string" },
-  "n-proj": { type: "string" },
-  "n-layers": { type: "string" },
-  weights: { type: "string" },
-  epochs: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  seed: { type: "string" },
-  resume: { type: "boolean" },
-  "teacher-max-s": { type: "string" },
-  "tau-tokens": { type: "string" },
-  "cache-dir": { type: "string" },
-  threads: { type: "string" },
-  verbose: { type: "boolean" },
-} as const;
+${settings.help()}`;
 
 /** The "prompt" strings of a JSONL file; malformed lines and empty files are errors. */
 export function readPromptFile(path: string): string[] {
@@ -131,43 +86,17 @@ function templated(model: Model, prompts: string[]): number[][] {
 const pause = () => new Promise<void>((r) => setTimeout(r, 0)); // lets SIGINT through between slices
 
 export async function runDistill(argv: string[]): Promise<void> {
-  // --prompts may repeat: collect it before the single-valued parser sees the rest
-  const promptFiles: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--prompts") {
-      if (argv[i + 1] === undefined) throw new UsageError(`--prompts needs a file\n\n${HELP}`);
-      promptFiles.push(argv[++i]!);
-    } else if (a.startsWith("--prompts=")) promptFiles.push(a.slice(10));
-    else rest.push(a);
-  }
-  const parsed = parse(rest, options, HELP);
-  if (!parsed) return;
-  const v = parsed.values;
-  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'\n\n${HELP}`);
-  const target = v.target ?? v.model;
+  const { values: v, help } = settings.load(argv);
+  if (help) return void console.log(HELP);
+  const { target, prompts: promptFiles, holdout, maxNewTokens: maxNew, parallel, teacherTopK: topK, trainBeamLength: L } = v;
+  const { trainDraftVocab: nDraftVocab, nLayers, trainWeights: weights, epochs, batch, lr, initSeed: seed, teacherMaxS, tauTokens } = v;
   if (!target) throw new UsageError(`--target is required\n\n${HELP}`);
   if (promptFiles.length === 0) throw new UsageError(`--prompts is required\n\n${HELP}`);
   if (!v.out) throw new UsageError(`--out is required\n\n${HELP}`);
   const out = resolve(v.out);
-  const limit = num("limit", v.limit, Infinity, { int: true, min: 1 });
-  const holdout = num("holdout", v.holdout, 16, { int: true, min: 0 });
-  const maxNew = num("max-new-tokens", v["max-new-tokens"], 128, { int: true, min: 1 });
-  const parallel = num("parallel", v.parallel, 8, { int: true, min: 1, max: 256 });
-  const topK = num("top-k", v["top-k"], 16, { int: true, min: 1, max: 32 });
-  const L = num("beam-length", v["beam-length"], 4, { int: true, min: 1, max: 16 });
-  const nDraftVocab = num("draft-vocab", v["draft-vocab"], 8192, { int: true, min: 1 });
-  const nLayers = num("n-layers", v["n-layers"], 1, { int: true, min: 0, max: 16 });
-  const weights: WeightTypeName = choice("weights", v.weights, ["f32", "f16", "q8_0"] as const, "f16");
-  const epochs = num("epochs", v.epochs, 2, { int: true, min: 1 });
-  const batch = num("batch", v.batch, 64, { int: true, min: 1 });
-  const lr = num("lr", v.lr, 1e-3, { min: 1e-8 });
-  const seed = num("seed", v.seed, 42, { int: true, min: 0 });
-  const teacherMaxS = num("teacher-max-s", v["teacher-max-s"], 0, { min: 0 });
-  const tauTokens = num("tau-tokens", v["tau-tokens"], 64, { int: true, min: 1 });
-  const threads = num("threads", v.threads, 0, { int: true, min: 0 });
-  const cacheDir = resolve(v["cache-dir"] ?? join(repoRoot, ".cache", "distill"));
+  const limit = v.limit ?? Infinity;
+  const threads = v.threads === "auto" ? 0 : v.threads; // 0: the library's default, half the hardware threads
+  const cacheDir = resolve(v.cacheDir ?? join(repoRoot, ".cache", "distill"));
 
   // all prompts, then an even stride of --limit; the last --holdout of them are held out
   const all = promptFiles.flatMap(readPromptFile);
@@ -228,9 +157,9 @@ export async function runDistill(argv: string[]): Promise<void> {
     // phase 2+3: draft vocabulary and training
     const t1 = performance.now();
     const trainer = Trainer.open(model, teacherPath, {
-      beamLength: L, nDraftVocab, nLayers, nProj: v["n-proj"] !== undefined ? num("n-proj", v["n-proj"], 0, { int: true, min: 0 }) : model.nEmbd >= 512 ? model.nEmbd : 0,
+      beamLength: L, nDraftVocab, nLayers, nProj: v.nProj ?? autoProj(model),
       weights, epochs, batchSize: batch, lr, seed, threads,
-    }, ckpt, v.resume ?? false);
+    }, ckpt, v.resume);
     let pr;
     let evals = 0;
     try {

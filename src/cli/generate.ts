@@ -1,62 +1,18 @@
 // generate.ts - `redrafter generate`: run prompts through the engine (speculative, or plain with
 // --no-draft) and report text plus the measures of DESIGN section 4, as text or JSON lines.
 import { readFileSync } from "node:fs";
+import { COMMANDS, settingsOf } from "../config.ts";
 import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine, type Generation } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
-import { engineFlags, engineOptionsFrom, num, parse, UsageError } from "./args.ts";
+import { localEngine, UsageError } from "./args.ts";
+
+const settings = settingsOf(COMMANDS.generate);
 
 const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl) [options]
 
-  --model PATH         target GGUF
-  --drafter PATH       ReDrafter GGUF for this target (default: the one shipped in drafters/ for
-                       this target, if any; else the context copy alone, or plain with --lookup 0)
-  --no-drafter         no drafter (not even the shipped one): only the context copy drafts (--lookup)
-  --prompt TEXT        one prompt
-  --prompts FILE       JSONL, one object per line with a "prompt" field (and optionally "id")
-  --limit K            only the first K prompts of --prompts
-  --chat               render each prompt as a user message with the model's chat template
-  --max-tokens N       tokens to generate per prompt (default 128)
-  --temperature T      0 = greedy (default 0)
-  --top-p P            nucleus sampling (default 1 = off)
-  --top-k K            (default 0 = off)
-  --seed S             sampler seed (default random)
-  --beam-width B       draft beams (default 1)
-  --beam-length L      draft tokens per beam (default 2)
-  --no-draft           plain autoregressive decoding even with a drafter
-  --ctx-size N         context size in tokens (default 0 = 4096 capped at the model's)
-  --threads N|auto     CPU threads (default auto: the fastest count measured at start-up, cached
-                       in $REDRAFTER_THREADS_CACHE, else ~/.cache/redrafter/threads.json)
-  --recalibrate-threads
-                       with auto: measure again instead of reading the cache
-  --gpu-layers N       layers offloaded to the GPU (-1 = all, default 0)
-  --device NAME        ggml device, e.g. CUDA0, Metal, CPU (default: llama.cpp's choice)
-  --flash-attn MODE    auto | on | off (default auto)
-  --fixed-length       verify B x L drafts every step (default: the draft length adapts)
-  --full-head          run the LM head for every tree node (default: only the nodes the walk reaches)
-  --lookup N           context copy: up to N tokens that followed the last tokens where they occurred
-                       before join the tree as one more beam (default 16; 0 = off)
-  --kv-f32             f32 KV cache instead of f16 (batch-variant models only)
-  --no-batch-invariant let logits depend on the batch (trees of several beams; flash attention
-                       and KV type as given); default: speculative == plain bit for bit
-  --json               one JSON object per prompt on stdout instead of streamed text
-  --verbose            show llama.cpp logging`;
-
-const options = {
-  ...engineFlags,
-  prompt: { type: "string" },
-  prompts: { type: "string" },
-  limit: { type: "string" },
-  chat: { type: "boolean" },
-  "max-tokens": { type: "string" },
-  temperature: { type: "string" },
-  "top-p": { type: "string" },
-  "top-k": { type: "string" },
-  seed: { type: "string" },
-  "no-draft": { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+${settings.help()}`;
 
 export interface Prompt {
   id: string;
@@ -180,30 +136,21 @@ export async function runOne(
 }
 
 export async function runGenerate(argv: string[]): Promise<void> {
-  const parsed = parse(argv, options, HELP);
-  if (!parsed) return;
-  const v = parsed.values;
-  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'\n\n${HELP}`);
+  const { values: v, help } = settings.load(argv);
+  if (help) return void console.log(HELP);
   if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
-  if ((v.prompt === undefined) === (v.prompts === undefined)) throw new UsageError("give exactly one of --prompt and --prompts");
-  const limit = num("limit", v.limit, Infinity, { int: true, min: 1 });
-  const prompts = v.prompts !== undefined ? readPrompts(v.prompts, limit) : [{ id: "prompt", prompt: v.prompt! }];
-  const maxTokens = num("max-tokens", v["max-tokens"], 128, { int: true, min: 1 });
-  const sampler: SamplerParams = {
-    ...defaultSampler,
-    temperature: num("temperature", v.temperature, 0, { min: 0 }),
-    top_p: num("top-p", v["top-p"], 1, { min: 0, max: 1 }),
-    top_k: num("top-k", v["top-k"], 0, { int: true, min: 0 }),
-    seed: v.seed === undefined ? null : num("seed", v.seed, 0, { int: true, min: 0, max: 0xfffffffe }),
-  };
+  if ((v.prompt === null) === (v.prompts.length === 0)) throw new UsageError("give exactly one of --prompt and --prompts");
+  const limit = v.limit ?? Infinity;
+  const prompts = v.prompt === null ? v.prompts.flatMap((f) => readPrompts(f, limit)).slice(0, limit) : [{ id: "prompt", prompt: v.prompt }];
+  const sampler: SamplerParams = { ...defaultSampler, temperature: v.temperature, top_p: v.topP, top_k: v.topK, seed: v.seed };
   setNativeLogQuiet(!v.verbose);
-  const engine = await Engine.load(engineOptionsFrom(v));
+  const engine = await Engine.load(localEngine(v));
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.on("SIGINT", onSigint);
   try {
     const info = engine.info;
-    const draft = !v["no-draft"] && (info.drafter !== null || info.lookup > 0);
+    const draft = v.draft && (info.drafter !== null || info.lookup > 0);
     for (const p of prompts) {
       if (abort.signal.aborted) break;
       const text = v.chat
@@ -217,7 +164,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
         : p.prompt;
       const tokens = engine.tokenize(text, { addSpecial: true, parseSpecial: !!v.chat });
       const write = v.json ? null : (s: string) => void process.stdout.write(s);
-      const r = await runOne(engine, p, tokens, maxTokens, sampler, draft, abort.signal, write);
+      const r = await runOne(engine, p, tokens, v.maxTokens, sampler, draft, abort.signal, write);
       if (v.json) {
         process.stdout.write(JSON.stringify(r) + "\n");
       } else {

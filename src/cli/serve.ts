@@ -9,6 +9,7 @@ import { resolveDrafter, resolveModel, shippedDrafterFor } from "../models/resol
 import { apiKeyOf } from "../server/api-key.ts";
 import { createApp } from "../app.ts";
 import { ServerState } from "../server/state.ts";
+import { engineOptions } from "./args.ts";
 
 const HELP = `usage: redrafter serve [--model PATH|hf:U/R/F] [--drafter PATH] [options]
 
@@ -35,6 +36,8 @@ export async function runServe(argv: string[]): Promise<void> {
   let drafter: string | null = null;
   if (!config.draft) {
     log("speculative decoding off (--no-draft): plain autoregressive decoding");
+  } else if (config.drafter === false) {
+    log("no drafter (--no-drafter): only the context copy drafts");
   } else if (config.drafter !== null) {
     drafter = resolveDrafter(config.drafter);
   } else {
@@ -43,12 +46,7 @@ export async function runServe(argv: string[]): Promise<void> {
   }
   log(`model ${model}${drafter ? `, drafter ${drafter} (beams ${config.beamWidth}x${config.beamLength})` : ""}`);
 
-  const loading = Engine.load({
-    model, drafter, nCtx: config.ctxSize, beamWidth: config.beamWidth, beamLength: config.beamLength,
-    nGpuLayers: config.gpuLayers, device: config.device, batchInvariant: config.batchInvariant, flashAttn: config.flashAttn,
-    threads: config.threads, recalibrateThreads: config.recalibrateThreads, log,
-    kvF32: config.kvF32, adaptive: config.adaptive, lazyHead: config.lazyHead, lookup: config.lookup, slots: config.slots, queueSize: config.queueSize,
-  });
+  const loading = Engine.load({ ...engineOptions(config, model, drafter), slots: config.slots, queueSize: config.queueSize, log });
   const state = new ServerState(config, loading);
   const app = createApp(state);
   // a connection idle this long is closed; a generation lifts it for its own request (respond.ts)
