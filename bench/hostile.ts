@@ -42,6 +42,8 @@ ${CATEGORIES.map((c) => c.name).join(", ").replace(/(.{1,70})(?:, |$)/g, "      
                       kind of damage twice per file)
   --seed S            requests and corruptions (default 1)
   --timeout S         a request not answered in S seconds is a hang (default 30)
+  --warmup S          seconds of the load phase's traffic before the RSS is first read (default 30)
+  --warmup-requests N fuzz requests of another seed sent before the RSS is first read (default 500)
   --settle S          seconds of light traffic over which the RSS is read, before and after
                       the phases (the lowest sample; default 10)
   --rss-growth PCT    largest RSS growth from before to after the phases (default 10)
@@ -66,6 +68,8 @@ const options = {
   seed: { type: "string" },
   timeout: { type: "string" },
   settle: { type: "string" },
+  warmup: { type: "string" },
+  "warmup-requests": { type: "string" },
   "max-rss": { type: "string" },
   "rss-growth": { type: "string" },
   examples: { type: "string" },
@@ -92,10 +96,10 @@ function flagValue(args: string[], name: string): string | undefined {
 
 // ---- phases ----
 
-async function fuzzPhase(sup: Supervisor, cases: Case[], concurrency: number): Promise<PhaseResult> {
-  sup.phase = "fuzz";
+async function fuzzPhase(sup: Supervisor, cases: Case[], concurrency: number, name = "fuzz"): Promise<PhaseResult> {
+  sup.phase = name;
   sup.replay = true;
-  const r = new PhaseResult("fuzz");
+  const r = new PhaseResult(name);
   let next = 0;
   let stopped = false;
   let reported = 0;
@@ -110,12 +114,12 @@ async function fuzzPhase(sup: Supervisor, cases: Case[], concurrency: number): P
       r.record(c.category, sent.key, sent.findings, c.summary);
       if (r.total.tried - reported >= cases.length / 10) {
         reported = r.total.tried;
-        log(`fuzz ${reported}/${cases.length}, ${r.failures.length} finding(s)`);
+        log(`${name} ${reported}/${cases.length}, ${r.failures.length} finding(s)`);
       }
     }
   }));
   if (!stopped && sup.server.exit) await sup.live(); // a death at the very end: restart and replay now
-  r.attribute(sup.deaths.filter((d) => d.phase === "fuzz"));
+  r.attribute(sup.deaths.filter((d) => d.phase === name));
   if (stopped) r.skipped = `stopped after ${r.total.tried} of ${cases.length}: the server crashed`;
   return r;
 }
@@ -218,6 +222,8 @@ interface Settings {
   clients: number;
   seed: number;
   settleS: number;
+  warmupS: number;
+  warmupRequests: number;
   maxRssKiB: number;
   keepGoing: boolean;
   trace: boolean;
@@ -235,10 +241,16 @@ async function serverPhases(o: Settings): Promise<{ results: PhaseResult[]; end:
       if (sent?.findings.length) log(`warm-up request failed: ${c.summary}: ${sent.findings[0]!.detail}`);
     }));
   }
+  if (o.phases.has("fuzz") && o.warmupRequests > 0) {
+    // every kind of request once before the baseline: first use (compiled code, caches, pools)
+    // is not growth; what 2,000 more of them add is
+    const w = await fuzzPhase(sup, fuzzCases(o.warmupRequests, new Rng(o.seed + 7, 1), o.ctx, o.only), o.concurrency, "warm-up");
+    if (w.failures.length) log(`warm-up fuzz: ${w.failures.length} failure(s), e.g. ${w.failures[0]!.summary}: ${w.failures[0]!.detail}`);
+  }
   if (o.phases.has("load")) {
     // the load's working set (connections, buffers, heap) belongs in the baseline; what the
     // whole phase adds on top of it is what counts
-    const w = await loadPhase(sup, "warm-up", o.ctx, o.clients, Math.min(5, o.duration), o.seed + 1);
+    const w = await loadPhase(sup, "warm-up", o.ctx, o.clients, Math.min(o.warmupS, o.duration), o.seed + 1);
     if (w.failures.length) log(`warm-up load: ${w.failures.length} failure(s), e.g. ${w.failures[0]!.summary}: ${w.failures[0]!.detail}`);
   }
   const first = sup.server;
@@ -423,6 +435,8 @@ async function main(argv: string[]): Promise<number> {
       duration: num("duration", a.duration, 120, { min: 1 }),
       clients: num("clients", a.clients, 32, { int: true, min: 1, max: 1024 }),
       settleS: num("settle", a.settle, 10, { min: 0 }),
+      warmupS: num("warmup", a.warmup, 30, { min: 0 }),
+      warmupRequests: num("warmup-requests", a["warmup-requests"], 500, { int: true, min: 0 }),
       maxRssKiB: num("max-rss", a["max-rss"], 4096, { int: true, min: 64 }) * 1024,
       keepGoing: a["keep-going"] ?? false,
       trace: a.trace ?? false,
