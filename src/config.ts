@@ -80,8 +80,8 @@ const S = <T extends z.ZodType>(s: Setting & { schema: T }) => s;
  *  is REDRAFTER_ and the name in SNAKE_CASE. Settings that share a flag in different commands
  *  but differ in meaning or default have their own names (seed, benchSeed, initSeed). */
 const TABLE = {
-  model: S({ schema: optString, default: null, meta: "PATH|hf:U/R/F",
-    help: "target GGUF: a path or hf:<user>/<repo>/<file>; default: Gemma 3 270M Q4_K_M, fetched on first use" }),
+  model: S({ schema: optString, default: null, meta: "NAME|PATH|hf:U/R/F",
+    help: "target: a catalog name (redrafter models), a GGUF path or hf:<user>/<repo>/<file>; default: the catalog's default model (marked in redrafter models), fetched on first use" }),
   drafter: S({ schema: drafterPath, default: null, off: false, meta: "PATH",
     help: "ReDrafter draft head GGUF; default: the shipped drafter matching the model, if any (--no-drafter: none, only the context copy drafts)" }),
   draft: S({ schema: bool, default: true, boolean: true,

@@ -1,7 +1,7 @@
 // progress.ts - a byte progress bar on stderr: redrawn in place on a terminal, a line every
 // 10% otherwise (logs, CI), so long downloads show life either way.
 
-const MB = 1024 * 1024;
+const MiB = 1024 * 1024;
 
 export class ProgressBar {
   #lastDecile = -1;
@@ -17,7 +17,7 @@ export class ProgressBar {
   update(bytes: number): void {
     const done = (this.#shown = Math.max(this.#shown, bytes));
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
-    const text = `${this.label} ${(frac * 100).toFixed(0).padStart(3)}% ${(done / MB).toFixed(1)}/${(this.total / MB).toFixed(1)} MB`;
+    const text = `${this.label} ${(frac * 100).toFixed(0).padStart(3)}% ${(done / MiB).toFixed(1)}/${(this.total / MiB).toFixed(1)} MiB`;
     if (this.#tty) {
       const now = performance.now();
       if (now - this.#lastDraw < 100 && frac < 1) return;

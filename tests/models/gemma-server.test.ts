@@ -1,12 +1,12 @@
-// gemma-server.test.ts - the gateway on a real model: `redrafter serve` with no --model serves
-// Gemma 3 270M Q4_K_M (fetched into the model cache on first use) and, when it is shipped, its
-// drafter. Through the official SDK: a streamed and a whole chat give the same text, with
+// gemma-server.test.ts - the gateway on a real model: `redrafter serve --model gemma-3-270m`
+// serves Gemma 3 270M Q4_K_M (fetched into the model cache on first use) and, when it is shipped,
+// its drafter. Through the official SDK: a streamed and a whole chat give the same text, with
 // speculation on (it drafts) and off. Equality of speculative and plain text on this Q4_K model
 // is the subject of gemma-exact.test.ts: llama.cpp's batched and one-token kernels differ by up
 // to ~0.1 nats here, so the two may part at a near-tie; that test shows each such divergence.
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchDefaultModel } from "../../src/models/fetch.ts";
+import { resolveModel } from "../../src/models/resolve.ts";
 import { EXACT, startServer, type TestServer } from "../server/server.ts";
 
 let server: TestServer;
@@ -15,8 +15,8 @@ const MODEL = "gemma-3-270m-q4_k_m";
 const messages = [{ role: "user" as const, content: "List three colours of the rainbow." }];
 
 beforeAll(async () => {
-  await fetchDefaultModel(undefined, () => {});
-  server = await startServer([...EXACT]);
+  await resolveModel(MODEL, () => {}); // a first fetch outlasts startServer's wait
+  server = await startServer(["--model", "gemma-3-270m", ...EXACT]);
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused" });
 }, 600_000);
 
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe("Gemma 3 270M through the gateway", () => {
-  it("serves the default model under its id", async () => {
+  it("serves Gemma under its catalog name", async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toContain(MODEL);
   });
