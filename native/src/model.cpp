@@ -16,7 +16,7 @@ rd_model::~rd_model() {
 
 void rd_model_default_params(rd_model_params * p) {
     if (!p) return;
-    p->n_gpu_layers = 0;
+    p->n_gpu_layers = -1; // all layers where a GPU is found; CPU-only builds are unaffected
     p->device = nullptr;
     p->use_mmap = true;
     p->batch_invariant = true;

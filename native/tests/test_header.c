@@ -15,7 +15,7 @@ static void test_defaults(void) {
     rd_model_params mp;
     GARBAGE(mp);
     rd_model_default_params(&mp);
-    CHECK_EQ_INT(mp.n_gpu_layers, 0);
+    CHECK_EQ_INT(mp.n_gpu_layers, -1);
     CHECK(mp.device == NULL, "device defaults to llama.cpp's choice");
     CHECK(mp.use_mmap, "use_mmap defaults to true");
 
@@ -36,8 +36,8 @@ static void test_defaults(void) {
     CHECK_EQ_INT(sp.n_ctx, 0);
     CHECK_EQ_INT(sp.n_batch, 512);
     CHECK_EQ_INT(sp.n_threads, 0);
-    CHECK_EQ_INT(sp.beam_width, 4);
-    CHECK_EQ_INT(sp.beam_length, 4);
+    CHECK_EQ_INT(sp.beam_width, 1);
+    CHECK_EQ_INT(sp.beam_length, 2);
     CHECK_EQ_INT(sp.flash_attn, -1);
     CHECK(!sp.kv_f32, "f16 KV cache by default");
     CHECK(sp.adaptive, "adaptive draft length by default");

@@ -18,19 +18,31 @@ typedef struct options {
     int no_draft, json, kv_f32, chat, fixed_length;
 } options;
 
+/* defaults come from the library (rd_*_default_params), as for `redrafter generate` */
 static void usage(void) {
+    rd_session_params sp;
+    rd_session_default_params(&sp);
+    rd_model_params mp;
+    rd_model_default_params(&mp);
     fprintf(stderr,
         "usage: redrafter-cli generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl)\n"
         "         [--limit K] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]\n"
         "         [--beam-width B] [--beam-length L] [--no-draft] [--ctx-size N] [--threads N]\n"
-        "         [--flash-attn auto|on|off] [--kv-f32] [--n-gpu-layers N] [--device NAME]\n"
-        "         [--chat] [--fixed-length] [--lib-dir DIR] [--json]\n");
+        "         [--flash-attn auto|on|off] [--kv-f32] [--gpu-layers N] [--device NAME]\n"
+        "         [--chat] [--fixed-length] [--lib-dir DIR] [--json]\n"
+        "defaults: --beam-width [%d] --beam-length [%d] --gpu-layers [%d] --max-tokens [128]\n",
+        sp.beam_width, sp.beam_length, mp.n_gpu_layers);
 }
 
 static int parse(int argc, char ** argv, options * o) {
     memset(o, 0, sizeof *o);
-    o->max_tokens = 128; o->top_p = 1.0f; o->beam_width = 4; o->beam_length = 4;
-    o->flash_attn = -1; o->seed = -1;
+    rd_session_params sp;
+    rd_session_default_params(&sp);
+    rd_model_params mp;
+    rd_model_default_params(&mp);
+    o->max_tokens = 128; o->top_p = 1.0f; o->seed = -1;
+    o->beam_width = sp.beam_width; o->beam_length = sp.beam_length; o->ctx = sp.n_ctx; o->threads = sp.n_threads;
+    o->flash_attn = sp.flash_attn; o->gpu_layers = mp.n_gpu_layers;
     if (argc < 2 || strcmp(argv[1], "generate") != 0) return -1;
     for (int i = 2; i < argc; i++) {
         const char * a = argv[i];
@@ -42,7 +54,7 @@ static int parse(int argc, char ** argv, options * o) {
         STR("--lib-dir", lib_dir) STR("--device", device)
         INT("--limit", limit) INT("--max-tokens", max_tokens) INT("--top-k", top_k)
         INT("--beam-width", beam_width) INT("--beam-length", beam_length) INT("--ctx-size", ctx)
-        INT("--threads", threads) INT("--n-gpu-layers", gpu_layers)
+        INT("--threads", threads) INT("--gpu-layers", gpu_layers) INT("--n-gpu-layers", gpu_layers)
         FLT("--temperature", temperature) FLT("--top-p", top_p)
         if (!strcmp(a, "--seed")) { if (!v) return -1; o->seed = atoll(v); i++; continue; }
         if (!strcmp(a, "--flash-attn")) {
