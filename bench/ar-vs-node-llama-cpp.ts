@@ -11,7 +11,7 @@ import { getLlama, type Token } from "node-llama-cpp";
 import { Engine } from "../src/engine/engine.ts";
 import { defaultSampler } from "../src/engine/types.ts";
 import { setNativeLogQuiet } from "../src/ffi/symbols.ts";
-import { readPrompts } from "../src/cli/generate.ts";
+import { readPrompts } from "../src/cli/prompts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +25,7 @@ const { values } = parseArgs({
 if (!values.model) throw new Error("--model is required");
 const maxTokens = Number(values["max-tokens"]);
 const threads = Number(values.threads);
-const prompts = readPrompts(values.prompts!, Number(values.limit)).map((p) => p.prompt);
+const prompts = readPrompts(values.prompts!).slice(0, Number(values.limit)).map((p) => p.prompt);
 
 setNativeLogQuiet(true);
 const ours = await Engine.load({

@@ -9,11 +9,11 @@
 //       [--copy K] [--threads N]
 // Prints a JSON summary: replayed tau, proposals, and how many were right in full.
 import { parseArgs } from "node:util";
-import { renderChat, stripLeadingBos } from "../src/engine/chat-template.ts";
 import { Engine } from "../src/engine/engine.ts";
 import { defaultSampler } from "../src/engine/types.ts";
 import { setNativeLogQuiet } from "../src/ffi/symbols.ts";
-import { readPrompts, runOne } from "../src/cli/generate.ts";
+import { runOne } from "../src/cli/generate.ts";
+import { promptTokens, readPrompts, spread } from "../src/cli/prompts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,9 +27,7 @@ const { values } = parseArgs({
 });
 if (!values.model) throw new Error("--model is required");
 const K = Number(values.copy);
-const all = readPrompts(values.prompts!, Infinity);
-const limit = Math.min(all.length, Number(values.limit));
-const prompts = Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]!); // as bench
+const prompts = spread(readPrompts(values.prompts!), Number(values.limit)); // as bench
 
 /** The copy proposal after ctx, as the session makes it (native/src/lookup.cpp). */
 function propose(ctx: number[]): number[] {
@@ -54,10 +52,7 @@ let tokens = 0, steps = 0, proposals = 0, full = 0;
 try {
   const info = engine.info;
   for (const p of prompts) {
-    const text = stripLeadingBos(renderChat(info.chatTemplate, [{ role: "user", content: p.prompt }], {
-      bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true,
-    }), info.bosToken, info.addBos);
-    const prompt = engine.tokenize(text, { addSpecial: true, parseSpecial: true });
+    const prompt = promptTokens(engine, p.prompt, true);
     const r = await runOne(engine, p, prompt, Number(values["max-tokens"]), { ...defaultSampler }, false, new AbortController().signal, null);
     const answer = r.tokens;
     // answer[t] is the step's root g; the replay emits the copied tokens the answer confirms, plus one

@@ -19,11 +19,12 @@
 // Prints a table (stderr), the JSON (stdout with --json, a file with --out) and plots
 // (bench/peers/plot.py, matplotlib in .cache/plot-venv) into --plot (default docs/race).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { modelChatTemplate, renderChat, stripLeadingBos } from "../src/engine/chat-template.ts";
+import { readPrompts, spread, type Prompt } from "../src/cli/prompts.ts";
+import { chatPromptText, modelChatTemplate } from "../src/engine/chat-template.ts";
 import { resolveModel } from "../src/models/resolve.ts";
 import {
   llamaServer, llamaServerContestant, NodeLlamaCpp, redrafter, redrafterServer,
@@ -56,18 +57,6 @@ const int = (name: string, s: string) => {
 const maxTokens = int("max-tokens", v["max-tokens"]!);
 const log = (msg: string) => process.stderr.write(`[peers] ${msg}\n`);
 
-interface Prompt { id: string; category: string; prompt: string }
-function readPrompts(path: string, limit: number): Prompt[] {
-  const all = readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l, i) => {
-    const o = JSON.parse(l);
-    if (typeof o.prompt !== "string") throw new Error(`${path}:${i + 1}: no "prompt" string`);
-    return { id: String(o.id ?? `line-${i + 1}`), category: String(o.category ?? "all"), prompt: o.prompt as string };
-  });
-  // an even stride, as `redrafter bench`: prompt files are grouped by category
-  const k = Math.min(all.length, limit);
-  return Array.from({ length: k }, (_, i) => all[Math.floor((i * all.length) / k)]!);
-}
-
 /** llama-server's configurations: no speculation, then each n-gram speculative type its own
  *  --help lists, with its defaults (made for long repetitive contexts: ngram-simple looks up
  *  12-grams, ngram-mod 24-grams), then two of them set up like redrafter's context copy (a match
@@ -90,7 +79,7 @@ function llamaServerConfigs(bin: string): [string, string[]][] {
 }
 
 const model = v.model ? resolve(v.model) : await resolveModel(null, log);
-const prompts = readPrompts(v.prompts!, int("limit", v.limit!));
+const prompts = spread(readPrompts(v.prompts!), int("limit", v.limit!)); // an even stride, as `redrafter bench`
 const shared: Shared = {
   model, threads: int("threads", v.threads!), ctxSize: int("ctx-size", v["ctx-size"]!),
   logDir: mkdtempSync(join(tmpdir(), "rd-peers-logs-")),
@@ -142,11 +131,11 @@ try {
     const val = key.split(".").reduce<any>((o, k) => o?.[k], nlc.model.fileInfo.metadata);
     return typeof val === "string" ? val : null;
   };
-  const template = modelChatTemplate(meta);
-  const bos = nlc.model.tokens.bosString;
-  const texts = prompts.map((p) => stripLeadingBos(renderChat(template, [{ role: "user", content: p.prompt }], {
-    bos_token: bos, eos_token: nlc.model.tokens.eosString, add_generation_prompt: true,
-  }), bos, nlc.model.tokens.shouldPrependBosToken));
+  const format = {
+    chatTemplate: modelChatTemplate(meta), bosToken: nlc.model.tokens.bosString ?? null,
+    eosToken: nlc.model.tokens.eosString ?? null, addBos: nlc.model.tokens.shouldPrependBosToken,
+  };
+  const texts = prompts.map((p) => chatPromptText(format, [{ role: "user", content: p.prompt }]));
 
   // one untimed short run each: first-request set-up (redrafter's head check, caches) is not raced
   for (const c of contestants) await c.run(texts[0]!, 8);

@@ -3,12 +3,12 @@
 // state. Prints a line per prompt on stderr and the DESIGN section 4 measures as one JSON summary:
 // tau, speedup (spec tokens/s over plain tokens/s), tokens_per_s_ar / _spec, dedup, draft_share.
 import { COMMANDS, settingsOf } from "../config.ts";
-import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { localEngine, UsageError } from "./args.ts";
-import { readPrompts, runOne, type GenerateRecord } from "./generate.ts";
+import { runOne, type GenerateRecord } from "./generate.ts";
+import { promptTokens, readPrompts, spread } from "./prompts.ts";
 
 const settings = settingsOf(COMMANDS.bench);
 
@@ -57,11 +57,7 @@ export async function runBench(argv: string[]): Promise<void> {
   if (help) return void console.log(HELP);
   if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
   if (v.prompts.length === 0) throw new UsageError(`--prompts is required\n\n${HELP}`);
-  // an even stride, not the first K: prompt files are grouped by category (chat, code, math)
-  const all = v.prompts.flatMap((f) => readPrompts(f, Infinity));
-  const limit = Math.min(all.length, v.limit ?? Infinity);
-  const prompts = Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]!);
-  if (prompts.length === 0) throw new UsageError(`${v.prompts.join(", ")} holds no prompt`);
+  const prompts = spread(v.prompts.flatMap((f) => readPrompts(f)), v.limit ?? Infinity);
   const { maxTokens, temperature } = v;
   const sampler: SamplerParams = { ...defaultSampler, temperature, seed: v.benchSeed };
 
@@ -81,12 +77,7 @@ export async function runBench(argv: string[]): Promise<void> {
     const withSpec = info.drafter !== null || info.lookup > 0;
     for (const [i, p] of prompts.entries()) {
       if (abort.signal.aborted) break;
-      const text = v.raw
-        ? p.prompt
-        : stripLeadingBos(renderChat(info.chatTemplate, [{ role: "user", content: p.prompt }], {
-            bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true,
-          }), info.bosToken, info.addBos);
-      const tokens = engine.tokenize(text, { addSpecial: true, parseSpecial: !v.raw });
+      const tokens = promptTokens(engine, p.prompt, !v.raw);
       // alternate which mode runs first, so neither always inherits a warm (or hot) machine
       const order = withSpec ? (i % 2 === 0 ? [false, true] : [true, false]) : [false];
       const got: Partial<Record<"ar" | "spec", GenerateRecord>> = {};

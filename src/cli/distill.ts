@@ -4,46 +4,22 @@
 // training with an evaluation per epoch and checkpoints (--resume continues) -> the drafter GGUF
 // -> tau on held-out prompts. The native work is time-sliced (250 ms per call), so this loop
 // polls progress and draws the bars on stderr without a worker.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { COMMANDS, settingsOf } from "../config.ts";
-import { modelChatTemplate, renderChat, stripLeadingBos } from "../engine/chat-template.ts";
+import { chatFormat, chatPromptText } from "../engine/chat-template.ts";
 import { Drafter } from "../ffi/drafter.ts";
 import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens } from "../ffi/distill.ts";
 import { Model } from "../ffi/model.ts";
 import { repoRoot, setNativeLogQuiet } from "../ffi/symbols.ts";
 import { autoProj, UsageError } from "./args.ts";
+import { readPrompts, spread } from "./prompts.ts";
 
 const settings = settingsOf(COMMANDS.distill);
 
 const HELP = `usage: redrafter distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf [options]
 
 ${settings.help()}`;
-
-/** The "prompt" strings of a JSONL file; malformed lines and empty files are errors. */
-export function readPromptFile(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read prompt file ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-  }
-  const out: string[] = [];
-  for (const [i, line] of text.split("\n").entries()) {
-    if (!line.trim()) continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch {
-      throw new UsageError(`${path}:${i + 1}: not a JSON object`);
-    }
-    const prompt = (obj as { prompt?: unknown } | null)?.prompt;
-    if (typeof prompt !== "string" || !prompt) throw new UsageError(`${path}:${i + 1}: no non-empty "prompt" string field`);
-    out.push(prompt);
-  }
-  if (out.length === 0) throw new UsageError(`prompt file ${path} holds no prompt`);
-  return out;
-}
 
 /** Progress bar line on stderr: phase, bar, percent, rate, ETA, extra. */
 export function bar(phase: string, done: number, total: number, rate: string, eta: number, extra = ""): void {
@@ -73,14 +49,8 @@ function shuffled<T>(items: T[], seed: number): T[] {
 
 /** Prompts rendered as one user turn with the target's chat template, then tokenized. */
 function templated(model: Model, prompts: string[]): number[][] {
-  const text = (id: number) => (id >= 0 ? new TextDecoder().decode(model.tokenBytes(id, true)) : null);
-  const bos = text(model.bos);
-  const eos = text(model.eos);
-  const tmpl = modelChatTemplate((k) => model.meta(k));
-  return prompts.map((p) => {
-    const s = stripLeadingBos(renderChat(tmpl, [{ role: "user", content: p }], { bos_token: bos, eos_token: eos, add_generation_prompt: true }), bos, model.addBos);
-    return Array.from(model.tokenize(s, true, true));
-  });
+  const format = chatFormat(model);
+  return prompts.map((p) => Array.from(model.tokenize(chatPromptText(format, [{ role: "user", content: p }]), true, true)));
 }
 
 const pause = () => new Promise<void>((r) => setTimeout(r, 0)); // lets SIGINT through between slices
@@ -99,9 +69,9 @@ export async function runDistill(argv: string[]): Promise<void> {
   const cacheDir = resolve(v.cacheDir ?? join(repoRoot, ".cache", "distill"));
 
   // all prompts, then an even stride of --limit; the last --holdout of them are held out
-  const all = promptFiles.flatMap(readPromptFile);
-  const nUse = Math.min(limit, all.length);
-  const picked = shuffled(Array.from({ length: nUse }, (_, i) => all[Math.floor((i * all.length) / nUse)]!), seed);
+  const all = promptFiles.flatMap((f) => readPrompts(f).map((p) => p.prompt));
+  const picked = shuffled(spread(all, limit), seed);
+  const nUse = picked.length;
   const nHold = Math.min(holdout, Math.floor(nUse / 2));
 
   // fail now rather than after the training: the output must be writable

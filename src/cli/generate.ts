@@ -1,46 +1,17 @@
 // generate.ts - `redrafter generate`: run prompts through the engine (speculative, or plain with
 // --no-draft) and report text plus the measures of DESIGN section 4, as text or JSON lines.
-import { readFileSync } from "node:fs";
 import { COMMANDS, settingsOf } from "../config.ts";
-import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
 import { Engine, type Generation } from "../engine/engine.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { localEngine, UsageError } from "./args.ts";
+import { promptTokens, readPrompts } from "./prompts.ts";
 
 const settings = settingsOf(COMMANDS.generate);
 
 const HELP = `usage: redrafter generate --model M [--drafter D] (--prompt TEXT | --prompts FILE.jsonl) [options]
 
 ${settings.help()}`;
-
-export interface Prompt {
-  id: string;
-  prompt: string;
-}
-
-export function readPrompts(path: string, limit: number): Prompt[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-  }
-  const out: Prompt[] = [];
-  for (const [i, line] of text.split("\n").entries()) {
-    if (out.length >= limit) break;
-    if (!line.trim()) continue;
-    let obj: { id?: unknown; prompt?: unknown };
-    try {
-      obj = JSON.parse(line);
-    } catch {
-      throw new UsageError(`${path}:${i + 1}: not a JSON object`);
-    }
-    if (typeof obj.prompt !== "string") throw new UsageError(`${path}:${i + 1}: no "prompt" string field`);
-    out.push({ id: obj.id === undefined ? `line-${i + 1}` : String(obj.id), prompt: obj.prompt });
-  }
-  return out;
-}
 
 /** The record printed per prompt with --json (field names as in bench output and /metrics). */
 export interface GenerateRecord {
@@ -65,7 +36,7 @@ export interface GenerateRecord {
 
 export async function runOne(
   engine: Engine,
-  p: Prompt,
+  p: { id: string },
   tokens: number[],
   maxTokens: number,
   sampler: SamplerParams,
@@ -140,8 +111,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
   if (help) return void console.log(HELP);
   if (!v.model) throw new UsageError(`--model is required\n\n${HELP}`);
   if ((v.prompt === null) === (v.prompts.length === 0)) throw new UsageError("give exactly one of --prompt and --prompts");
-  const limit = v.limit ?? Infinity;
-  const prompts = v.prompt === null ? v.prompts.flatMap((f) => readPrompts(f, limit)).slice(0, limit) : [{ id: "prompt", prompt: v.prompt }];
+  const prompts = v.prompt === null ? v.prompts.flatMap((f) => readPrompts(f)).slice(0, v.limit ?? Infinity) : [{ id: "prompt", prompt: v.prompt }];
   const sampler: SamplerParams = { ...defaultSampler, temperature: v.temperature, top_p: v.topP, top_k: v.topK, seed: v.seed };
   setNativeLogQuiet(!v.verbose);
   const engine = await Engine.load(localEngine(v));
@@ -153,16 +123,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     const draft = v.draft && (info.drafter !== null || info.lookup > 0);
     for (const p of prompts) {
       if (abort.signal.aborted) break;
-      const text = v.chat
-        ? stripLeadingBos(
-            renderChat(info.chatTemplate, [{ role: "user", content: p.prompt }], {
-              bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true,
-            }),
-            info.bosToken,
-            info.addBos,
-          )
-        : p.prompt;
-      const tokens = engine.tokenize(text, { addSpecial: true, parseSpecial: !!v.chat });
+      const tokens = promptTokens(engine, p.prompt, !!v.chat);
       const write = v.json ? null : (s: string) => void process.stdout.write(s);
       const r = await runOne(engine, p, tokens, v.maxTokens, sampler, draft, abort.signal, write);
       if (v.json) {

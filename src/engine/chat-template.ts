@@ -1,6 +1,8 @@
 // chat-template.ts - renders chat messages with the model's Jinja chat template (the GGUF's
-// tokenizer.chat_template), shared by the gateway and the CLI so both build the same prompt.
+// tokenizer.chat_template), shared by the gateway, the CLI and the benches so all build the same
+// prompt: chatPromptText() is the one way from messages to prompt text.
 import { Template } from "@huggingface/jinja";
+import type { Model } from "../ffi/model.ts";
 
 export interface ChatMessage {
   role: string;
@@ -42,6 +44,35 @@ export function modelChatTemplate(meta: (key: string) => string | null): string 
   return BY_ARCHITECTURE.find(([re]) => re.test(arch))?.[1] ?? FALLBACK_TEMPLATE;
 }
 
+/** What rendering a chat needs to know of a model. */
+export interface ChatFormat {
+  chatTemplate: string | null; // null = FALLBACK_TEMPLATE
+  bosToken: string | null; // text of BOS/EOS, for templates that write them
+  eosToken: string | null;
+  addBos: boolean; // the tokenizer prepends BOS itself
+}
+
+/** A loaded model's chat format: its template (modelChatTemplate) and its BOS/EOS texts. */
+export function chatFormat(model: Model): ChatFormat {
+  const decoder = new TextDecoder();
+  const text = (id: number) => (id >= 0 ? decoder.decode(model.tokenBytes(id, true)) : null);
+  return {
+    chatTemplate: modelChatTemplate((k) => model.meta(k)),
+    bosToken: text(model.bos),
+    eosToken: text(model.eos),
+    addBos: model.addBos,
+  };
+}
+
+/** The prompt text for a chat: messages rendered with the generation prompt, the template's
+ *  leading BOS dropped (stripLeadingBos). Tokenize it with { addSpecial: true, parseSpecial: true }. */
+export function chatPromptText(format: ChatFormat, messages: ChatMessage[]): string {
+  const text = renderChat(format.chatTemplate, messages, {
+    bos_token: format.bosToken, eos_token: format.eosToken, add_generation_prompt: true,
+  });
+  return stripLeadingBos(text, format.bosToken, format.addBos);
+}
+
 const compiled = new Map<string, Template>();
 
 /** Render messages with template (null = FALLBACK_TEMPLATE). Template errors (including the
@@ -59,6 +90,6 @@ export function renderChat(template: string | null, messages: ChatMessage[], opt
 /** Most templates start with bos_token and the tokenizer prepends BOS too (add_special): drop
  *  the rendered one so the prompt carries a single BOS. Tokenize the result with
  *  { addSpecial: true, parseSpecial: true }. */
-export function stripLeadingBos(text: string, bosToken: string | null, addBos: boolean): string {
+function stripLeadingBos(text: string, bosToken: string | null, addBos: boolean): string {
   return addBos && bosToken && text.startsWith(bosToken) ? text.slice(bosToken.length) : text;
 }

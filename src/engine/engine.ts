@@ -2,7 +2,6 @@
 // `slots` sessions, each owned by a Bun Worker (slot-worker.ts), a bounded wait queue in front
 // of them, and counters for /metrics. The main thread only tokenizes, detokenizes and cancels;
 // prefill and steps run in the workers (STYLE rule 11).
-import { modelChatTemplate } from "./chat-template.ts";
 import { basename, resolve } from "node:path";
 import { Drafter } from "../ffi/drafter.ts";
 import { NativeError, type StatusName } from "../ffi/errors.ts";
@@ -10,6 +9,7 @@ import { Model } from "../ffi/model.ts";
 import { cancelSession, type SessionParams, type StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { sessionThreads } from "./calibrate.ts";
+import { chatFormat } from "./chat-template.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
 import { IdleTrimmer, tuneAllocator } from "./memory.ts";
 import type { ThreadsSetting } from "./threads.ts";
@@ -200,7 +200,6 @@ export class Engine {
     this.#speculative = drafter !== null || (params.lookup ?? 0) > 0;
     this.#queueSize = opts.queueSize ?? 16;
     this.#capacity = (opts.slots ?? 1) + this.#queueSize;
-    const text = (id: number) => (id >= 0 ? this.tokenText(id) : null);
     this.info = {
       id: basename(opts.model).replace(/\.gguf$/i, ""),
       path: resolve(opts.model),
@@ -208,10 +207,7 @@ export class Engine {
       nCtxTrain: model.nCtxTrain,
       nVocab: model.nVocab,
       nEmbd: model.nEmbd,
-      chatTemplate: modelChatTemplate((k) => model.meta(k)),
-      bosToken: text(model.bos),
-      eosToken: text(model.eos),
-      addBos: model.addBos,
+      ...chatFormat(model),
       drafter: drafter ? resolve(opts.drafter!) : null,
       beamWidth: drafter ? opts.beamWidth : 0,
       beamLength: drafter ? opts.beamLength : 0,

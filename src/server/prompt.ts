@@ -11,7 +11,7 @@
 // turn of its own (inTurn, which the routes also use for the response_format grammar), one at a
 // time across all requests, so /health waits for one piece of work at most.
 import { SETTINGS } from "../config.ts";
-import { renderChat, stripLeadingBos } from "../engine/chat-template.ts";
+import { chatPromptText } from "../engine/chat-template.ts";
 import type { Engine } from "../engine/engine.ts";
 import { ApiError } from "./errors.ts";
 import type { ChatMessage } from "./schemas.ts";
@@ -81,14 +81,13 @@ export async function chatPrompt(engine: Engine, messages: readonly ChatMessage[
   }));
   const bytes = msgs.reduce((n, m) => n + TURN_BYTES + utf8Length(m.role) + utf8Length(m.content) + utf8Length(m.name ?? ""), 0);
   checkPromptBytes(bytes, maxPromptBytes, info.nCtx, "messages");
-  const text = await inTurn(() => {
+  const prompt = await inTurn(() => {
     try {
-      return renderChat(info.chatTemplate, msgs, { bos_token: info.bosToken, eos_token: info.eosToken, add_generation_prompt: true });
+      return chatPromptText(info, msgs);
     } catch (e) {
       throw ApiError.invalid(`The model's chat template rejected the messages: ${(e as Error).message}`, "messages");
     }
   });
-  const prompt = stripLeadingBos(text, info.bosToken, info.addBos);
   checkPromptBytes(utf8Length(prompt), maxPromptBytes, info.nCtx, "messages");
   return inTurn(() => engine.tokenize(prompt, { addSpecial: true, parseSpecial: true }));
 }
