@@ -321,6 +321,54 @@ RD_API const float * rd_session_hidden(const rd_session * s);
  * llama.cpp's head instead; the session's generation state is not touched. */
 RD_API rd_status rd_session_head_logits(rd_session * s, const float * x, int32_t k, float * logits);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Embeddings (embed.cpp): an input's last hidden states pooled into one unit-length vector  */
+
+typedef struct rd_embedder rd_embedder; /* a llama.cpp context of its own, embeddings on */
+
+/* How an input's hidden states become one vector; the values are llama.cpp's. */
+enum {
+    RD_POOLING_MODEL = -1, /* the GGUF's <arch>.pooling_type when it names mean, CLS or last
+                              (an embedding model), else mean */
+    RD_POOLING_MEAN  = 1,  /* the mean over every token */
+    RD_POOLING_CLS   = 2,  /* the first token's */
+    RD_POOLING_LAST  = 3   /* the last token's */
+};
+
+typedef struct rd_embedder_params {
+    int32_t n_ctx;     /* longest input, tokens; 0 = 4096 capped at the model's train ctx.
+                          Default 0 */
+    int32_t n_threads; /* CPU threads; 0 = half the hardware threads. Default 0 */
+    int32_t pooling;   /* RD_POOLING_*. Default RD_POOLING_MODEL */
+} rd_embedder_params;
+
+RD_API void rd_embedder_default_params(rd_embedder_params * p);
+
+/* An embedder on target m (borrowed: it must outlive the embedder). A model whose GGUF names a
+ * pooling type, or whose attention is not causal, is pooled by llama.cpp's own graph (with
+ * whatever the embedding model adds after pooling); a generative model's last hidden states
+ * (the final norm's output) are pooled by the library. RD_ERR_INVALID_ARG for bad params,
+ * RD_ERR_FORMAT for a reranker (pooling type rank) with RD_POOLING_MODEL, RD_ERR_NO_MEMORY when
+ * llama.cpp cannot make the context. Free with rd_embedder_free(). */
+RD_API rd_status rd_embedder_init(rd_model * m, const rd_embedder_params * p, rd_embedder ** out);
+RD_API void      rd_embedder_free(rd_embedder * e); /* NULL is a no-op */
+
+RD_API int32_t rd_embedder_n_ctx(const rd_embedder * e);   /* longest input, tokens */
+RD_API int32_t rd_embedder_n_embd(const rd_embedder * e);  /* floats per embedding (d, or an
+                                                              embedding model's output size) */
+RD_API int32_t rd_embedder_pooling(const rd_embedder * e); /* the RD_POOLING_* in use (never MODEL) */
+
+/* Embed one input of n tokens (as given: add BOS etc. when tokenizing) into out
+ * (rd_embedder_n_embd floats, caller-provided), pooled and L2-normalised. RD_ERR_INVALID_ARG
+ * for n < 1 or a token outside the vocabulary, RD_ERR_CONTEXT_FULL for n > rd_embedder_n_ctx,
+ * RD_ERR_CANCELLED after rd_embedder_cancel, RD_ERR_DECODE when llama.cpp fails. On failure
+ * out is unspecified and the embedder stays usable. */
+RD_API rd_status rd_embedder_embed(rd_embedder * e, const int32_t * tokens, int32_t n, float * out);
+
+/* Ask a running rd_embedder_embed on another thread to stop (RD_ERR_CANCELLED). The flag
+ * clears at the next rd_embedder_embed. */
+RD_API void rd_embedder_cancel(rd_embedder * e);
+
 
 /* ---------------------------------------------------------------------------------------- */
 /* Knowledge distillation: teacher data, draft vocabulary, training, evaluation              */
