@@ -49,6 +49,8 @@ int main() {
     p.n_ctx = 256;
     p.n_threads = 1;
     p.flash_attn = 0;
+    p.beam_width = 4; // injected beams below are 2 x 2
+    p.beam_length = 4;
     rd_session * s = nullptr;
     if (!CHECK_OK(rd_session_init(m, nullptr, &p, &s))) return rd_test_done();
     int32_t out[8];
