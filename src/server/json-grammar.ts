@@ -148,7 +148,9 @@ class Builder {
   #alternatives = 0; // enum / anyOf / oneOf entries so far
 
   /** limits null: no bound on the grammar (json_object's fixed grammar). */
-  constructor(readonly root: Schema, readonly limits: SchemaLimits | null) {}
+  constructor(readonly limits: SchemaLimits | null) {}
+
+  #root: Schema = {}; // the document being converted: its $ref targets
 
   /** Throws SchemaLimitError if `more` bytes would take the grammar past maxGrammarBytes. */
   #fits(more: number): void {
@@ -275,7 +277,7 @@ class Builder {
     if (known) return known;
     const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
     if (!m) throw new SchemaError(`$ref '${ref}': only #/$defs/... and #/definitions/... are supported`);
-    const defs = this.root[m[1]!];
+    const defs = this.#root[m[1]!];
     const target = typeof defs === "object" && defs !== null && Object.hasOwn(defs, m[2]!) ? (defs as Schema)[m[2]!] : undefined;
     if (target === undefined) throw new SchemaError(`$ref '${ref}' points to nothing`);
     // named now, so recursive schemas refer back to it; converted later from the work list
@@ -360,10 +362,18 @@ class Builder {
     return this.rule(sub(hint, "array"), min === 0 ? `"[" ${ws} ( ${list} )? "]"` : `"[" ${ws} ${list} "]"`);
   }
 
-  /** The grammar: root ::= the schema, then every rule, $defs targets converted as they come up. */
-  grammar(schema: unknown): string {
-    const root = this.visit(schema, "root");
+  /** The expression of a whole document (a schema whose $refs point inside it), with its $defs
+   *  targets converted as they come up. */
+  document(schema: unknown, hint: string): string {
+    this.#root = typeof schema === "object" && schema !== null ? (schema as Schema) : {};
+    this.#refs.clear(); // "#/$defs/x" of another document is another rule
+    const expr = this.visit(schema, hint);
     for (let p = this.#pending.pop(); p; p = this.#pending.pop()) this.#define(p[0], this.visit(p[1], p[0]));
+    return expr;
+  }
+
+  /** The grammar text: root ::= root, then every rule. */
+  grammar(root: string): string {
     this.#spend(root.length + 10); // "root ::= ...\n"
     const lines = [`root ::= ${root}`];
     for (const [name, body] of this.rules) lines.push(`${name} ::= ${body}`);
@@ -373,8 +383,8 @@ class Builder {
 
 /** Grammar for any JSON object (response_format json_object). */
 export function jsonObjectGrammar(): string {
-  const b = new Builder({}, null);
-  return b.grammar({ type: "object" });
+  const b = new Builder(null);
+  return b.grammar(b.document({ type: "object" }, "root"));
 }
 
 /**
@@ -384,5 +394,19 @@ export function jsonObjectGrammar(): string {
 export function jsonSchemaGrammar(schema: unknown, limits: SchemaLimits): string {
   if (typeof schema !== "object" || schema === null) throw new SchemaError("the schema must be a JSON object");
   checkSchema(schema, limits);
-  return new Builder(schema as Schema, limits).grammar(schema);
+  const b = new Builder(limits);
+  return b.grammar(b.document(schema, "root"));
+}
+
+/**
+ * One grammar over several schemas (tool calling: one per function), each a document of its own
+ * ($refs resolve inside it): root ::= top(exprs), exprs[i] the GBNF expression of schemas[i],
+ * rules named after hints[i]. The limits hold for all the schemas together, as for one.
+ */
+export function schemasGrammar(schemas: readonly unknown[], hints: readonly string[], limits: SchemaLimits, top: (exprs: string[]) => string): string {
+  for (const s of schemas) if (typeof s !== "object" || s === null) throw new SchemaError("the schema must be a JSON object");
+  checkSchema(schemas, limits);
+  const b = new Builder(limits);
+  const exprs = schemas.map((s, i) => b.document(s, hints[i]!));
+  return b.grammar(top(exprs));
 }
