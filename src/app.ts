@@ -9,9 +9,12 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId, type RequestIdVariables } from "hono/request-id";
 import { chatCompletionsRoutes } from "../routes/chat-completions.ts";
 import { completionsRoutes } from "../routes/completions.ts";
+import { detokenizeRoutes } from "../routes/detokenize.ts";
+import { embeddingsRoutes } from "../routes/embeddings.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { metricsRoutes } from "../routes/metrics.ts";
 import { modelsRoutes } from "../routes/models.ts";
+import { tokenizeRoutes } from "../routes/tokenize.ts";
 import { accessLog } from "./server/access-log.ts";
 import { requireApiKey } from "./server/api-key.ts";
 import { ApiError, errorResponse, onError, shuttingDown } from "./server/errors.ts";
@@ -41,13 +44,20 @@ export function createApp(state: ServerState): Hono<Env> {
       },
     }),
   );
-  if (config.apiKey) app.use("/v1/*", requireApiKey(config.apiKey));
+  if (config.apiKey) {
+    app.use("/v1/*", requireApiKey(config.apiKey));
+    app.use("/tokenize", requireApiKey(config.apiKey));
+    app.use("/detokenize", requireApiKey(config.apiKey));
+  }
 
   app.route("/", healthRoutes(state));
   app.route("/", metricsRoutes(state));
   app.route("/v1", modelsRoutes(state));
   app.route("/v1", chatCompletionsRoutes(state));
   app.route("/v1", completionsRoutes(state));
+  app.route("/v1", embeddingsRoutes(state));
+  app.route("/", tokenizeRoutes(state));
+  app.route("/", detokenizeRoutes(state));
 
   app.notFound((c) =>
     errorResponse(c, new ApiError(404, `Unknown request URL: ${c.req.method} ${c.req.path}`, "invalid_request_error", "unknown_url")),

@@ -154,6 +154,8 @@ const TABLE = {
     help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
   logRequests: S({ schema: bool, default: true, boolean: true,
     help: "one line per request on stderr" }),
+  logPrompts: S({ schema: bool, default: false, boolean: true,
+    help: "each request's prompt as the model sees it (chat template rendered, control tokens included) on stderr, for debugging" }),
   verbose: S({ schema: bool, default: false, boolean: true,
     help: "llama.cpp / ggml logging on stderr" }),
   // generate and bench
@@ -215,7 +217,7 @@ export const COMMANDS = {
   serve: [
     ...ENGINE, "alias", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
     "headerTimeout", "bodyTimeout", "requestTimeout", "shutdownGrace", "maxN", "maxPromptBytes", "maxSchemaDepth",
-    "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "logRequests", "verbose",
+    "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "logRequests", "logPrompts", "verbose",
   ],
   generate: [...ENGINE, "prompt", "prompts", "limit", "chat", "maxTokens", "temperature", "topP", "topK", "seed", "json", "verbose"],
   bench: [...ENGINE, "prompts", "limit", "maxTokens", "temperature", "benchSeed", "raw", "json", "verbose"],

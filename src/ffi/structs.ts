@@ -42,6 +42,10 @@ export const layouts = {
       lookup: [28, "i32"],
     },
   },
+  rd_embedder_params: {
+    size: 12,
+    fields: { n_ctx: [0, "i32"], n_threads: [4, "i32"], pooling: [8, "i32"] },
+  },
   rd_sampler_params: {
     size: 88,
     fields: {

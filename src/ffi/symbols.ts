@@ -55,6 +55,16 @@ const definitions = {
   rd_session_cancel: { args: [ptr], returns: voidT },
   rd_session_hidden: { args: [ptr], returns: ptr },
 
+  // --- embeddings (src/ffi/embed.ts; embed.cpp) ---
+  rd_embedder_default_params: { args: [ptr], returns: voidT },
+  rd_embedder_init: { args: [ptr, ptr, ptr], returns: i32 },
+  rd_embedder_free: { args: [ptr], returns: voidT },
+  rd_embedder_n_ctx: { args: [ptr], returns: i32 },
+  rd_embedder_n_embd: { args: [ptr], returns: i32 },
+  rd_embedder_pooling: { args: [ptr], returns: i32 },
+  rd_embedder_embed: { args: [ptr, ptr, i32, ptr], returns: i32 },
+  rd_embedder_cancel: { args: [ptr], returns: voidT },
+
   // --- knowledge distillation (src/ffi/distill.ts; teacher.cpp, train*.cpp) ---
   rd_teacher_default_params: { args: [ptr], returns: voidT },
   rd_model_chat_user_prompt: { args: [ptr, ptr, ptr, i32], returns: i32 },
