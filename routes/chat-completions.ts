@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { LogprobShaper } from "../src/server/logprobs.ts";
+import { logPrompts } from "../src/server/log-prompts.ts";
 import { chatPrompt, completionBudget, inTurn } from "../src/server/prompt.ts";
 import { respond, type EndpointShape } from "../src/server/respond.ts";
 import { choiceSpecs, Run } from "../src/server/run.ts";
@@ -21,6 +22,7 @@ export function chatCompletionsRoutes(state: ServerState): Hono<{ Variables: Req
     // the grammar (bounded: milliseconds) before the prompt (the template and tokenizer)
     const sampler = await inTurn(() => samplerFor(req, engine.info.nVocab, top, state.config));
     const prompt = await chatPrompt(engine, req.messages, state.config.maxPromptBytes);
+    logPrompts(state, c.get("requestId"), [prompt]);
     const maxTokens = completionBudget(prompt.length, req.max_completion_tokens ?? req.max_tokens, engine.info.nCtx, "messages");
     const n = req.n ?? 1;
     const specs = choiceSpecs([prompt], n, sampler, req.seed, {

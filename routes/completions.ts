@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { detokenize } from "../src/server/detokenizer.ts";
 import { ApiError } from "../src/server/errors.ts";
+import { logPrompts } from "../src/server/log-prompts.ts";
 import { LogprobShaper } from "../src/server/logprobs.ts";
 import { completionBudget, completionPrompts, inTurn } from "../src/server/prompt.ts";
 import { respond, type EndpointShape } from "../src/server/respond.ts";
@@ -36,6 +37,7 @@ export function completionsRoutes(state: ServerState): Hono<{ Variables: Request
     const sampler = await inTurn(() => samplerFor(req, engine.info.nVocab, top, state.config));
     const raw = promptList(req.prompt);
     const prompts = await completionPrompts(engine, raw, state.config.maxPromptBytes);
+    logPrompts(state, c.get("requestId"), prompts);
     const budgets = prompts.map((p) => completionBudget(p.length, req.max_tokens, engine.info.nCtx, "prompt"));
     const specs = choiceSpecs(prompts, n, sampler, req.seed, {
       maxTokens: budgets,

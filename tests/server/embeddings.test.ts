@@ -130,6 +130,15 @@ describe("/v1/embeddings", () => {
     expect(server.log()).toMatch(/\[prompt\] \S+\[0\] \d+ tokens: ".*first logged"/);
     expect(server.log()).toMatch(/\[prompt\] \S+\[1\] \d+ tokens: ".*second logged"/);
   });
+
+  it("logs chat and completion prompts under --log-prompts, the template rendered", async () => {
+    await ok(post(server.url, "/v1/chat/completions", { messages: [{ role: "user", content: "chat logged" }], max_tokens: 1 }));
+    await ok(post(server.url, "/v1/completions", { prompt: "completion logged", max_tokens: 1 }));
+    const chat = /\[prompt\] \S+ \d+ tokens: (".*chat logged.*")/.exec(server.log());
+    expect(chat).not.toBeNull();
+    expect(JSON.parse(chat![1]!)).not.toBe("chat logged"); // the turn markers around it
+    expect(server.log()).toMatch(/\[prompt\] \S+ \d+ tokens: ".*completion logged"/);
+  });
 });
 
 describe("/tokenize and /detokenize", () => {
