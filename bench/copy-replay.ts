@@ -53,7 +53,7 @@ try {
   const info = engine.info;
   for (const p of prompts) {
     const prompt = promptTokens(engine, p.prompt, true);
-    const r = await runOne(engine, p, prompt, Number(values["max-tokens"]), { ...defaultSampler }, false, new AbortController().signal, null);
+    const { record: r } = await runOne(engine, p, prompt, Number(values["max-tokens"]), { ...defaultSampler }, false, new AbortController().signal, null);
     const answer = r.tokens;
     // answer[t] is the step's root g; the replay emits the copied tokens the answer confirms, plus one
     for (let t = 0; t < answer.length - 1; ) {

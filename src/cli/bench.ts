@@ -4,6 +4,7 @@
 // tau, speedup (spec tokens/s over plain tokens/s), tokens_per_s_ar / _spec, dedup, draft_share.
 import { COMMANDS, settingsOf } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
+import { StepTotals } from "../engine/stats.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { localEngine, UsageError } from "./args.ts";
@@ -16,41 +17,15 @@ const HELP = `usage: redrafter bench --model M [--drafter D] --prompts FILE.json
 
 ${settings.help()}`;
 
+/** One mode's runs: the sums of their steps and their generation time. */
 interface Totals {
-  tokens: number;
+  steps: StepTotals;
   genMs: number;
-  calls: number;
-  draftMs: number;
-  verifyMs: number;
-  otherMs: number;
-  dedupSum: number;
-  dedupN: number;
-  headSum: number;
-  headN: number;
-  copyAccepted: number; // tokens only the context copy proposed
 }
 
-const zero = (): Totals => ({ tokens: 0, genMs: 0, calls: 0, draftMs: 0, verifyMs: 0, otherMs: 0, dedupSum: 0, dedupN: 0, headSum: 0, headN: 0, copyAccepted: 0 });
+const zero = (): Totals => ({ steps: new StepTotals(), genMs: 0 });
 
-function add(t: Totals, r: GenerateRecord): void {
-  t.tokens += r.n_generated;
-  t.genMs += r.tokens_per_s > 0 ? (r.n_generated * 1000) / r.tokens_per_s : 0;
-  t.calls += r.target_calls;
-  t.copyAccepted += r.n_copy_accepted;
-  t.draftMs += r.time.draft_ms;
-  t.verifyMs += r.time.verify_ms;
-  t.otherMs += r.time.other_ms;
-  if (r.dedup !== null) {
-    t.dedupSum += r.dedup;
-    t.dedupN++;
-  }
-  if (r.head_share !== null) {
-    t.headSum += r.head_share;
-    t.headN++;
-  }
-}
-
-const rate = (t: Totals) => (t.genMs > 0 ? (t.tokens * 1000) / t.genMs : 0);
+const rate = (t: Totals) => (t.genMs > 0 ? (t.steps.tokens * 1000) / t.genMs : 0);
 
 export async function runBench(argv: string[]): Promise<void> {
   const { values: v, help } = settings.load(argv);
@@ -83,8 +58,10 @@ export async function runBench(argv: string[]): Promise<void> {
       const got: Partial<Record<"ar" | "spec", GenerateRecord>> = {};
       for (const draft of order) {
         const r = await runOne(engine, p, tokens, maxTokens, sampler, draft, abort.signal, null);
-        add(draft ? spec : ar, r);
-        got[draft ? "spec" : "ar"] = r;
+        const t = draft ? spec : ar;
+        t.steps.merge(r.steps);
+        t.genMs += r.genMs;
+        got[draft ? "spec" : "ar"] = r.record;
       }
       if (got.ar && got.spec && temperature === 0) {
         compared++;
@@ -93,14 +70,15 @@ export async function runBench(argv: string[]): Promise<void> {
       process.stderr.write(
         `[${i + 1}/${prompts.length}] ${p.id}: ar ${got.ar!.tokens_per_s.toFixed(1)} tok/s` +
           (got.spec ? `, spec ${got.spec.tokens_per_s.toFixed(1)} tok/s tau ${got.spec.tau.toFixed(2)}` : "") +
-          ` | running speedup ${(rate(spec) / Math.max(rate(ar), 1e-9)).toFixed(3)}x tau ${(spec.calls > 0 ? spec.tokens / spec.calls : 1).toFixed(3)}\n`,
+          ` | running speedup ${(rate(spec) / Math.max(rate(ar), 1e-9)).toFixed(3)}x tau ${(spec.steps.tau ?? 1).toFixed(3)}\n`,
       );
     }
   } finally {
     process.off("SIGINT", onSigint);
     await engine.close();
   }
-  const specMs = spec.draftMs + spec.verifyMs + spec.otherMs;
+  const [a, s] = [ar.steps, spec.steps];
+  const specMs = s.draftMs + s.verifyMs + s.otherMs;
   const summary = {
     model: engine.info.path,
     drafter: engine.info.drafter,
@@ -112,18 +90,18 @@ export async function runBench(argv: string[]): Promise<void> {
     temperature,
     flash_attn: engine.info.flashAttn,
     threads: engine.threads,
-    tokens_ar: ar.tokens,
-    tokens_spec: spec.tokens,
+    tokens_ar: a.tokens,
+    tokens_spec: s.tokens,
     tokens_per_s_ar: rate(ar),
-    tokens_per_s_spec: spec.tokens > 0 ? rate(spec) : null,
-    speedup: spec.tokens > 0 && rate(ar) > 0 ? rate(spec) / rate(ar) : null,
-    tau: spec.calls > 0 ? spec.tokens / spec.calls : null,
-    dedup: spec.dedupN > 0 ? spec.dedupSum / spec.dedupN : null,
-    draft_share: specMs > 0 ? spec.draftMs / specMs : null,
-    head_share: spec.headN > 0 ? spec.headSum / spec.headN : null,
-    copy_share: spec.tokens > 0 ? spec.copyAccepted / spec.tokens : null,
-    verify_ms_per_call_ar: ar.calls > 0 ? ar.verifyMs / ar.calls : null,
-    verify_ms_per_call_spec: spec.calls > 0 ? spec.verifyMs / spec.calls : null,
+    tokens_per_s_spec: s.tokens > 0 ? rate(spec) : null,
+    speedup: s.tokens > 0 && rate(ar) > 0 ? rate(spec) / rate(ar) : null,
+    tau: s.tau,
+    dedup: s.dedup,
+    draft_share: specMs > 0 ? s.draftMs / specMs : null,
+    head_share: s.headShare,
+    copy_share: s.tokens > 0 ? s.copyAccepted / s.tokens : null,
+    verify_ms_per_call_ar: a.targetCalls > 0 ? a.verifyMs / a.targetCalls : null,
+    verify_ms_per_call_spec: s.targetCalls > 0 ? s.verifyMs / s.targetCalls : null,
     greedy_outputs_identical: compared > 0 ? same / compared : null,
   };
   const json = JSON.stringify(summary, null, v.json ? 0 : 2);

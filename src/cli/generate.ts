@@ -2,6 +2,7 @@
 // --no-draft) and report text plus the measures of DESIGN section 4, as text or JSON lines.
 import { COMMANDS, settingsOf } from "../config.ts";
 import { Engine, type Generation } from "../engine/engine.ts";
+import { StepTotals } from "../engine/stats.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
 import { localEngine, UsageError } from "./args.ts";
@@ -34,6 +35,13 @@ export interface GenerateRecord {
   finish_reason: "stop" | "length" | "cancelled" | null;
 }
 
+/** One prompt's run: its record, the sums of its steps and its generation time (for bench). */
+export interface PromptRun {
+  record: GenerateRecord;
+  steps: StepTotals;
+  genMs: number; // the engine's step time, prefill excluded
+}
+
 export async function runOne(
   engine: Engine,
   p: { id: string },
@@ -43,21 +51,13 @@ export async function runOne(
   draft: boolean,
   signal: AbortSignal,
   onText: ((s: string) => void) | null,
-): Promise<GenerateRecord> {
+): Promise<PromptRun> {
   const gen: Generation = engine.generate({ prompt: tokens, maxTokens, sampler, draft, signal });
   const decoder = new TextDecoder();
   const out: number[] = [];
   let text = "";
   let finish: GenerateRecord["finish_reason"] = null;
-  let calls = 0; // the first step's call stands for the prefill (rd_step_result.target_calls)
-  let drafted = 0;
-  let accepted = 0;
-  let copyAccepted = 0;
-  let ratio = 0;
-  let specSteps = 0;
-  let heads = 0;
-  let nodes = 0;
-  const time = { draft_ms: 0, verify_ms: 0, other_ms: 0, prefill_ms: 0 };
+  const st = new StepTotals(); // the first step's target call stands for the prefill
   for await (const ev of gen) {
     for (const t of ev.tokens) {
       out.push(t);
@@ -65,45 +65,32 @@ export async function runOne(
       text += piece;
       onText?.(piece);
     }
-    const s = ev.stats;
-    calls += s.target_calls;
-    drafted += s.n_drafted;
-    accepted += s.n_accepted;
-    copyAccepted += s.n_copy_accepted;
-    if (s.n_drafted > 0) {
-      ratio += s.n_tree / (s.n_drafted + 1);
-      specSteps++;
-      heads += s.n_head;
-      nodes += s.n_tree;
-    }
-    time.draft_ms += s.t_draft_ms;
-    time.verify_ms += s.t_verify_ms;
-    time.other_ms += s.t_other_ms;
+    st.add(ev.stats, ev.tokens.length);
     finish = ev.finish ?? finish;
   }
   const tail = decoder.decode();
   text += tail;
   onText?.(tail);
-  time.prefill_ms = gen.prefillMs;
-  return {
+  const record: GenerateRecord = {
     id: p.id,
     tokens: out,
     text,
     n_prompt: tokens.length,
     n_generated: out.length,
-    target_calls: calls,
-    tau: calls > 0 ? out.length / calls : 0,
+    target_calls: st.targetCalls,
+    tau: st.tau ?? 0,
     tokens_per_s: gen.genMs > 0 ? (out.length * 1000) / gen.genMs : 0,
     ttft_ms: gen.ttftMs,
-    dedup: specSteps > 0 ? 1 - ratio / specSteps : null,
-    head_share: nodes > 0 ? heads / nodes : null,
-    n_drafted: drafted,
-    n_accepted: accepted,
-    n_copy_accepted: copyAccepted,
-    speculative: specSteps > 0,
-    time,
+    dedup: st.dedup,
+    head_share: st.headShare,
+    n_drafted: st.drafted,
+    n_accepted: st.accepted,
+    n_copy_accepted: st.copyAccepted,
+    speculative: st.speculativeSteps > 0,
+    time: { draft_ms: st.draftMs, verify_ms: st.verifyMs, other_ms: st.otherMs, prefill_ms: gen.prefillMs },
     finish_reason: finish,
   };
+  return { record, steps: st, genMs: gen.genMs };
 }
 
 export async function runGenerate(argv: string[]): Promise<void> {
@@ -125,7 +112,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
       if (abort.signal.aborted) break;
       const tokens = promptTokens(engine, p.prompt, !!v.chat);
       const write = v.json ? null : (s: string) => void process.stdout.write(s);
-      const r = await runOne(engine, p, tokens, v.maxTokens, sampler, draft, abort.signal, write);
+      const { record: r } = await runOne(engine, p, tokens, v.maxTokens, sampler, draft, abort.signal, write);
       if (v.json) {
         process.stdout.write(JSON.stringify(r) + "\n");
       } else {

@@ -1,23 +1,29 @@
 // engine.ts - the engine the gateway and the CLI drive: one target model (+ drafter) shared by
-// `slots` sessions, each owned by a Bun Worker (slot-worker.ts), a bounded wait queue in front
-// of them, and counters for /metrics. The main thread only tokenizes, detokenizes and cancels;
-// prefill and steps run in the workers (STYLE rule 11).
+// `slots` sessions, each owned by a worker (slots.ts, slot-worker.ts), a bounded wait queue in
+// front of them, and counters for /metrics. This file is the scheduling: admission (a free slot,
+// else the queue, else QueueFullError), dispatch, cancel, release, shutdown and worker
+// replacement. The main thread only tokenizes, detokenizes and cancels; prefill and steps run in
+// the workers (STYLE rule 11).
 import { basename, resolve } from "node:path";
 import { Drafter } from "../ffi/drafter.ts";
-import { NativeError, type StatusName } from "../ffi/errors.ts";
 import { Model } from "../ffi/model.ts";
-import { cancelSession, type SessionParams, type StepOutput } from "../ffi/session.ts";
+import type { SessionParams, StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { sessionThreads } from "./calibrate.ts";
 import { chatFormat } from "./chat-template.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
-import { Embeddings } from "./embeddings.ts";
+import { Generation } from "./generation.ts";
 import { IdleTrimmer, tuneAllocator } from "./memory.ts";
+import { loadWeights, WorkerSlot } from "./slots.ts";
+import { StepTotals, type EngineStats } from "./stats.ts";
+import { closingEvent, stepEvent } from "./step-event.ts";
 import type { ThreadsSetting } from "./threads.ts";
-import type { FromWorker, ToWorker, WireError } from "./slot-worker.ts";
-import type { GenerateRequest, ModelInfo, StepEvent, StepStats, TokenLogprob } from "./types.ts";
+import type { GenerateRequest, ModelInfo } from "./types.ts";
+import type { FromWorker } from "./worker-protocol.ts";
 
 export { EngineError, QueueFullError } from "./errors.ts";
+export type { Generation } from "./generation.ts";
+export type { EngineStats } from "./stats.ts";
 
 export interface EngineOptions {
   model: string; // target GGUF path
@@ -40,154 +46,23 @@ export interface EngineOptions {
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
 }
 
-/** Counters since load, for /metrics and bench output (names follow DESIGN section 4). */
-export interface EngineStats {
-  requests: number; // accepted (started or queued)
-  requestsRejected: number; // refused with QueueFullError
-  requestsCompleted: number;
-  requestsCancelled: number;
-  requestsFailed: number;
-  promptTokens: number; // tokens prefilled
-  tokensGenerated: number; // tokens delivered (EOG excluded)
-  steps: number;
-  speculativeSteps: number; // steps that drafted
-  targetCalls: number; // target decodes as the steps report them: each prefill counts as one
-  drafted: number;
-  accepted: number;
-  copyAccepted: number; // of accepted: tokens only the context-copy beam proposed
-  treeNodes: number;
-  time: { prefillMs: number; draftMs: number; verifyMs: number; otherMs: number };
-  queueDepth: number; // requests waiting now
-  busySlots: number; // slots generating now
-  slots: number;
-}
-
-interface Slot {
-  worker: Worker;
-  session: Pointer; // for rd_session_cancel from this thread
-  cancel: Int32Array; // shared with the worker: id of the generation to stop
-  job: Generation | null;
-  onIdle: (() => void)[];
-  onClosed: (() => void) | null;
-}
-
-const WORKER_URL = new URL("./slot-worker.ts", import.meta.url).href;
-const CLOSE_TIMEOUT_MS = 30_000;
-
-/** One request's stream of StepEvents. Also carries its timings once known. */
-export class Generation implements AsyncIterableIterator<StepEvent> {
-  readonly submittedAt = performance.now();
-  queueMs = 0; // waiting for a slot
-  prefillMs = 0; // prompt decode in the worker
-  genMs = 0; // sum of step times in the worker: the generation phase, prefill excluded
-  ttftMs: number | null = null; // submission -> first token delivered
-  /** @internal the slot running it */
-  slot: Slot | null = null;
-  /** @internal called once when the stream ends */
-  onEnd: (() => void) | null = null;
-  ended = false; // no more events will be produced
-  #events: StepEvent[] = [];
-  #error: Error | null = null;
-  #released = false; // the consumer stopped (return) or saw the end
-  #wake: (() => void) | null = null;
-
-  constructor(
-    readonly gen: number,
-    readonly req: GenerateRequest,
-    private readonly onReturn: (g: Generation) => void,
-  ) {}
-
-  push(ev: StepEvent): void {
-    if (this.#released) return;
-    if (this.ttftMs === null && ev.tokens.length > 0) this.ttftMs = performance.now() - this.submittedAt;
-    this.#events.push(ev);
-    this.#notify();
-  }
-
-  /** End the stream; err (if any) is thrown by next() after the events already pushed. */
-  end(err: Error | null = null): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.#error = err;
-    this.onEnd?.();
-    this.#notify();
-  }
-
-  async next(): Promise<IteratorResult<StepEvent>> {
-    for (;;) {
-      const ev = this.#events.shift();
-      if (ev) return { value: ev, done: false };
-      if (this.ended) {
-        this.#released = true;
-        const err = this.#error;
-        this.#error = null;
-        if (err) throw err;
-        return { value: undefined, done: true };
-      }
-      await new Promise<void>((r) => (this.#wake = r));
-    }
-  }
-
-  /** The consumer stopped early (break in for-await): cancel, drop what is still to come. */
-  async return(): Promise<IteratorResult<StepEvent>> {
-    this.#released = true;
-    this.#events.length = 0;
-    if (!this.ended) this.onReturn(this);
-    return { value: undefined, done: true };
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  #notify(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
-  }
-}
-
-const zeroStats = (): StepStats => ({
-  n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0, n_head: 0,
-  n_copy: 0, n_copy_accepted: 0,
-});
-
-function stepStats(o: StepOutput | undefined): StepStats {
-  if (!o) return zeroStats();
-  return {
-    n_drafted: o.nDrafted, n_tree: o.nTree, n_accepted: o.nAccepted, target_calls: o.targetCalls,
-    t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs, n_head: o.nHead,
-    n_copy: o.nCopy, n_copy_accepted: o.nCopyAccepted,
-  };
-}
-
-/** A worker's load/open failure as the caller would have seen it on this thread. */
-function nativeError(e: WireError): Error {
-  return e.status >= 0 ? new NativeError(e.status, e.code as StatusName, e.message) : new EngineError("internal", e.message);
-}
-
 export class Engine {
   readonly info: ModelInfo;
   readonly #model: Model;
   readonly #drafter: Drafter | null;
   readonly #params: SessionParams;
   readonly #speculative: boolean; // a drafter or the context copy can propose tokens
-  readonly #slots: Slot[] = [];
+  readonly #slots: WorkerSlot[] = [];
   readonly #queue: Generation[] = [];
   readonly #queueSize: number;
   readonly #capacity: number;
   readonly #decoder = new TextDecoder();
+  readonly #steps = new StepTotals(); // every step since load
   #nextGen = 1;
   #draining = false; // drain() was called: no new work, running generations go on
   #closing: Promise<void> | null = null;
-  #embeddings: Embeddings | null = null;
   readonly #trimmer = new IdleTrimmer(() => !this.#closing && this.#queue.length === 0 && this.#slots.every((s) => !s.job));
-  readonly #stats: Omit<EngineStats, "queueDepth" | "busySlots" | "slots"> = {
-    requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0,
-    promptTokens: 0, tokensGenerated: 0, steps: 0, speculativeSteps: 0, targetCalls: 0,
-    drafted: 0, accepted: 0, copyAccepted: 0, treeNodes: 0,
-    time: { prefillMs: 0, draftMs: 0, verifyMs: 0, otherMs: 0 },
-  };
+  readonly #stats = { requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0, promptTokens: 0, prefillMs: 0 };
 
   private constructor(
     model: Model,
@@ -225,10 +100,11 @@ export class Engine {
     const nSlots = opts.slots ?? 1;
     if (!Number.isInteger(nSlots) || nSlots < 1) throw new EngineError("invalid_request", `slots must be >= 1 (got ${nSlots})`);
     tuneAllocator();
-    const loaded = await loadWeights(opts);
+    const modelParams = { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true };
+    const loaded = await loadWeights(opts.model, modelParams, opts.drafter);
     const model = Model.fromPointer(loaded.model as Pointer, opts.model);
     const drafter = loaded.drafter === null ? null : Drafter.fromPointer(loaded.drafter as Pointer, model, opts.drafter!);
-    const opened: Slot[] = [];
+    const opened: WorkerSlot[] = [];
     try {
       const shape: SessionParams = {
         nCtx: opts.nCtx, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
@@ -241,13 +117,13 @@ export class Engine {
         setting: opts.threads === 0 ? "auto" : opts.threads, recalibrate: opts.recalibrateThreads ?? false, slots: nSlots,
         model: { ptr: model.ptr, path: opts.model, nVocab: model.nVocab },
         drafter: drafter ? { ptr: drafter.ptr, path: opts.drafter! } : null,
-        modelSettings: { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true },
+        modelSettings: modelParams,
         params: shape, speculative: drafter !== null || (shape.lookup ?? 0) > 0,
         log: opts.log ?? ((line) => console.error(`redrafter: ${line}`)),
       });
       const params: SessionParams = { ...shape, nThreads: threads };
       const results = await Promise.allSettled(
-        Array.from({ length: nSlots }, () => openSlot(model.ptr, drafter?.ptr ?? null, params)),
+        Array.from({ length: nSlots }, () => WorkerSlot.open(model.ptr, drafter?.ptr ?? null, params)),
       );
       for (const r of results) if (r.status === "fulfilled") opened.push(r.value.slot);
       const failed = results.find((r) => r.status === "rejected");
@@ -257,7 +133,7 @@ export class Engine {
       for (const s of opened) engine.#adopt(s);
       return engine;
     } catch (e) {
-      const clean = await Promise.all(opened.map(closeSlot));
+      const clean = await Promise.all(opened.map((s) => s.close()));
       if (clean.every(Boolean)) {
         drafter?.close();
         model.close();
@@ -323,14 +199,6 @@ export class Engine {
     return this.#params.nThreads!;
   }
 
-  /** Embeddings of the served model (embeddings.ts): an rd_embedder of the slots' context size
-   *  and threads, in a worker of its own started on first use. */
-  get embeddings(): Embeddings {
-    if (this.#draining) throw new EngineError("shutting_down", "the engine is shutting down");
-    this.#embeddings ??= new Embeddings(this.#model.ptr, { nCtx: this.info.nCtx, nThreads: this.threads }, this.#queueSize);
-    return this.#embeddings;
-  }
-
   /** Generations that can be running or waiting at once (slots + queue): a request needing more
    *  can never be served. */
   get capacity(): number {
@@ -349,10 +217,13 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    const s = this.#stats;
+    const { prefillMs, ...s } = this.#stats;
+    const t = this.#steps;
     return {
       ...s,
-      time: { ...s.time },
+      tokensGenerated: t.tokens, steps: t.steps, speculativeSteps: t.speculativeSteps, targetCalls: t.targetCalls,
+      drafted: t.drafted, accepted: t.accepted, copyAccepted: t.copyAccepted, treeNodes: t.treeNodes,
+      time: { prefillMs, draftMs: t.draftMs, verifyMs: t.verifyMs, otherMs: t.otherMs },
       queueDepth: this.#queue.length,
       busySlots: this.#slots.filter((x) => x.job).length,
       slots: this.#slots.length,
@@ -372,34 +243,25 @@ export class Engine {
     this.#trimmer.stop();
     const clean = await Promise.all(
       this.#slots.map(async (s) => {
-        if (s.job) {
-          this.#cancel(s.job);
-          await Promise.race([new Promise<void>((r) => s.onIdle.push(r)), sleep(CLOSE_TIMEOUT_MS)]);
-        }
-        return closeSlot(s);
+        if (s.job) this.#cancel(s.job);
+        await s.idle();
+        return s.close();
       }),
     );
     this.#slots.length = 0;
-    clean.push((await this.#embeddings?.close()) ?? true);
     if (clean.every(Boolean)) {
       this.#drafter?.close();
       this.#model.close();
     }
   }
 
-  #adopt(slot: Slot): void {
+  #adopt(slot: WorkerSlot): void {
     this.#slots.push(slot);
-    slot.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.#onMessage(slot, ev.data);
-    slot.worker.onerror = (ev: ErrorEvent) => this.#onCrash(slot, ev.message);
+    slot.listen({ message: (s, m) => this.#onMessage(s, m), crash: (s, message) => this.#onCrash(s, message) });
   }
 
-  #dispatch(job: Generation, slot: Slot): void {
-    slot.job = job;
-    job.slot = slot;
-    job.queueMs = performance.now() - job.submittedAt;
-    const { prompt, maxTokens, sampler, draft } = job.req;
-    const msg: ToWorker = { t: "gen", gen: job.gen, prompt, maxTokens, sampler, draft: draft && this.#speculative };
-    slot.worker.postMessage(msg);
+  #dispatch(job: Generation, slot: WorkerSlot): void {
+    slot.start(job, job.req.draft && this.#speculative);
   }
 
   #cancel(job: Generation): void {
@@ -410,24 +272,16 @@ export class Engine {
       this.#endCancelled(job, undefined);
       return;
     }
-    const slot = job.slot;
-    if (slot && slot.job === job) {
-      Atomics.store(slot.cancel, 0, job.gen);
-      cancelSession(slot.session);
-    }
+    this.#slots.find((s) => s.job === job)?.cancel(job.gen);
   }
 
   #endCancelled(job: Generation, last: StepOutput | undefined): void {
     this.#stats.requestsCancelled++;
-    job.push({ tokens: [], logprobs: null, finish: "cancelled", stats: stepStats(last) });
+    job.push(closingEvent("cancelled", last));
     job.end();
   }
 
-  #onMessage(slot: Slot, m: FromWorker): void {
-    if (m.t === "closed") {
-      slot.onClosed?.();
-      return;
-    }
+  #onMessage(slot: WorkerSlot, m: FromWorker): void {
     const job = slot.job;
     if (!job || !("gen" in m) || m.gen !== job.gen) return;
     const st = this.#stats;
@@ -435,22 +289,12 @@ export class Engine {
       case "prefilled":
         job.prefillMs = m.ms;
         st.promptTokens += job.req.prompt.length;
-        st.time.prefillMs += m.ms;
+        st.prefillMs += m.ms;
         return;
       case "step": {
         job.genMs += m.wallMs;
-        const ev = this.#event(m.out, m.finish, job.req.sampler.n_probs);
-        st.steps++;
-        if (m.out.nDrafted > 0) st.speculativeSteps++;
-        st.tokensGenerated += ev.tokens.length;
-        st.targetCalls += m.out.targetCalls;
-        st.drafted += m.out.nDrafted;
-        st.accepted += m.out.nAccepted;
-        st.copyAccepted += m.out.nCopyAccepted;
-        st.treeNodes += m.out.nTree;
-        st.time.draftMs += m.out.tDraftMs;
-        st.time.verifyMs += m.out.tVerifyMs;
-        st.time.otherMs += m.out.tOtherMs;
+        const ev = stepEvent(m.out, m.finish, job.req.sampler.n_probs, (t) => this.#model.isEog(t));
+        this.#steps.add(ev.stats, ev.tokens.length);
         job.push(ev);
         return;
       }
@@ -458,7 +302,7 @@ export class Engine {
         if (m.reason === "cancelled") this.#endCancelled(job, m.last);
         else if (m.reason === "length") {
           st.requestsCompleted++;
-          job.push({ tokens: [], logprobs: null, finish: "length", stats: stepStats(m.last) });
+          job.push(closingEvent("length", m.last));
           job.end();
         } else if (m.reason === "error") {
           st.requestsFailed++;
@@ -471,29 +315,8 @@ export class Engine {
     }
   }
 
-  /** A step as the gateway sees it: the EOG token that ended generation is not part of it. */
-  #event(out: StepOutput, finish: StepEvent["finish"], nProbs: number): StepEvent {
-    const tokens = out.tokens;
-    let logprobs: TokenLogprob[] | null = null;
-    if (out.logprobs && nProbs > 0) {
-      const lp = out.logprobs;
-      const stride = 1 + 2 * nProbs;
-      logprobs = tokens.map((token, i) => {
-        const top: TokenLogprob["top"] = [];
-        for (let k = 0; k < nProbs; k++) top.push({ token: lp[i * stride + 1 + 2 * k]!, logprob: lp[i * stride + 2 + 2 * k]! });
-        return { token, logprob: lp[i * stride]!, top };
-      });
-    }
-    if (finish === "stop" && tokens.length > 0 && this.#model.isEog(tokens[tokens.length - 1]!)) {
-      tokens.pop();
-      logprobs?.pop();
-    }
-    return { tokens, logprobs, finish, stats: stepStats(out) };
-  }
-
-  #release(slot: Slot): void {
-    slot.job = null;
-    for (const r of slot.onIdle.splice(0)) r();
+  #release(slot: WorkerSlot): void {
+    slot.release();
     if (this.#closing) return;
     const next = this.#queue.shift();
     if (next) this.#dispatch(next, slot);
@@ -502,22 +325,21 @@ export class Engine {
 
   /** The worker died outside native code (a JS error): fail its request and replace it. The old
    *  session is left allocated: its worker's state is unknown, so freeing it is not safe. */
-  #onCrash(slot: Slot, message: string): void {
+  #onCrash(slot: WorkerSlot, message: string): void {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
     this.#slots.splice(i, 1);
     slot.worker.terminate();
     const job = slot.job;
-    slot.job = null;
-    for (const r of slot.onIdle.splice(0)) r();
+    slot.release();
     if (job) {
       this.#stats.requestsFailed++;
       job.end(new EngineError("internal", `engine worker failed: ${message}`));
     }
     if (this.#closing) return;
-    openSlot(this.#model.ptr, this.#drafter?.ptr ?? null, this.#params).then(
+    WorkerSlot.open(this.#model.ptr, this.#drafter?.ptr ?? null, this.#params).then(
       ({ slot: fresh }) => {
-        if (this.#closing) return void closeSlot(fresh);
+        if (this.#closing) return void fresh.close();
         this.#adopt(fresh);
         const next = this.#queue.shift();
         if (next) this.#dispatch(next, fresh);
@@ -525,66 +347,4 @@ export class Engine {
       (e) => console.error(`redrafter: could not replace a failed engine worker: ${e instanceof Error ? e.message : e}`),
     );
   }
-}
-
-/** Load the model and drafter in a short-lived worker; the pointers come back owned by us. */
-function loadWeights(opts: EngineOptions): Promise<{ model: number; drafter: number | null }> {
-  const worker = new Worker(WORKER_URL);
-  return new Promise<{ model: number; drafter: number | null }>((resolveLoad, reject) => {
-    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
-      const m = ev.data;
-      if (m.t === "loaded") resolveLoad(m);
-      else if (m.t === "load-failed") reject(nativeError(m.error));
-    };
-    worker.onerror = (ev: ErrorEvent) => reject(new EngineError("internal", `engine worker failed to start: ${ev.message}`));
-    const msg: ToWorker = {
-      t: "load", model: opts.model, modelParams: { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true }, drafter: opts.drafter,
-    };
-    worker.postMessage(msg);
-  }).finally(() => worker.terminate());
-}
-
-/** Spawn a worker and open its session; resolves once the session exists. */
-function openSlot(
-  model: Pointer,
-  drafter: Pointer | null,
-  params: SessionParams,
-): Promise<{ slot: Slot; nCtx: number; flashAttn: boolean }> {
-  const worker = new Worker(WORKER_URL);
-  const cancel = new SharedArrayBuffer(4);
-  let slot: Slot | null = null;
-  return new Promise((resolveOpen, reject) => {
-    // replaced by the engine's handler on adoption; until then only a close can follow "ready"
-    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
-      const m = ev.data;
-      if (m.t === "ready") {
-        slot = { worker, session: m.session as Pointer, cancel: new Int32Array(cancel), job: null, onIdle: [], onClosed: null };
-        resolveOpen({ slot, nCtx: m.nCtx, flashAttn: m.flashAttn });
-      } else if (m.t === "closed") {
-        slot?.onClosed?.();
-      } else if (m.t === "open-failed") {
-        worker.terminate();
-        reject(nativeError(m.error));
-      }
-    };
-    worker.onerror = (ev: ErrorEvent) => {
-      worker.terminate();
-      reject(new EngineError("internal", `engine worker failed to start: ${ev.message}`));
-    };
-    const msg: ToWorker = { t: "open", model, drafter, params, cancel };
-    worker.postMessage(msg);
-  });
-}
-
-/** Free the slot's session in its worker and stop the worker; false if it did not answer. */
-async function closeSlot(slot: Slot): Promise<boolean> {
-  const closed = new Promise<boolean>((r) => (slot.onClosed = () => r(true)));
-  slot.worker.postMessage({ t: "close" } satisfies ToWorker);
-  const ok = await Promise.race([closed, sleep(CLOSE_TIMEOUT_MS).then(() => false)]);
-  slot.worker.terminate();
-  return ok;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref?.());
 }

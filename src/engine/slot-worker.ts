@@ -6,45 +6,17 @@
 // rd_session_cancel(); the flag covers the gaps between native calls, the native cancel the calls.
 import { Drafter } from "../ffi/drafter.ts";
 import { NativeError, Status } from "../ffi/errors.ts";
-import { Model, type ModelParams } from "../ffi/model.ts";
-import { Session, Finish, type SessionParams, type StepOutput } from "../ffi/session.ts";
+import { Model } from "../ffi/model.ts";
+import { Session, Finish, type StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
-import type { SamplerParams } from "./types.ts";
+import { toWire, type FromWorker, type ToWorker } from "./worker-protocol.ts";
 
-export type ToWorker =
-  | { t: "load"; model: string; modelParams: ModelParams; drafter: string | null }
-  | { t: "open"; model: number; drafter: number | null; params: SessionParams; cancel: SharedArrayBuffer }
-  | { t: "gen"; gen: number; prompt: number[]; maxTokens: number; sampler: SamplerParams; draft: boolean }
-  | { t: "close" };
-
-export interface WireError {
-  status: number;
-  code: string;
-  message: string;
-}
-
-export type FromWorker =
-  /** ownership of both pointers passes to the receiver */
-  | { t: "loaded"; model: number; drafter: number | null }
-  | { t: "load-failed"; error: WireError }
-  | { t: "ready"; session: number; nCtx: number; flashAttn: boolean }
-  | { t: "open-failed"; error: WireError }
-  | { t: "prefilled"; gen: number; ms: number }
-  /** finish: "stop"/"length" on the last step; wallMs: the step's time in this worker */
-  | { t: "step"; gen: number; out: StepOutput; finish: "stop" | "length" | null; wallMs: number }
-  /** the last message of every generation: reason says how it ended */
-  | { t: "end"; gen: number; reason: "done" | "cancelled" | "length" | "error"; error?: WireError; last?: StepOutput }
-  | { t: "closed" };
+export type { WireError } from "./worker-protocol.ts"; // embed-worker.ts and embeddings.ts still import it from here
 
 let session: Session | null = null;
 let cancelFlag: Int32Array<ArrayBufferLike> = new Int32Array(1);
 
 const post = (m: FromWorker) => postMessage(m);
-
-function wire(e: unknown): WireError {
-  if (e instanceof NativeError) return { status: e.status, code: e.code, message: e.message };
-  return { status: -1, code: "internal", message: e instanceof Error ? e.message : String(e) };
-}
 
 function run(job: Extract<ToWorker, { t: "gen" }>): void {
   const s = session!;
@@ -55,7 +27,7 @@ function run(job: Extract<ToWorker, { t: "gen" }>): void {
     s.prefill(job.prompt, job.sampler);
   } catch (e) {
     if (e instanceof NativeError && e.status === Status.RD_ERR_CANCELLED) return post({ t: "end", gen, reason: "cancelled" });
-    return post({ t: "end", gen, reason: "error", error: wire(e) });
+    return post({ t: "end", gen, reason: "error", error: toWire(e) });
   }
   // prefill clears the native flag, so a cancel that landed before it is only in ours
   if (cancelled()) return post({ t: "end", gen, reason: "cancelled" });
@@ -72,7 +44,7 @@ function run(job: Extract<ToWorker, { t: "gen" }>): void {
       const st = e instanceof NativeError ? e.status : -1;
       if (st === Status.RD_ERR_CANCELLED) return post({ t: "end", gen, reason: "cancelled", last: s.lastStep() });
       if (st === Status.RD_ERR_CONTEXT_FULL) return post({ t: "end", gen, reason: "length", last: s.lastStep() });
-      return post({ t: "end", gen, reason: "error", error: wire(e), last: s.lastStep() });
+      return post({ t: "end", gen, reason: "error", error: toWire(e), last: s.lastStep() });
     }
     remaining -= out.tokens.length;
     const finish =
@@ -82,7 +54,7 @@ function run(job: Extract<ToWorker, { t: "gen" }>): void {
     post({ t: "step", gen, out, finish, wallMs: performance.now() - ts });
     if (finish) return post({ t: "end", gen, reason: "done" });
     if (out.tokens.length === 0) {
-      return post({ t: "end", gen, reason: "error", error: wire(new Error("step emitted no tokens without finishing")) });
+      return post({ t: "end", gen, reason: "error", error: toWire(new Error("step emitted no tokens without finishing")) });
     }
   }
 }
@@ -99,7 +71,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           return post({ t: "loaded", model: model.detach(), drafter });
         } catch (e) {
           model?.close();
-          return post({ t: "load-failed", error: wire(e) });
+          return post({ t: "load-failed", error: toWire(e) });
         }
       }
       case "open":
@@ -107,7 +79,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
         try {
           session = Session.open(m.model as Pointer, m.drafter as Pointer | null, m.params);
         } catch (e) {
-          return post({ t: "open-failed", error: wire(e) });
+          return post({ t: "open-failed", error: toWire(e) });
         }
         return post({ t: "ready", session: session.ptr, nCtx: session.nCtx, flashAttn: session.flashAttn });
       case "gen":
@@ -118,7 +90,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
         return post({ t: "closed" });
     }
   } catch (e) {
-    if (m.t === "gen") post({ t: "end", gen: m.gen, reason: "error", error: wire(e) });
+    if (m.t === "gen") post({ t: "end", gen: m.gen, reason: "error", error: toWire(e) });
     else throw e;
   }
 };

@@ -1,6 +1,8 @@
 // types.ts - the engine contract between the HTTP gateway / CLI and the native library.
 
 export { defaultSampler, type SamplerParams } from "../ffi/sampler.ts";
+export type { TokenLogprob } from "../ffi/session.ts";
+import type { TokenLogprob } from "../ffi/session.ts";
 import type { SamplerParams } from "../ffi/sampler.ts";
 
 export interface GenerateRequest {
@@ -9,12 +11,6 @@ export interface GenerateRequest {
   sampler: SamplerParams;
   draft: boolean; // false = plain autoregressive decoding
   signal?: AbortSignal; // abort = cancel in native code, the iterator ends with finish "cancelled"
-}
-
-export interface TokenLogprob {
-  token: number;
-  logprob: number;
-  top: { token: number; logprob: number }[];
 }
 
 export interface StepStats {

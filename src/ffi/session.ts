@@ -33,6 +33,17 @@ export interface SessionParams {
   lookup?: number; // context-copy beam, tokens at most (0 = off, default 16); output is unchanged
 }
 
+/** Floats per token in a step's log-prob buffer: the token's log-prob, then nProbs (id, logprob)
+ *  pairs (redrafter.h, rd_session_step). */
+export const logprobStride = (nProbs: number) => 1 + 2 * nProbs;
+
+/** One emitted token's log-prob and the nProbs most likely tokens at its position. */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  top: { token: number; logprob: number }[];
+}
+
 /** One step's output; tokens and logprobs are copies owned by the caller. */
 export interface StepOutput {
   tokens: number[];
@@ -105,7 +116,7 @@ export class Session extends Handle {
     const ids = Int32Array.from(tokens);
     check(lib().rd_session_prefill(this.ptr, ids, ids.length, sp.bytes), "prefill");
     this.#nProbs = sampler.n_probs;
-    const need = MAX_STEP_TOKENS * (1 + 2 * sampler.n_probs);
+    const need = MAX_STEP_TOKENS * logprobStride(sampler.n_probs);
     this.#logprobs = sampler.n_probs > 0 && (this.#logprobs?.length ?? 0) < need ? new Float32Array(need) : this.#logprobs;
   }
 
@@ -131,7 +142,7 @@ export class Session extends Handle {
   lastStep(): StepOutput {
     const r = this.#res;
     const n = Math.max(0, Math.min(r.get("n_tokens"), MAX_STEP_TOKENS));
-    const stride = 1 + 2 * this.#nProbs;
+    const stride = logprobStride(this.#nProbs);
     return {
       tokens: Array.from(this.#out.subarray(0, n)),
       logprobs: this.#nProbs > 0 && this.#logprobs ? this.#logprobs.slice(0, n * stride) : null,
@@ -159,6 +170,19 @@ export class Session extends Handle {
   cancel(): void {
     lib().rd_session_cancel(this.ptr);
   }
+}
+
+/** The log-probs of a step's tokens, decoded from its buffer; null when none were asked. */
+export function stepLogprobs(out: StepOutput, nProbs: number): TokenLogprob[] | null {
+  const lp = out.logprobs;
+  if (!lp || nProbs <= 0) return null;
+  const stride = logprobStride(nProbs);
+  return out.tokens.map((token, i) => {
+    const row = i * stride;
+    const top: TokenLogprob["top"] = [];
+    for (let k = 0; k < nProbs; k++) top.push({ token: lp[row + 1 + 2 * k]!, logprob: lp[row + 2 + 2 * k]! });
+    return { token, logprob: lp[row]!, top };
+  });
 }
 
 /** Cancel a session owned by another thread, given its pointer (thread-safe in C). */

@@ -2,7 +2,7 @@
 // in the Prometheus text format for GET /metrics. Names follow DESIGN.md section 4: tau, tree
 // dedup, drafted/accepted, step time by phase, queue depth, TTFT and inter-token latency (per
 // token: a speculative step that emits k tokens after a gap g counts k latencies of g/k).
-import type { EngineStats } from "../engine/engine.ts";
+import { StepTotals, type EngineStats } from "../engine/stats.ts";
 import type { StepStats } from "../engine/types.ts";
 import type { RunObserver } from "./run.ts";
 import type { Usage } from "./usage.ts";
@@ -35,8 +35,7 @@ export class Metrics implements RunObserver {
   inFlight = 0;
   promptTokens = 0;
   completionTokens = 0;
-  #dedupSum = 0; // 1 - N/(B*L+1) over drafting steps (the engine counts totals only)
-  #draftSteps = 0;
+  readonly #steps = new StepTotals(); // the steps of answered requests (for tree dedup)
   readonly ttft = new Histogram(LATENCY_BUCKETS);
   readonly itl = new Histogram(ITL_BUCKETS);
   readonly duration = new Histogram(LATENCY_BUCKETS);
@@ -57,10 +56,7 @@ export class Metrics implements RunObserver {
   }
 
   step(s: StepStats, tokens: number, gapMs: number | null): void {
-    if (s.n_drafted > 0) {
-      this.#draftSteps++;
-      this.#dedupSum += 1 - s.n_tree / (s.n_drafted + 1);
-    }
+    this.#steps.add(s, tokens);
     if (tokens > 0 && gapMs !== null) this.itl.observe(gapMs / 1000 / tokens, tokens);
   }
 
@@ -80,7 +76,7 @@ export class Metrics implements RunObserver {
     metric("redrafter_prompt_tokens_total", "counter", "prompt tokens of answered requests", this.promptTokens);
     metric("redrafter_completion_tokens_total", "counter", "completion tokens returned to clients", this.completionTokens);
     metric("redrafter_tree_dedup", "gauge", "mean of 1 - verified nodes / (B*L + 1) over drafting steps",
-      this.#draftSteps > 0 ? this.#dedupSum / this.#draftSteps : 0);
+      this.#steps.dedup ?? 0);
     if (engine) {
       const e = engine;
       metric("redrafter_generations_total", "counter", "generations by outcome", [

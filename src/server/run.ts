@@ -2,7 +2,9 @@
 // side, and their engine steps become client-visible deltas (text with stop strings cut,
 // released log-probs, finish reasons) plus per-choice counters. Both endpoints and both
 // response modes (stream / whole) go through this one piece.
+import { AsyncQueue } from "../engine/async-queue.ts";
 import type { Engine } from "../engine/engine.ts";
+import { StepTotals } from "../engine/stats.ts";
 import type { GenerateRequest, SamplerParams, StepEvent, StepStats } from "../engine/types.ts";
 import { ChoiceText, type ReleasedToken } from "./choice-text.ts";
 import { ApiError } from "./errors.ts";
@@ -46,17 +48,10 @@ export function choiceSpecs(
   );
 }
 
-/** Counters of one choice, summed over its engine steps. */
+/** Counters of one choice. */
 export interface ChoiceStats {
   completionTokens: number; // tokens up to the end of the visible text (usage)
-  engineTokens: number; // tokens the engine emitted (tau)
-  drafted: number;
-  treeNodes: number;
-  accepted: number;
-  copyAccepted: number; // of accepted: only the context copy proposed them
-  targetCalls: number;
-  dedupSum: number; // 1 - N/(B*L+1) summed over drafting steps
-  draftSteps: number;
+  steps: StepTotals; // its engine steps up to its finish; tokens: those the engine emitted (tau)
   queueMs: number; // waiting for a slot
   prefillMs: number;
   genMs: number; // the engine's step time, prefill excluded
@@ -70,44 +65,13 @@ export interface RunObserver {
   firstToken(ttftMs: number): void;
 }
 
-/** An unbounded single-consumer queue: generation never waits on a slow client. */
-class Channel<T> {
-  #items: T[] = [];
-  #wake: (() => void) | null = null;
-  #closed = false;
-  #error: unknown = null;
-
-  push(item: T): void {
-    this.#items.push(item);
-    this.#wake?.();
-  }
-
-  close(error: unknown = null): void {
-    this.#closed = true;
-    this.#error = error;
-    this.#wake?.();
-  }
-
-  async *drain(): AsyncGenerator<T> {
-    for (;;) {
-      while (this.#items.length) yield this.#items.shift()!;
-      if (this.#closed) {
-        if (this.#error) throw this.#error;
-        return;
-      }
-      await new Promise<void>((r) => (this.#wake = r));
-      this.#wake = null;
-    }
-  }
-}
-
 export class Run {
   readonly stats: ChoiceStats[];
   /** Settles once the first choice has produced its first step, or the run failed before. */
   readonly ready: Promise<void>;
   /** Resolves once every choice has ended and its slot is free, however the run ended. */
   readonly done: Promise<void>;
-  readonly #channel = new Channel<ChoiceDelta>();
+  readonly #channel = new AsyncQueue<ChoiceDelta>();
   readonly #aborts: AbortController[];
   #failure: unknown = null;
 
@@ -124,10 +88,7 @@ export class Run {
     observer: RunObserver,
   ) {
     this.#aborts = specs.map(() => new AbortController());
-    this.stats = specs.map(() => ({
-      completionTokens: 0, engineTokens: 0, drafted: 0, treeNodes: 0, accepted: 0, copyAccepted: 0, targetCalls: 0,
-      dedupSum: 0, draftSteps: 0, queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null,
-    }));
+    this.stats = specs.map(() => ({ completionTokens: 0, steps: new StepTotals(), queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null }));
     if (specs.length > engine.capacity) {
       throw ApiError.invalid(
         `Invalid 'n': this request needs ${specs.length} generations at once, more than this server can ever hold ` +
@@ -153,7 +114,7 @@ export class Run {
     const done = Promise.all(
       jobs.map((job, i) => this.#consume(engine, job, specs[i]!, i, observer, i === 0 ? markReady : null)),
     ).then(
-      () => this.#channel.close(this.#failure),
+      () => void this.#channel.close(this.#failure),
       (err) => {
         this.#failure ??= err;
         this.cancel();
@@ -183,8 +144,8 @@ export class Run {
   }
 
   /** Deltas of all choices, interleaved as they come; throws the first engine failure. */
-  deltas(): AsyncGenerator<ChoiceDelta> {
-    return this.#channel.drain();
+  deltas(): AsyncIterableIterator<ChoiceDelta> {
+    return this.#channel;
   }
 
   async #consume(
@@ -206,24 +167,14 @@ export class Run {
         if (finish !== null) continue; // after the finish only the engine's end (or cancel) follows
         onFirstStep?.();
         const now = performance.now();
-        const s = ev.stats;
-        st.engineTokens += ev.tokens.length;
-        st.drafted += s.n_drafted;
-        st.treeNodes += s.n_tree;
-        st.accepted += s.n_accepted;
-        st.copyAccepted += s.n_copy_accepted;
-        st.targetCalls += s.target_calls;
-        if (s.n_drafted > 0) {
-          st.dedupSum += 1 - s.n_tree / (s.n_drafted + 1);
-          st.draftSteps++;
-        }
+        st.steps.add(ev.stats, ev.tokens.length);
         let gap: number | null = now - last;
         if (ev.tokens.length > 0 && st.firstTokenAt === null) {
           st.firstTokenAt = now;
           observer.firstToken(now - this.requestStartedAt);
           gap = null; // the wait for the first token is TTFT, not an inter-token latency
         }
-        observer.step(s, ev.tokens.length, gap);
+        observer.step(ev.stats, ev.tokens.length, gap);
         if (ev.tokens.length > 0) last = now;
         const d = text.push(ev.tokens, ev.logprobs);
         if (d.stopped) {

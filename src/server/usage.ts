@@ -1,5 +1,6 @@
 // usage.ts - what a response reports about its own cost: OpenAI's `usage` and the `redrafter`
 // extension (speculation counters and wall-clock timings, named as in DESIGN.md section 4).
+import { StepTotals } from "../engine/stats.ts";
 import type { ChoiceStats, Run } from "./run.ts";
 
 export interface Usage {
@@ -34,25 +35,22 @@ export function usageOf(promptTokens: number, stats: readonly ChoiceStats[]): Us
 
 export function redrafterStats(run: Run): RedrafterStats {
   const st = run.stats;
-  const sum = (f: (s: ChoiceStats) => number) => st.reduce((a, s) => a + f(s), 0);
-  const tokens = sum((s) => s.engineTokens);
-  const calls = sum((s) => s.targetCalls);
-  const draftSteps = sum((s) => s.draftSteps);
-  const genMs = sum((s) => s.genMs);
+  const t = StepTotals.sum(st.map((s) => s.steps));
+  const genMs = st.reduce((a, s) => a + s.genMs, 0);
   const firstTokens = st.flatMap((s) => (s.firstTokenAt === null ? [] : [s.firstTokenAt]));
   return {
-    tau: calls > 0 ? round(tokens / calls) : 0,
-    target_calls: calls,
-    drafted_tokens: sum((s) => s.drafted),
-    accepted_tokens: sum((s) => s.accepted),
-    copy_accepted_tokens: sum((s) => s.copyAccepted),
-    tree_nodes: sum((s) => s.treeNodes),
-    tree_dedup: draftSteps > 0 ? round(sum((s) => s.dedupSum) / draftSteps) : 0,
+    tau: round(t.tau ?? 0),
+    target_calls: t.targetCalls,
+    drafted_tokens: t.drafted,
+    accepted_tokens: t.accepted,
+    copy_accepted_tokens: t.copyAccepted,
+    tree_nodes: t.treeNodes,
+    tree_dedup: round(t.dedup ?? 0),
     timings: {
       queue_ms: round(st[0]!.queueMs),
       prompt_ms: round(st[0]!.prefillMs),
       generation_ms: round(genMs),
-      tokens_per_s: genMs > 0 ? round((tokens * 1000) / genMs, 2) : 0,
+      tokens_per_s: genMs > 0 ? round((t.tokens * 1000) / genMs, 2) : 0,
       ttft_ms: firstTokens.length ? round(Math.min(...firstTokens) - run.requestStartedAt) : 0,
     },
   };

@@ -114,7 +114,7 @@ describe("layers", () => {
     expect(files.length).toBeGreaterThan(50);
     expect(files.filter((f) => layerOf(f) < 0)).toEqual([]);
     expect(graph.get("src/app.ts")).toContain("routes/health.ts");
-    expect(graph.get("src/engine/engine.ts")).toContain("src/engine/slot-worker.ts"); // new URL(...)
+    expect(graph.get("src/engine/slots.ts")).toContain("src/engine/slot-worker.ts"); // new URL(...)
     expect(specifiers('import {\n  a,\n  type B,\n} from "./a.ts";\nexport { c } from "./c.ts";\nconst d = await import("./d.ts");'))
       .toEqual(["./a.ts", "./c.ts", "./d.ts"]);
   });
