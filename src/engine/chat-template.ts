@@ -65,10 +65,11 @@ export function chatFormat(model: Model): ChatFormat {
 }
 
 /** The prompt text for a chat: messages rendered with the generation prompt, the template's
- *  leading BOS dropped (stripLeadingBos). Tokenize it with { addSpecial: true, parseSpecial: true }. */
-export function chatPromptText(format: ChatFormat, messages: ChatMessage[]): string {
+ *  leading BOS dropped (stripLeadingBos). Tokenize it with { addSpecial: true, parseSpecial: true }.
+ *  vars: more template variables (`tools`, as transformers passes them). */
+export function chatPromptText(format: ChatFormat, messages: ChatMessage[], vars: Record<string, unknown> = {}): string {
   const text = renderChat(format.chatTemplate, messages, {
-    bos_token: format.bosToken, eos_token: format.eosToken, add_generation_prompt: true,
+    ...vars, bos_token: format.bosToken, eos_token: format.eosToken, add_generation_prompt: true,
   });
   return stripLeadingBos(text, format.bosToken, format.addBos);
 }

@@ -15,6 +15,7 @@ import { chatPromptText } from "../engine/chat-template.ts";
 import type { Engine } from "../engine/engine.ts";
 import { ApiError } from "./errors.ts";
 import type { ChatMessage } from "./schemas.ts";
+import { toolTemplateInput, type ToolPrompt } from "./tools/render.ts";
 
 function contentText(m: ChatMessage): string {
   if (m.content === null || m.content === undefined) return "";
@@ -70,20 +71,24 @@ function checkPromptTokens(tokens: number, nCtx: number, param: string): void {
 const TURN_BYTES = 8;
 
 /** The chat's prompt tokens. The messages are measured before the template runs, and the
- *  rendered prompt before it is tokenized. */
-export async function chatPrompt(engine: Engine, messages: readonly ChatMessage[], maxPromptBytes: number): Promise<number[]> {
+ *  rendered prompt before it is tokenized. tools: the request's tools and tool-call history
+ *  (tools/plan.ts), null when it has neither. */
+export async function chatPrompt(engine: Engine, messages: readonly ChatMessage[], maxPromptBytes: number, tools: ToolPrompt | null = null): Promise<number[]> {
   const info = engine.info;
   // templates know system/user/assistant; "developer" is OpenAI's newer name for system
   const msgs = messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: contentText(m),
     ...(m.name ? { name: m.name } : {}),
+    ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}),
+    ...(m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}),
   }));
-  const bytes = msgs.reduce((n, m) => n + TURN_BYTES + utf8Length(m.role) + utf8Length(m.content) + utf8Length(m.name ?? ""), 0);
+  const input = tools ? toolTemplateInput(msgs, tools) : { messages: msgs, vars: {}, bytes: 0 };
+  const bytes = msgs.reduce((n, m) => n + TURN_BYTES + utf8Length(m.role) + utf8Length(m.content) + utf8Length(m.name ?? ""), input.bytes);
   checkPromptBytes(bytes, maxPromptBytes, info.nCtx, "messages");
   const prompt = await inTurn(() => {
     try {
-      return chatPromptText(info, msgs);
+      return chatPromptText(info, input.messages, input.vars);
     } catch (e) {
       throw ApiError.invalid(`The model's chat template rejected the messages: ${(e as Error).message}`, "messages");
     }

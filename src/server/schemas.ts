@@ -4,6 +4,7 @@
 // Every number is bounded to what the engine takes: counts and ids are int32 in native code
 // (a larger value would wrap), reals finite (zod refuses Infinity, which JSON's 1e999 parses to).
 import { z } from "zod";
+import { toolFields, toolMessageFields, toolRequestIssues } from "./tools/schema.ts";
 
 const num = (min: number, max: number) => z.number().min(min).max(max);
 const INT32_MAX = 2 ** 31 - 1;
@@ -55,6 +56,7 @@ const message = z.object({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(textPart)]).nullable().optional(),
   name: z.string().optional(),
+  ...toolMessageFields,
 });
 
 export const chatRequest = z
@@ -64,12 +66,15 @@ export const chatRequest = z
     max_completion_tokens: int(1).nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: int(0, 20).nullish(),
-    tools: z.array(z.unknown()).max(0, "tools are not supported by this server").nullish(),
-    functions: z.array(z.unknown()).max(0, "functions are not supported by this server").nullish(),
+    ...toolFields,
+    functions: z.array(z.unknown()).max(0, "functions are not supported by this server: use tools").nullish(),
   })
   .refine((r) => !r.top_logprobs || r.logprobs, {
     message: "top_logprobs requires logprobs to be true",
     path: ["top_logprobs"],
+  })
+  .superRefine((r, ctx) => {
+    for (const [message, path] of toolRequestIssues(r)) ctx.addIssue({ code: "custom", message, path });
   });
 
 const tokenIds = z.array(int(0)).min(1);

@@ -62,7 +62,7 @@ describe("400 invalid requests", () => {
     await expectError(chat({ messages, logit_bias: { abc: 1 } }), 400, { param: "logit_bias.abc" });
     await expectError(chat({ messages, logit_bias: { "5": 101 } }), 400, { param: "logit_bias.5" });
     await expectError(chat({ messages, logit_bias: { "100000": 1 } }), 400, { param: "logit_bias" });
-    await expectError(chat({ messages, tools: [{ type: "function" }] }), 400, { param: "tools" });
+    await expectError(chat({ messages, tools: [{ type: "function" }] }), 400, { param: "tools[0].function" });
     await expectError(chat({ messages, response_format: { type: "xml" } }), 400, { param: "response_format.type" });
     await expectError(
       chat({ messages, response_format: { type: "json_schema", json_schema: { name: "x", schema: { not: { type: "string" } } } } }),

@@ -22,8 +22,11 @@ export interface ToolPrompt {
   offer: boolean;
 }
 
+/** A message as the template gets it. */
+export type RenderedMessage = { role: string; content: string; [key: string]: unknown };
+
 export interface TemplateInput {
-  messages: Record<string, unknown>[];
+  messages: RenderedMessage[];
   vars: Record<string, unknown>; // extra template variables
   bytes: number; // bytes of what is rendered beside the messages' content, for the prompt limit
 }
@@ -79,7 +82,7 @@ function nativeInput(msgs: readonly TemplateMessage[], p: ToolPrompt): TemplateI
   const id = p.format.name === "mistral" ? mistralId : (s: string) => s;
   let bytes = 0;
   const messages = msgs.map((m) => {
-    const out: Record<string, unknown> = { ...m };
+    const out: RenderedMessage = { ...m };
     if (m.tool_calls?.length) {
       bytes += utf8Length(JSON.stringify(m.tool_calls));
       out.tool_calls = m.tool_calls.map((c) => ({
@@ -97,11 +100,13 @@ function nativeInput(msgs: readonly TemplateMessage[], p: ToolPrompt): TemplateI
 }
 
 function fallbackInput(msgs: readonly TemplateMessage[], p: ToolPrompt): TemplateInput {
-  const messages: Record<string, unknown>[] = [];
+  const messages: (RenderedMessage & { toolResults?: true })[] = [];
+  let bytes = 0; // what the fallback writes beyond the messages' content
   for (const m of msgs) {
     const { tool_calls, tool_call_id, ...rest } = m;
     if (m.role === "tool") {
       const response = `<tool_response>\n${m.content}\n</tool_response>`;
+      bytes += 32;
       const last = messages.at(-1);
       // results of one round of calls are one user turn, as Qwen's template writes them
       if (last?.role === "user" && last.toolResults) last.content += `\n${response}`;
@@ -109,15 +114,17 @@ function fallbackInput(msgs: readonly TemplateMessage[], p: ToolPrompt): Templat
       continue;
     }
     const calls = (tool_calls ?? []).map((c) => hermesCall(c.function.name, argumentsValue(c.function.arguments)));
+    for (const c of calls) bytes += utf8Length(c) + 1;
     messages.push(calls.length ? { ...rest, content: [rest.content, ...calls].filter((s) => s).join("\n") } : rest);
   }
   for (const m of messages) delete m.toolResults;
   if (p.offer && p.tools.length) {
     const text = fallbackToolPrompt(p.tools);
-    if (messages[0]?.role === "system") messages[0] = { ...messages[0], content: `${messages[0].content as string}\n\n${text}` };
+    bytes += utf8Length(text) + 2;
+    if (messages[0]?.role === "system") messages[0] = { ...messages[0], content: `${messages[0].content}\n\n${text}` };
     else messages.unshift({ role: "system", content: text });
   }
-  return { messages, vars: {}, bytes: 0 };
+  return { messages, vars: {}, bytes };
 }
 
 /** The template's input for a request's messages and tools. */
