@@ -31,10 +31,10 @@ rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads) {
     h.w = m->head_w;
     h.n_vocab = h.w->n_rows();
     h.n_embd = h.w->n_cols();
-    if (h.w->type() == GGML_TYPE_Q8_0) {
+    if (rd_hk_type_supported(h.w->type(), rd_hk_best_isa())) {
         std::call_once(m->head_q8_once, [&] {
             auto q = std::make_unique<rd_hk_matrix>();
-            if (rd_hk_prepare(*q, h.w->data(), h.n_vocab, h.n_embd)) m->head_q8 = std::move(q);
+            if (rd_hk_prepare(*q, h.w->type(), h.w->data(), h.n_vocab, h.n_embd)) m->head_q8 = std::move(q);
         });
     }
     if (m->head_q8) {

@@ -1,6 +1,7 @@
-// head_kernel.cpp - the Q8_0 output-layer kernel (head_kernel.h): preparing the matrix,
-// quantizing the activations, the scalar reference, choosing the instruction set, and splitting
-// the rows over threads. The SIMD kernels are in head_kernel_x86.cpp and head_kernel_arm.cpp.
+// head_kernel.cpp - the output-layer kernel (head_kernel.h): preparing the matrix, choosing the
+// instruction set, splitting the rows over threads, and for Q8_0 the activations and the scalar
+// reference. Q6_K's are in head_kernel_q6k.cpp; the SIMD kernels in head_kernel_x86*.cpp and
+// head_kernel_arm.cpp.
 #include "head_kernel_impl.h"
 #include "thread_pool.h"
 
@@ -19,13 +20,18 @@ static inline float fp16(const uint8_t * p) {
     return ggml_fp16_to_fp32(h);
 }
 
-bool rd_hk_prepare(rd_hk_matrix & w, const void * data, int32_t V, int32_t d) {
-    if (V < 1 || d < QK || d % QK != 0) return false;
+bool rd_hk_prepare(rd_hk_matrix & w, ggml_type type, const void * data, int32_t V, int32_t d) {
+    if (type != GGML_TYPE_Q8_0 && type != GGML_TYPE_Q6_K) return false;
+    const int32_t qk = type == GGML_TYPE_Q8_0 ? QK : 256;
+    if (V < 1 || d < qk || d % qk != 0) return false;
+    w.type = type;
     w.q = static_cast<const uint8_t *>(data);
     w.V = V;
     w.d = d;
-    w.nb = d / QK;
-    w.row_bytes = (size_t) w.nb * BLOCK_BYTES;
+    w.nb = d / qk;
+    w.row_bytes = (size_t) w.nb * (type == GGML_TYPE_Q8_0 ? BLOCK_BYTES : RD_HK_Q6K_BYTES);
+    w.scales.clear();
+    if (type != GGML_TYPE_Q8_0) return true;
     const int32_t G = V / RD_HK_GROUP;
     w.scales.resize((size_t) G * (size_t) w.nb * RD_HK_GROUP);
     for (int32_t g = 0; g < G; g++)
@@ -72,7 +78,7 @@ static void block_pattern(const int8_t * q, uint8_t * pat) {
     memcpy(pat + RD_HK_CORR, corr, sizeof corr);
 }
 
-void rd_hk_rows_scalar(const rd_hk_job & j, int32_t r0, int32_t r1) {
+void rd_hk_rows_q8_0(const rd_hk_job & j, int32_t r0, int32_t r1) {
     const rd_hk_matrix & w = *j.w;
     float acc[RD_HK_MAX_COLS];
     for (int32_t r = r0; r < r1; r++) {
@@ -95,6 +101,11 @@ void rd_hk_rows_scalar(const rd_hk_job & j, int32_t r0, int32_t r1) {
 
 bool rd_hk_isa_supported(rd_hk_isa isa) {
     return isa == rd_hk_isa::scalar || rd_hk_x86_supported(isa) || rd_hk_arm_supported(isa);
+}
+
+bool rd_hk_type_supported(ggml_type type, rd_hk_isa isa) {
+    if (type != GGML_TYPE_Q8_0 && type != GGML_TYPE_Q6_K) return false;
+    return isa == rd_hk_isa::scalar || rd_hk_x86_kernel(type, isa, 1) || rd_hk_arm_kernel(type, isa, 1);
 }
 
 rd_hk_isa rd_hk_best_isa() {
@@ -123,6 +134,7 @@ namespace {
 struct part_args {
     const rd_hk_job * job;
     rd_hk_groups_fn   groups; // null: scalar rows throughout
+    void (*rows)(const rd_hk_job &, int32_t, int32_t); // the type's scalar reference
 };
 } // namespace
 
@@ -133,8 +145,8 @@ static void run_part(void * arg, int32_t i, int32_t n) {
     const int32_t G = j.w->V / RD_HK_GROUP;
     const int32_t g0 = (int32_t) ((int64_t) G * i / n), g1 = (int32_t) ((int64_t) G * (i + 1) / n);
     if (a.groups) a.groups(j, g0, g1);
-    else rd_hk_rows_scalar(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-    if (i == n - 1) rd_hk_rows_scalar(j, G * RD_HK_GROUP, j.w->V);
+    else a.rows(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
+    if (i == n - 1) a.rows(j, G * RD_HK_GROUP, j.w->V);
 }
 
 void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y, rd_hk_scratch & s,
@@ -142,18 +154,27 @@ void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y,
     const size_t d = (size_t) w.d, nb = (size_t) w.nb;
     s.qx.resize((size_t) K * d);
     s.dx.resize((size_t) K * nb);
-    rd_hk_groups_fn groups = rd_hk_x86_kernel(isa, K);
-    if (!groups) groups = rd_hk_arm_kernel(isa, K);
-    const bool x86 = isa == rd_hk_isa::avx2 || isa == rd_hk_isa::avx2_vnni || isa == rd_hk_isa::avx512_vnni;
-    if (x86) s.pat.resize((size_t) K * nb * RD_HK_PAT);
-    for (size_t c = 0; c < (size_t) K; c++)
-        for (size_t b = 0; b < nb; b++) {
-            int8_t * q = &s.qx[c * d + b * QK];
-            quantize_block(x + c * d + b * QK, q, &s.dx[c * nb + b]);
-            if (x86) block_pattern(q, &s.pat[(c * nb + b) * RD_HK_PAT]);
-        }
-    const rd_hk_job job = {&w, K, s.qx.data(), s.dx.data(), x86 ? s.pat.data() : nullptr, y};
-    part_args args = {&job, groups};
+    rd_hk_groups_fn groups = rd_hk_x86_kernel(w.type, isa, K);
+    if (!groups) groups = rd_hk_arm_kernel(w.type, isa, K);
+    rd_hk_job job = {&w, K, s.qx.data(), s.dx.data(), nullptr, nullptr, y};
+    part_args args = {&job, groups, rd_hk_rows_q8_0};
+    if (w.type == GGML_TYPE_Q6_K) {
+        s.corr.resize((size_t) K * nb * 16);
+        for (size_t c = 0; c < (size_t) K; c++)
+            rd_hk_quantize_q8_k(x + c * d, w.d, &s.qx[c * d], &s.dx[c * nb], &s.corr[c * nb * 16]);
+        job.corr = s.corr.data();
+        args.rows = rd_hk_rows_q6_k;
+    } else {
+        const bool x86 = isa == rd_hk_isa::avx2 || isa == rd_hk_isa::avx2_vnni || isa == rd_hk_isa::avx512_vnni;
+        if (x86) s.pat.resize((size_t) K * nb * RD_HK_PAT);
+        for (size_t c = 0; c < (size_t) K; c++)
+            for (size_t b = 0; b < nb; b++) {
+                int8_t * q = &s.qx[c * d + b * QK];
+                quantize_block(x + c * d + b * QK, q, &s.dx[c * nb + b]);
+                if (x86) block_pattern(q, &s.pat[(c * nb + b) * RD_HK_PAT]);
+            }
+        job.pat = x86 ? s.pat.data() : nullptr;
+    }
     if (pool) pool->run(run_part, &args);
     else run_part(&args, 0, 1);
 }

@@ -1,24 +1,32 @@
-// head_kernel.h - the target's output layer on the CPU when it is Q8_0: logits of K hidden states
-// in ONE pass over the weights, so a tree's visited nodes cost far less than K single columns.
+// head_kernel.h - the target's output layer on the CPU when it is Q8_0 or Q6_K: logits of K hidden
+// states in ONE pass over the weights, so a tree's visited nodes cost far less than K single
+// columns.
 //
-// Shape legend: V = rows of W (the vocabulary), d = row length (hidden size, a multiple of 32),
-// nb = d / 32 blocks per row, K = columns of one call (1..RD_HK_MAX_COLS), G = V / 16 row groups.
+// Shape legend: V = rows of W (the vocabulary), d = row length (hidden size), nb = blocks per row,
+// K = columns of one call (1..RD_HK_MAX_COLS), G = V / 16 row groups.
 //
-//   y[c * V + r] = sum over blocks b of  dw[r][b] * dx[c][b] * isum[r][b][c]
-//   isum[r][b][c] = sum_{k < 32} qw[r][32 b + k] * qx[c][32 b + k]        (exact, int32)
+//   y[c * V + r] = sum over blocks b of  dw[r][b] * dx[c][b] * isum[r][b][c]        (b in order)
 //
-// W is ggml's Q8_0 (per block: fp16 scale dw, 32 int8 qw), mapped from the GGUF and read in
-// place. The activations are quantized per column the way ggml's x86 code quantizes them for its
-// q8_0 dot (dx = fp16(amax / 127), qx = round-half-even(x * 127 / amax)), so the logits match
-// llama.cpp's to float rounding.
+// W is read in place from the GGUF mapping. The activations are quantized per column and block
+// the way ggml's x86 code quantizes them for that type's dot product, so the logits match
+// llama.cpp's to float rounding:
+//   Q8_0 (blocks of 32: fp16 scale dw, 32 int8 qw) with Q8_0 activations: dx = fp16(amax / 127),
+//     qx = round-half-even(x * 127 / amax);
+//     isum = sum_{k < 32} qw[k] qx[k];
+//   Q6_K (super-blocks of 256: fp16 dw, 16 int8 sub-block scales sc, 6-bit quants q in 0..63) with
+//     Q8_K activations (quantize_row_q8_K_ref): dx = 1 / (-127 / m), qx = min(127, round-half-
+//     even(x * (-127 / m))), m the value of largest magnitude;
+//     isum = sum_{j < 16} sc[j] sum_{k < 16} (q[16 j + k] - 32) qx[16 j + k]   (|isum| < 2^27).
 //
 // Batch invariance: every y[c][r] is the same sequence of float operations whatever K, the
-// thread count or the instruction set: isum is exact (integer), dw * dx is exact in f32 (two
-// fp16 significands need 22 bits), and the blocks are accumulated in order b = 0..nb-1 as
-// acc = fma(dw * dx, (float) isum, acc) from acc = 0. Only how isum is computed differs per
-// SIMD path, and integers do not round. So plain decoding (K = 1) and a tree's verification
-// (K > 1) see bit-identical logits for the same hidden state.
+// thread count or the instruction set: isum is exact (integer), and the blocks are accumulated in
+// order b = 0..nb-1 as acc = fma(dw * dx, (float) isum, acc) from acc = 0 (dw * dx is exact for
+// Q8_0, two fp16 significands; for Q6_K it is one rounded product, the same one everywhere). Only
+// how isum is computed differs per SIMD path, and integers do not round. So plain decoding
+// (K = 1) and a tree's verification (K > 1) see bit-identical logits for the same hidden state.
 #pragma once
+
+#include "ggml.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -32,25 +40,32 @@ constexpr int32_t RD_HK_GROUP = 16; // rows per group: the unit of the SIMD kern
 // Instruction sets, best last per architecture. Every one gives the same bits as scalar.
 enum class rd_hk_isa : int32_t { scalar, avx2, avx2_vnni, avx512_vnni, neon, neon_dot };
 
-// A Q8_0 matrix prepared once (per model) and then read-only, so sessions and threads share it.
+// A matrix prepared once (per model) and then read-only, so sessions and threads share it.
 struct rd_hk_matrix {
-    const uint8_t * q = nullptr;   // row 0 in ggml's Q8_0 layout (borrowed: the GGUF mapping)
-    size_t  row_bytes = 0;         // nb * 34
+    ggml_type type = GGML_TYPE_Q8_0;
+    const uint8_t * q = nullptr;   // row 0 in ggml's layout of type (borrowed: the GGUF mapping)
+    size_t  row_bytes = 0;         // nb * the block's bytes (34 for Q8_0, 210 for Q6_K)
     int32_t V = 0, d = 0, nb = 0;
-    // The block scales of the G whole groups again, [G][nb][16] fp16, so a SIMD kernel reads a
-    // group's 16 scales with one load instead of 16 scattered ones (1/17 of W's size).
+    // Q8_0: the block scales of the G whole groups again, [G][nb][16] fp16, so a SIMD kernel reads
+    // a group's 16 scales with one load instead of 16 scattered ones (1/17 of W's size). Empty
+    // for Q6_K, whose kernels gather one scale per 256 values.
     std::vector<uint16_t> scales;
 };
 
-// Prepare w for the Q8_0 matrix at data (V rows of d values). false when d is not a multiple of
-// 32 or V < 1.
-bool rd_hk_prepare(rd_hk_matrix & w, const void * data, int32_t V, int32_t d);
+// Whether the kernel takes matrices of type with isa: a SIMD kernel of isa for it (a type without
+// one is better left to ggml's own SIMD code), or with isa scalar the reference.
+bool rd_hk_type_supported(ggml_type type, rd_hk_isa isa);
+
+// Prepare w for the matrix of type at data (V rows of d values). false when type is not Q8_0 or
+// Q6_K, d is not a whole number of its blocks (32, 256) or V < 1.
+bool rd_hk_prepare(rd_hk_matrix & w, ggml_type type, const void * data, int32_t V, int32_t d);
 
 // Per-call buffers: the activations quantized (reused across calls, grown on demand).
 struct rd_hk_scratch {
-    std::vector<int8_t>  qx;  // [K][d]
-    std::vector<float>   dx;  // [K][nb]
-    std::vector<uint8_t> pat; // [K][nb][RD_HK_PAT]: the x86 kernels' activation patterns
+    std::vector<int8_t>  qx;   // [K][d]
+    std::vector<float>   dx;   // [K][nb]
+    std::vector<uint8_t> pat;  // Q8_0: [K][nb][RD_HK_PAT], the x86 kernels' activation patterns
+    std::vector<int32_t> corr; // Q6_K: [K][nb][16], -32 x each sub-block's sum of qx
 };
 
 // The best instruction set of this CPU (runtime detection), whether this CPU can run isa, and

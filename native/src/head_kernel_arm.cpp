@@ -1,7 +1,7 @@
-// head_kernel_arm.cpp - the Q8_0 head kernel's AArch64 paths: NEON with the dot-product
-// extension (sdot, ARMv8.2; checked at run time) or plain NEON (smull + sadalp). One row at a time:
-// each block's 32 products of a column reduce to isum in registers, and the float steps are the
-// scalar reference's (head_kernel.h), so the bits equal it.
+// head_kernel_arm.cpp - the head kernel's AArch64 paths for Q8_0 and Q6_K: NEON with the
+// dot-product extension (sdot, ARMv8.2; checked at run time) or plain NEON (smull + sadalp). One
+// row at a time: each block's products of a column reduce to isum in registers, and the float
+// steps are the scalar reference's (head_kernel.h), so the bits equal it.
 #include "head_kernel_impl.h"
 
 #if defined(__aarch64__)
@@ -19,6 +19,11 @@
 namespace {
 
 struct dot_neon {
+    // 16 products in 4 int32 lanes (int16 lanes hold two products each until they widen)
+    static inline int32x4_t part(int8x16_t w, const int8_t * x) {
+        const int8x16_t xv = vld1q_s8(x);
+        return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(xv)), w, xv));
+    }
     static inline int32_t sum(int8x16_t w0, int8x16_t w1, const int8_t * x) {
         const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
         // int16 lanes hold two products each (at most 2 * 128 * 127), then widen
@@ -40,6 +45,7 @@ inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b) {
 }
 
 struct dot_sdot {
+    static inline int32x4_t part(int8x16_t w, const int8_t * x) { return sdot(vdupq_n_s32(0), w, vld1q_s8(x)); }
     static inline int32_t sum(int8x16_t w0, int8x16_t w1, const int8_t * x) {
         return vaddvq_s32(sdot(sdot(vdupq_n_s32(0), w0, vld1q_s8(x)), w1, vld1q_s8(x + 16)));
     }
@@ -67,6 +73,48 @@ inline void rows_body(const rd_hk_job & j, int32_t r0, int32_t r1) {
     }
 }
 
+// Q6_K: a super-block's quants unpacked once per row (head_kernel_q6k.cpp, unpack) as signed
+// q - 32, one register per sub-block; per column isum = the lanes of sum_s sc[s] * part(s).
+// Every partial fits int32: |part lane| <= 4 * 32 * 127, times |sc| <= 128, 16 sub-blocks.
+template <int K, class Dot>
+inline void rows_q6k_body(const rd_hk_job & j, int32_t r0, int32_t r1) {
+    const rd_hk_matrix & w = *j.w;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), m2 = vdupq_n_u8(0x30);
+    for (int32_t r = r0; r < r1; r++) {
+        const uint8_t * row = w.q + (size_t) r * w.row_bytes;
+        float acc[K];
+        for (int c = 0; c < K; c++) acc[c] = 0.0f;
+        for (int32_t b = 0; b < w.nb; b++) {
+            const uint8_t * blk = row + (size_t) b * RD_HK_Q6K_BYTES;
+            __fp16 h;
+            memcpy(&h, blk + RD_HK_Q6K_D, 2);
+            const float dw = (float) h;
+            int8x16_t q[16];
+            for (int hf = 0; hf < 2; hf++)
+                for (int c = 0; c < 2; c++) {
+                    const uint8x16_t l0 = vld1q_u8(blk + 64 * hf + 16 * c), l1 = vld1q_u8(blk + 64 * hf + 32 + 16 * c);
+                    const uint8x16_t hb = vld1q_u8(blk + RD_HK_Q6K_QH + 32 * hf + 16 * c);
+                    const uint8x16_t u[4] = {
+                        vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(hb, 4), m2)),
+                        vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(hb, 2), m2)),
+                        vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(hb, m2)),
+                        vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(hb, 2), m2)),
+                    };
+                    for (int v = 0; v < 4; v++)
+                        q[8 * hf + 2 * v + c] = vsubq_s8(vreinterpretq_s8_u8(u[v]), vdupq_n_s8(32));
+                }
+            const int8_t * sc = reinterpret_cast<const int8_t *>(blk + RD_HK_Q6K_SC);
+            for (int c = 0; c < K; c++) {
+                const int8_t * x = j.qx + (size_t) c * w.d + (size_t) b * 256;
+                int32x4_t a = vdupq_n_s32(0);
+                for (int s = 0; s < 16; s++) a = vmlaq_n_s32(a, Dot::part(q[s], x + 16 * s), sc[s]);
+                acc[c] = std::fma(dw * j.dx[(size_t) c * w.nb + b], (float) vaddvq_s32(a), acc[c]);
+            }
+        }
+        for (int c = 0; c < K; c++) j.y[(size_t) c * w.V + r] = acc[c];
+    }
+}
+
 template <int K>
 void groups_neon(const rd_hk_job & j, int32_t g0, int32_t g1) {
     rows_body<K, dot_neon>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
@@ -77,9 +125,21 @@ void groups_sdot(const rd_hk_job & j, int32_t g0, int32_t g1) {
     rows_body<K, dot_sdot>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
 }
 
+template <int K>
+void groups_neon_q6k(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    rows_q6k_body<K, dot_neon>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
+}
+
+template <int K>
+void groups_sdot_q6k(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    rows_q6k_body<K, dot_sdot>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
+}
+
 using table = std::array<rd_hk_groups_fn, RD_HK_MAX_COLS>;
 template <int... I> table make_neon(std::integer_sequence<int, I...>) { return {{&groups_neon<I + 1>...}}; }
 template <int... I> table make_sdot(std::integer_sequence<int, I...>) { return {{&groups_sdot<I + 1>...}}; }
+template <int... I> table make_neon_q6k(std::integer_sequence<int, I...>) { return {{&groups_neon_q6k<I + 1>...}}; }
+template <int... I> table make_sdot_q6k(std::integer_sequence<int, I...>) { return {{&groups_sdot_q6k<I + 1>...}}; }
 
 } // namespace
 
@@ -95,16 +155,21 @@ bool rd_hk_arm_supported(rd_hk_isa isa) {
 #endif
 }
 
-rd_hk_groups_fn rd_hk_arm_kernel(rd_hk_isa isa, int32_t K) {
+rd_hk_groups_fn rd_hk_arm_kernel(ggml_type type, rd_hk_isa isa, int32_t K) {
     static const table tn = make_neon(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table td = make_sdot(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table tn6 = make_neon_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table td6 = make_sdot_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     if (K < 1 || K > RD_HK_MAX_COLS || !rd_hk_arm_supported(isa)) return nullptr;
-    return isa == rd_hk_isa::neon_dot ? td[(size_t) K - 1] : tn[(size_t) K - 1];
+    const bool dot = isa == rd_hk_isa::neon_dot;
+    if (type == GGML_TYPE_Q8_0) return (dot ? td : tn)[(size_t) K - 1];
+    if (type == GGML_TYPE_Q6_K) return (dot ? td6 : tn6)[(size_t) K - 1];
+    return nullptr;
 }
 
 #else
 
 bool rd_hk_arm_supported(rd_hk_isa) { return false; }
-rd_hk_groups_fn rd_hk_arm_kernel(rd_hk_isa, int32_t) { return nullptr; }
+rd_hk_groups_fn rd_hk_arm_kernel(ggml_type, rd_hk_isa, int32_t) { return nullptr; }
 
 #endif

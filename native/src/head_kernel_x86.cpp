@@ -1,7 +1,7 @@
 // head_kernel_x86.cpp - the Q8_0 head kernel's x86 paths (AVX-512 VNNI, AVX2 with AVX-VNNI,
 // AVX2), compiled with per-function target attributes so one binary runs on any x86-64 and picks
-// a path at run time (head_kernel.cpp). The arithmetic is head_kernel.h's; only isum is computed
-// differently, exactly.
+// a path at run time (head_kernel.cpp), and the kernel lookup of every type. The arithmetic is
+// head_kernel.h's; only isum is computed differently, exactly.
 //
 // Shape of one block step (16 rows of a group, block b; 8 rows per half for AVX2): each row's 32
 // quants are 8 dwords. Four rows are transposed in registers so that lane l holds row l's dword j
@@ -13,18 +13,10 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-#include <immintrin.h>
-
-// GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as "may be used
-// uninitialized" (GCC bug 105593, fixed in 13).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "head_kernel_x86.h"
 
 #include <array>
 #include <utility>
-
-#define RD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define RD_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define RD_INLINE inline __attribute__((always_inline))
 
 namespace {
 
@@ -34,16 +26,6 @@ namespace {
 RD_AVX512 RD_INLINE __m512i rows2_512(const uint8_t * lo, const uint8_t * hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *) lo)),
                               _mm256_loadu_si256((const __m256i *) hi), 1);
-}
-
-// 4 x 4 dword transpose inside every 128-bit lane.
-RD_AVX512 RD_INLINE void tr4_512(__m512i * v) {
-    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
-    v[0] = _mm512_unpacklo_epi64(t0, t2);
-    v[1] = _mm512_unpackhi_epi64(t0, t2);
-    v[2] = _mm512_unpacklo_epi64(t1, t3);
-    v[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
 RD_AVX512 RD_INLINE __m512i bcast256(const uint8_t * p) {
@@ -69,8 +51,8 @@ RD_AVX512 void groups_avx512(const rd_hk_job & j, int32_t g0, int32_t g1) {
                 a[i] = _mm512_xor_si512(rows2_512(p + i * rb, p + (4 + i) * rb), flip);
                 e[i] = _mm512_xor_si512(rows2_512(p + (8 + i) * rb, p + (12 + i) * rb), flip);
             }
-            tr4_512(a);
-            tr4_512(e);
+            rd_tr4_512(a);
+            rd_tr4_512(e);
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (sc + (size_t) b * RD_HK_GROUP)));
             for (int c = 0; c < K; c++) {
                 const uint8_t * pt = j.pat + ((size_t) c * nb + b) * RD_HK_PAT;
@@ -92,17 +74,6 @@ RD_AVX512 void groups_avx512(const rd_hk_job & j, int32_t g0, int32_t g1) {
 
 // ---- AVX2: 8 rows per step, with AVX-VNNI (vpdpbusd) or without (vpmaddubsw + vpmaddwd) ----
 
-RD_AVX2 RD_INLINE void tr4_256(__m256i * v) {
-    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-    v[0] = _mm256_unpacklo_epi64(t0, t2);
-    v[1] = _mm256_unpackhi_epi64(t0, t2);
-    v[2] = _mm256_unpacklo_epi64(t1, t3);
-    v[3] = _mm256_unpackhi_epi64(t1, t3);
-}
-
-RD_AVX2 RD_INLINE __m256i load256(const uint8_t * p) { return _mm256_loadu_si256((const __m256i *) p); }
-
 // isum of rows 0-3 (a) and 4-7 (e), transposed, against the column's pattern pt.
 struct dot_avx2 {
     static constexpr bool flip = false;
@@ -111,25 +82,18 @@ struct dot_avx2 {
         __m256i s = _mm256_setzero_si256();
         for (int t = 0; t < 4; t++) {
             // |w| * (x with w's sign): the u8 x s8 pairs of vpmaddubsw stay below 2 * 128 * 127
-            const __m256i pr = _mm256_maddubs_epi16(abs_a[t], _mm256_sign_epi8(load256(pt + 32 * t), a[t]));
+            const __m256i pr = _mm256_maddubs_epi16(abs_a[t], _mm256_sign_epi8(rd_load256(pt + 32 * t), a[t]));
             s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, ones));
         }
         return s;
     }
 };
 
-// AVX-VNNI's vpdpbusd (VEX) written out: its intrinsic would need the caller compiled for
-// "avxvnni" too, and the AVX2 step below is shared by both paths.
-RD_AVX2 RD_INLINE __m256i dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
-    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(s) : "x"(u8), "x"(s8));
-    return s;
-}
-
 struct dot_avxvnni {
     static constexpr bool flip = true;
     RD_AVX2 static RD_INLINE __m256i sum(const __m256i * a, const __m256i *, const uint8_t * pt) {
-        __m256i s = load256(pt + RD_HK_CORR);
-        for (int t = 0; t < 4; t++) s = dpbusd_vex(s, a[t], load256(pt + 32 * t));
+        __m256i s = rd_load256(pt + RD_HK_CORR);
+        for (int t = 0; t < 4; t++) s = rd_dpbusd_vex(s, a[t], rd_load256(pt + 32 * t));
         return s;
     }
 };
@@ -151,12 +115,12 @@ RD_AVX2 RD_INLINE void groups_avx2_body(const rd_hk_job & j, int32_t g0, int32_t
                 const uint8_t * p = q + (size_t) b * 34;
                 __m256i a[4], e[4], abs_a[4], abs_e[4];
                 for (int i = 0; i < 4; i++) {
-                    a[i] = load256(p + i * rb);
-                    e[i] = load256(p + (4 + i) * rb);
+                    a[i] = rd_load256(p + i * rb);
+                    e[i] = rd_load256(p + (4 + i) * rb);
                     if (Dot::flip) a[i] = _mm256_xor_si256(a[i], flip), e[i] = _mm256_xor_si256(e[i], flip);
                 }
-                tr4_256(a);
-                tr4_256(e);
+                rd_tr4_256(a);
+                rd_tr4_256(e);
                 if (!Dot::flip)
                     for (int t = 0; t < 4; t++) abs_a[t] = _mm256_abs_epi8(a[t]), abs_e[t] = _mm256_abs_epi8(e[t]);
                 const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (sc + (size_t) b * RD_HK_GROUP)));
@@ -201,7 +165,9 @@ bool rd_hk_x86_supported(rd_hk_isa isa) {
     }
 }
 
-rd_hk_groups_fn rd_hk_x86_kernel(rd_hk_isa isa, int32_t K) {
+rd_hk_groups_fn rd_hk_x86_kernel(ggml_type type, rd_hk_isa isa, int32_t K) {
+    if (type == GGML_TYPE_Q6_K) return rd_hk_x86_q6_k(isa, K);
+    if (type != GGML_TYPE_Q8_0) return nullptr;
     static const table t512 = make_avx512(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table tvnni = make_avxvnni(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table t2 = make_avx2(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
@@ -217,6 +183,6 @@ rd_hk_groups_fn rd_hk_x86_kernel(rd_hk_isa isa, int32_t K) {
 #else
 
 bool rd_hk_x86_supported(rd_hk_isa) { return false; }
-rd_hk_groups_fn rd_hk_x86_kernel(rd_hk_isa, int32_t) { return nullptr; }
+rd_hk_groups_fn rd_hk_x86_kernel(ggml_type, rd_hk_isa, int32_t) { return nullptr; }
 
 #endif

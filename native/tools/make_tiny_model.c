@@ -3,7 +3,7 @@
  * and a chat template. Same arguments -> byte-identical file, in milliseconds.
  *
  *   make-tiny-model OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]
- *                   [--output-q8]
+ *                   [--output-type T | --output-q8]
  *
  * Vocabulary, ids in order: <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF>, the chat
  * markers <|system|> <|user|> <|assistant|> <|end|> (control; <|end|> ends a turn and is an
@@ -14,8 +14,9 @@
  * Weights: uniform with the std of a fan-in init, with attention sharpened (std 1.5/sqrt(D)
  * for Q/K) so the context matters, and the output layer scaled so word logits have a std of ~3
  * (bytes and EOS damped, other control tokens silenced): greedy text then depends on the
- * prompt, does not collapse onto one token and does not stop early. --output-q8 stores the
- * output layer as Q8_0 (the type of Gemma 3's), the rest stays F32.
+ * prompt, does not collapse onto one token and does not stop early. --output-type stores the
+ * output layer as ggml type T (a name as ggml spells it: q8_0, the type of Gemma 3's; q6_K, that
+ * of most Q4_K_M / Q5_K_M files; f16), the rest stays F32; --output-q8 is --output-type q8_0.
  */
 #include "ggml.h"
 #include "gguf.h"
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define N_HEAD    4
 #define N_HEAD_KV 2   /* grouped-query attention: 2 query heads per kv head */
@@ -186,11 +188,23 @@ static const char CHAT_TEMPLATE[] =
 
 static int usage(const char * argv0) {
     fprintf(stderr,
-        "usage: %s OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME] [--output-q8]\n"
-        "  defaults: --seed 1 --vocab 512 --embd 64 --layers 2 --ctx 2048 --name tiny-random-llama\n"
-        "  D must be a multiple of %d (the head count) with an even head size; N >= %d\n",
+        "usage: %s OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]\n"
+        "         [--output-type T | --output-q8]\n"
+        "  defaults: --seed 1 --vocab 512 --embd 64 --layers 2 --ctx 2048 --name tiny-random-llama --output-type f32\n"
+        "  T: f32, f16, q8_0 or q6_K\n"
+        "  D must be a multiple of %d (the head count) with an even head size, and of T's block size; N >= %d\n",
         argv0, N_HEAD, N_FIXED);
     return 2;
+}
+
+/* The output types the tests and benchmarks use (each one ggml_quantize_chunk writes). */
+static const enum ggml_type OUTPUT_TYPES[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q6_K };
+
+/* The output type named s (case-insensitive, as ggml spells it); -1 if none. */
+static int parse_type(const char * s) {
+    for (size_t i = 0; i < sizeof OUTPUT_TYPES / sizeof OUTPUT_TYPES[0]; i++)
+        if (strcasecmp(ggml_type_name(OUTPUT_TYPES[i]), s) == 0) return (int) OUTPUT_TYPES[i];
+    return -1;
 }
 
 static int parse_int(const char * s, long long lo, long long hi, long long * out) {
@@ -205,7 +219,7 @@ int main(int argc, char ** argv) {
     const char * out_path = NULL;
     const char * name     = "tiny-random-llama";
     long long seed = 1, n_vocab = 512, n_embd = 64, n_layer = 2, n_ctx = 2048;
-    int output_q8 = 0;
+    int output_type = GGML_TYPE_F32;
 
     for (int i = 1; i < argc; i++) {
         const char * a = argv[i];
@@ -216,8 +230,14 @@ int main(int argc, char ** argv) {
         else if (strcmp(a, "--embd")   == 0) { dst = &n_embd; hi = 8192; }
         else if (strcmp(a, "--layers") == 0) { dst = &n_layer; hi = 256; }
         else if (strcmp(a, "--ctx")    == 0) { dst = &n_ctx; }
-        else if (strcmp(a, "--output-q8") == 0) { output_q8 = 1; continue; }
-        else if (strcmp(a, "--name")   == 0) {
+        else if (strcmp(a, "--output-q8") == 0) { output_type = GGML_TYPE_Q8_0; continue; }
+        else if (strcmp(a, "--output-type") == 0) {
+            if (++i >= argc || (output_type = parse_type(argv[i])) < 0) {
+                fprintf(stderr, "%s: bad value for %s\n", argv[0], a);
+                return usage(argv[0]);
+            }
+            continue;
+        } else if (strcmp(a, "--name")   == 0) {
             if (++i >= argc) return usage(argv[0]);
             name = argv[i];
             continue;
@@ -233,7 +253,8 @@ int main(int argc, char ** argv) {
         }
     }
     const long long head = n_embd / N_HEAD;
-    if (!out_path || n_embd % N_HEAD != 0 || head % 2 != 0 || n_vocab < N_FIXED || (output_q8 && n_embd % 32 != 0)) {
+    if (!out_path || n_embd % N_HEAD != 0 || head % 2 != 0 || n_vocab < N_FIXED ||
+        n_embd % ggml_blck_size((enum ggml_type) output_type) != 0) {
         return usage(argv[0]);
     }
 
@@ -316,20 +337,21 @@ int main(int argc, char ** argv) {
                           : 0.0f;
         for (int64_t k = 0; k < n_embd; k++) out[id * n_embd + k] *= scale;
     }
-    void * q8 = NULL; /* the output layer quantized, written in place of the F32 data */
-    if (output_q8) {
-        q8 = malloc(ggml_row_size(GGML_TYPE_Q8_0, n_embd) * (size_t) n_vocab);
-        if (!q8) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
-        ggml_quantize_chunk(GGML_TYPE_Q8_0, out, q8, 0, n_vocab, n_embd, NULL);
-        gguf_set_tensor_type(gg, "output.weight", GGML_TYPE_Q8_0);
-        gguf_set_tensor_data(gg, "output.weight", q8);
+    void * oq = NULL; /* the output layer converted, written in place of the F32 data */
+    if (output_type != GGML_TYPE_F32) {
+        const enum ggml_type t = (enum ggml_type) output_type;
+        oq = malloc(ggml_row_size(t, n_embd) * (size_t) n_vocab);
+        if (!oq) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
+        ggml_quantize_chunk(t, out, oq, 0, n_vocab, n_embd, NULL);
+        gguf_set_tensor_type(gg, "output.weight", t);
+        gguf_set_tensor_data(gg, "output.weight", oq);
     }
 
     const int ok = gguf_write_to_file(gg, out_path, false);
     if (!ok) fprintf(stderr, "%s: cannot write %s\n", argv[0], out_path);
     gguf_free(gg);
     ggml_free(ctx);
-    free(q8);
+    free(oq);
     free(texts);
     free(v.text); free(v.score); free(v.type);
     return ok ? 0 : 1;

@@ -6,8 +6,10 @@
  * ("body_ms": the decode stopped at the final norm; "lazy_ms": that plus one head call for all
  * N nodes, i.e. a step whose walk visits every node (N <= 16), and "lazy_ratio" against its own
  * N = 1, a plain step). "head": the session's own head alone for 1..16 columns in one call
- * (rd_session_head_logits), "ms", "ratio" against one column and "ms_per_col". Every injected
- * draft is wrong, so the walk reaches the root only.
+ * (rd_session_head_logits), "ms", "ratio" against one column and "ms_per_col", and
+ * "output_type", the output layer's type: the head runs its own kernel on Q8_0 and Q6_K (with
+ * SIMD code for the CPU), ggml's op on the others (head.h). Every injected draft is wrong, so the
+ * walk reaches the root only.
  *
  *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--gpu-layers G] [--lib-dir DIR]
  *
@@ -16,6 +18,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "redrafter.h"
+
+#include "gguf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,18 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+/* The type of the output layer (the token embeddings when tied), as ggml names it; "?" if unread. */
+static const char * output_type(const char * path) {
+    struct gguf_init_params gp = { true, NULL };
+    struct gguf_context * g = gguf_init_from_file(path, gp);
+    if (!g) return "?";
+    int64_t t = gguf_find_tensor(g, "output.weight");
+    if (t < 0) t = gguf_find_tensor(g, "token_embd.weight");
+    const char * name = t < 0 ? "?" : ggml_type_name(gguf_get_tensor_type(g, t));
+    gguf_free(g);
+    return name;
 }
 
 static int cmp_double(const void * a, const void * b) {
@@ -120,8 +136,8 @@ int main(int argc, char ** argv) {
         }
     }
     double base = 0, lazy_base = 0, head1 = 0;
-    printf("{\"model\":\"%s\",\"threads\":%d,\"gpu_layers\":%d,\"rounds\":%d,\"head\":[", model, threads,
-           gpu_layers, rounds);
+    printf("{\"model\":\"%s\",\"output_type\":\"%s\",\"threads\":%d,\"gpu_layers\":%d,\"rounds\":%d,\"head\":[",
+           model, output_type(model), threads, gpu_layers, rounds);
     for (int k = 1; k <= RD_MAX_HEAD_COLS && head; k++) {
         qsort(th + (k - 1) * rounds, (size_t) rounds, sizeof(double), cmp_double);
         const double med = th[(k - 1) * rounds + rounds / 2];

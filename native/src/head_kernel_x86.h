@@ -1,0 +1,43 @@
+// head_kernel_x86.h - what the x86 kernels of every type share (head_kernel_x86.cpp: Q8_0,
+// head_kernel_x86_q6k.cpp: Q6_K): the per-function target attributes that let one binary run on
+// any x86-64 and pick a path at run time, and the register transposes that put rows in lanes.
+// Include only under defined(__x86_64__) || defined(__i386__).
+#pragma once
+
+#include <immintrin.h>
+
+// GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as "may be used
+// uninitialized" (GCC bug 105593, fixed in 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define RD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define RD_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define RD_INLINE inline __attribute__((always_inline))
+
+// 4 x 4 dword transpose inside every 128-bit lane: lane l of v[j] takes dword j of lane l's v[l].
+RD_AVX512 RD_INLINE void rd_tr4_512(__m512i * v) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm512_unpacklo_epi64(t0, t2);
+    v[1] = _mm512_unpackhi_epi64(t0, t2);
+    v[2] = _mm512_unpacklo_epi64(t1, t3);
+    v[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+RD_AVX2 RD_INLINE void rd_tr4_256(__m256i * v) {
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+RD_AVX2 RD_INLINE __m256i rd_load256(const void * p) { return _mm256_loadu_si256((const __m256i *) p); }
+
+// AVX-VNNI's vpdpbusd (VEX) written out: its intrinsic would need the caller compiled for
+// "avxvnni" too, and the AVX2 steps around it are shared by both paths.
+RD_AVX2 RD_INLINE __m256i rd_dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(s) : "x"(u8), "x"(s8));
+    return s;
+}
