@@ -29,7 +29,9 @@ if (!values.model) throw new Error("--model is required");
 const K = Number(values.copy);
 const prompts = spread(readPrompts(values.prompts!), Number(values.limit)); // as bench
 
-/** The copy proposal after ctx, as the session makes it (native/src/lookup.cpp). */
+/** The copy proposal after ctx, as the session makes it (native/src/lookup.cpp). A copy of
+ *  rd_lookup_propose() because that lives in the internal native/src/lookup.h, not in the public
+ *  header bun:ffi binds: export it there (with its ownership rules) and call it here instead. */
 function propose(ctx: number[]): number[] {
   for (let n = Math.min(4, ctx.length - 1); n >= 1; n--) {
     const suffix = ctx.slice(ctx.length - n);

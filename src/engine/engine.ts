@@ -4,47 +4,25 @@
 // else the queue, else QueueFullError), dispatch, cancel, release, shutdown and worker
 // replacement. The main thread only tokenizes, detokenizes and cancels; prefill and steps run in
 // the workers (STYLE rule 11).
-import { basename, resolve } from "node:path";
 import { Drafter } from "../ffi/drafter.ts";
 import { Model } from "../ffi/model.ts";
 import type { SessionParams, StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { sessionThreads } from "./calibrate.ts";
-import { chatFormat } from "./chat-template.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
 import { Generation } from "./generation.ts";
 import { IdleTrimmer, tuneAllocator } from "./memory.ts";
+import { modelInfo, modelParams, sessionShape, type EngineOptions } from "./options.ts";
 import { loadWeights, WorkerSlot } from "./slots.ts";
 import { StepTotals, type EngineStats } from "./stats.ts";
 import { closingEvent, stepEvent } from "./step-event.ts";
-import type { ThreadsSetting } from "./threads.ts";
 import type { GenerateRequest, ModelInfo } from "./types.ts";
 import type { FromWorker } from "./worker-protocol.ts";
 
 export { EngineError, QueueFullError } from "./errors.ts";
 export type { Generation } from "./generation.ts";
+export type { EngineOptions } from "./options.ts";
 export type { EngineStats } from "./stats.ts";
-
-export interface EngineOptions {
-  model: string; // target GGUF path
-  drafter: string | null; // drafter GGUF path; null = plain decoding only
-  nCtx: number; // per-session context, tokens; 0 = 4096 capped at the model's train ctx
-  beamWidth: number; // B
-  beamLength: number; // L
-  nGpuLayers: number; // -1 = all, 0 = CPU only
-  batchInvariant?: boolean; // logits independent of the batch: speculative == plain bit for bit, one chain per step. Default true
-  device: string | null; // ggml device name, null = llama.cpp's choice
-  threads: ThreadsSetting; // CPU threads per session; "auto" (or 0): measured at load (calibrate.ts)
-  recalibrateThreads?: boolean; // with "auto": measure even when a cached table fits. Default false
-  log?: (line: string) => void; // start-up notes (the thread choice). Default: stderr
-  flashAttn: -1 | 0 | 1; // auto / off / on
-  kvF32: boolean; // f32 KV cache (exactness tests), else f16
-  adaptive?: boolean; // pick the draft length per step from measured acceptance and costs. Default true
-  lazyHead?: boolean; // run the LM head only for the tree nodes the acceptance walk reaches. Default true
-  lookup?: number; // context-copy beam, tokens at most (0 = off); drafts also without a drafter. Default 16
-  slots?: number; // parallel sessions. Default 1
-  queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
-}
 
 export class Engine {
   readonly info: ModelInfo;
@@ -77,20 +55,7 @@ export class Engine {
     this.#speculative = drafter !== null || (params.lookup ?? 0) > 0;
     this.#queueSize = opts.queueSize ?? 16;
     this.#capacity = (opts.slots ?? 1) + this.#queueSize;
-    this.info = {
-      id: basename(opts.model).replace(/\.gguf$/i, ""),
-      path: resolve(opts.model),
-      nCtx: first.nCtx,
-      nCtxTrain: model.nCtxTrain,
-      nVocab: model.nVocab,
-      nEmbd: model.nEmbd,
-      ...chatFormat(model),
-      drafter: drafter ? resolve(opts.drafter!) : null,
-      beamWidth: drafter ? opts.beamWidth : 0,
-      beamLength: drafter ? opts.beamLength : 0,
-      lookup: params.lookup ?? 0,
-      flashAttn: first.flashAttn,
-    };
+    this.info = modelInfo(opts, model, drafter !== null, params, first);
   }
 
   /** Load the model and drafter (in a worker: reading weights is long native work), then open
@@ -100,24 +65,19 @@ export class Engine {
     const nSlots = opts.slots ?? 1;
     if (!Number.isInteger(nSlots) || nSlots < 1) throw new EngineError("invalid_request", `slots must be >= 1 (got ${nSlots})`);
     tuneAllocator();
-    const modelParams = { nGpuLayers: opts.nGpuLayers, device: opts.device, batchInvariant: opts.batchInvariant ?? true };
-    const loaded = await loadWeights(opts.model, modelParams, opts.drafter);
+    const loaded = await loadWeights(opts.model, modelParams(opts), opts.drafter);
     const model = Model.fromPointer(loaded.model as Pointer, opts.model);
     const drafter = loaded.drafter === null ? null : Drafter.fromPointer(loaded.drafter as Pointer, model, opts.drafter!);
     const opened: WorkerSlot[] = [];
     try {
-      const shape: SessionParams = {
-        nCtx: opts.nCtx, beamWidth: opts.beamWidth, beamLength: opts.beamLength,
-        flashAttn: opts.flashAttn, kvF32: opts.kvF32, adaptive: opts.adaptive ?? true,
-        lazyHead: opts.lazyHead ?? true, lookup: opts.lookup ?? 16,
-      };
+      const shape = sessionShape(opts);
       // with several slots "auto" only considers counts that fit beside the others: spinning
       // ggml workers must not oversubscribe the cores
       const threads = await sessionThreads({
         setting: opts.threads === 0 ? "auto" : opts.threads, recalibrate: opts.recalibrateThreads ?? false, slots: nSlots,
         model: { ptr: model.ptr, path: opts.model, nVocab: model.nVocab },
         drafter: drafter ? { ptr: drafter.ptr, path: opts.drafter! } : null,
-        modelSettings: modelParams,
+        modelSettings: { ...modelParams(opts) },
         params: shape, speculative: drafter !== null || (shape.lookup ?? 0) > 0,
         log: opts.log ?? ((line) => console.error(`redrafter: ${line}`)),
       });
