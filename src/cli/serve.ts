@@ -5,6 +5,8 @@
 import { configHelp, loadConfig } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
+import { basename } from "node:path";
+import { loadCatalog, modelForFile } from "../models/catalog.ts";
 import { resolveDrafter, resolveModel, shippedDrafterFor } from "../models/resolve.ts";
 import { apiKeyOf } from "../server/api-key.ts";
 import { createApp } from "../app.ts";
@@ -33,6 +35,9 @@ export async function runServe(argv: string[]): Promise<void> {
   setNativeLogQuiet(!config.verbose);
 
   const model = await resolveModel(config.model, log);
+  // a catalog model also answers to its aliases ("smollm2" for smollm2-135m-instruct-q4_1)
+  const entry = modelForFile(loadCatalog(), basename(model));
+  if (entry) config.alias = [...config.alias, ...entry.aliases.filter((a) => !config.alias.includes(a))];
   let drafter: string | null = null;
   if (!config.draft) {
     log("speculative decoding off (--no-draft): plain autoregressive decoding");

@@ -87,7 +87,7 @@ describe("redrafter pull / models / --model NAME", () => {
     expect(typo.stderr).toBe("error: unknown model 'tiny-cta': not a file, and not in the catalog (tiny-cat, offline-cat; see 'redrafter models')\n");
   });
 
-  test("generate and serve take --model NAME; serve without --model serves the catalog's default", async () => {
+  test("generate and serve take --model NAME; serve without --model serves the catalog's default, under its aliases too", async () => {
     const g = await redrafter(["generate", "--model", "tiny-cat", "--prompt", "hi", "--max-tokens", "2", "--json", "--threads", "1"]);
     expect(g.stderr).toBe("");
     expect(g.code).toBe(0);
@@ -96,7 +96,8 @@ describe("redrafter pull / models / --model NAME", () => {
       const server = await startServer([...args, ...EXACT], { env });
       try {
         const models = await (await fetch(`${server.url}/v1/models`)).json();
-        expect(models.data.map((m: { id: string }) => m.id)).toEqual(["tiny-cat"]);
+        // the catalog's aliases are model ids too
+        expect(models.data.map((m: { id: string }) => m.id)).toEqual(["tiny-cat", "tiny"]);
       } finally {
         await server.stop();
       }
