@@ -78,7 +78,8 @@ function llamaServerConfigs(bin: string): [string, string[]][] {
   ];
 }
 
-const model = v.model ? resolve(v.model) : await resolveModel(null, log);
+// the race in docs/race.md is on Gemma 3 270M; --model takes a path or a catalog name
+const model = await resolveModel(v.model ?? "gemma-3-270m-q4_k_m", log);
 const prompts = spread(readPrompts(v.prompts!), int("limit", v.limit!)); // an even stride, as `redrafter bench`
 const shared: Shared = {
   model, threads: int("threads", v.threads!), ctxSize: int("ctx-size", v["ctx-size"]!),
