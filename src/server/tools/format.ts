@@ -18,17 +18,18 @@ export interface ToolFormat {
   /** Text that closes one call ("" when the call's JSON ends it). */
   close: string;
   /** A call may start the output without `open` (the marker is a control token, which renders as
-   *  no text): the character that starts it there, "{" or "[" (a list of calls). */
+   *  no text; small models, Qwen2.5-Coder 0.5B among them, leave the tags out): the character that
+   *  starts it there, "{" or "[" (a list of calls). Such a call must name a known function. */
   bare: "{" | "[" | null;
   /** The key of the arguments in a call object. */
   argsKey: "arguments" | "parameters";
 }
 
 const FORMATS: Record<ToolFormatName, Omit<ToolFormat, "native">> = {
-  hermes: { name: "hermes", open: "<tool_call>", close: "</tool_call>", bare: null, argsKey: "arguments" },
+  hermes: { name: "hermes", open: "<tool_call>", close: "</tool_call>", bare: "{", argsKey: "arguments" },
   llama3: { name: "llama3", open: "<|python_tag|>", close: "", bare: "{", argsKey: "parameters" },
   mistral: { name: "mistral", open: "[TOOL_CALLS]", close: "", bare: "[", argsKey: "arguments" },
-  fallback: { name: "fallback", open: "<tool_call>", close: "</tool_call>", bare: null, argsKey: "arguments" },
+  fallback: { name: "fallback", open: "<tool_call>", close: "</tool_call>", bare: "{", argsKey: "arguments" },
 };
 
 /** The format of a template's source (null: the server's ChatML fallback, which has no tools).

@@ -5,7 +5,8 @@
 //
 // A call is a JSON object with a string "name" and its arguments (tools/format.ts: the format's
 // key; a JSON-encoded string is decoded), after the format's opening marker, or where the
-// format allows, as the first thing in the output. Text that only looked like the start of a call
+// format allows, first in the output or right after a call (then its first key must be "name"
+// or "type" and the name one of the tools'). Text that only looked like the start of a call
 // (a marker followed by something else, an object without a name) goes out as content, late but
 // whole. Whitespace around calls is dropped; output without calls comes back as content exactly.
 import { randomBytes } from "node:crypto";
@@ -144,18 +145,21 @@ type State = "text" | "open" | "list" | "object" | "close";
 export interface ToolParserOptions {
   /** Keep every call (true) or the first only (parallel_tool_calls: false). */
   parallel: boolean;
+  /** The functions a call without the marker may name (all names when absent). */
+  names?: ReadonlySet<string>;
   newId?: () => string;
 }
 
 export class ToolCallParser {
   readonly #format: ToolFormat;
   readonly #parallel: boolean;
+  readonly #names: ReadonlySet<string> | null;
   readonly #newId: () => string;
   #events: ToolEvent[] = [];
   #pending = ""; // input not yet consumed
   #pos = 0;
   #state: State = "text";
-  #atStart = true; // no content and no call yet: a bare call may start here
+  #atStart = true; // only whitespace since the start or the last call: a bare call may start here
   #ws = ""; // trailing whitespace of the content, held: dropped if a call follows
   #afterCall = false; // whitespace right after a call is dropped too
   #raw = ""; // text of the current region since its start or last call: content if it fails
@@ -168,6 +172,7 @@ export class ToolCallParser {
   constructor(format: ToolFormat, opts: ToolParserOptions) {
     this.#format = format;
     this.#parallel = opts.parallel;
+    this.#names = opts.names ?? null;
     this.#newId = opts.newId ?? newCallId;
   }
 
@@ -324,6 +329,7 @@ export class ToolCallParser {
       return this.#toText();
     }
     if (obj.name !== null && !this.#committed) {
+      if (this.#bare && this.#names && !this.#names.has(obj.name)) return this.#rollback();
       this.#committed = true;
       this.#ws = ""; // the gap before a call is not content
       this.#atStart = false;
@@ -344,6 +350,7 @@ export class ToolCallParser {
     if (!this.#obj!.argsSeen) this.#emit({ kind: "arguments", index: this.#calls, text: "{}" });
     this.#calls++;
     this.#afterCall = true;
+    this.#atStart = true;
     this.#obj = null;
     this.#raw = "";
     this.#committed = false;

@@ -41,7 +41,8 @@ export function toolPlan(req: ToolRequestFields, template: string | null, limits
   const parallel = req.parallel_tool_calls ?? true;
   const prompt: ToolPrompt = { format, tools, offer: choice !== "none" };
   if (choice === "none") return { prompt, grammar: null, parser: null };
-  const parser = () => new ToolCallParser(format, { parallel });
+  const names = new Set(tools.map((t) => t.function.name));
+  const parser = () => new ToolCallParser(format, { parallel, names });
   if (choice === "auto") return { prompt, grammar: null, parser };
   if (req.response_format && req.response_format.type !== "text") {
     throw ApiError.invalid("response_format cannot be combined with a tool_choice that forces a call", "tool_choice");

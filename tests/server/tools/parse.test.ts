@@ -15,8 +15,10 @@ function ids() {
   return () => `call_${n++}`;
 }
 
+const NAMES = new Set(["get_weather", "a", "b", "f"]);
+
 function parse(format: ToolFormat, pieces: readonly string[], parallel = true): ToolEvent[] {
-  const p = new ToolCallParser(format, { parallel, newId: ids() });
+  const p = new ToolCallParser(format, { parallel, names: NAMES, newId: ids() });
   return [...pieces.flatMap((t) => p.push(t)), ...p.finish()];
 }
 
@@ -66,8 +68,20 @@ describe("tool-call parser", () => {
     expect(message(HERMES, text, false).tool_calls).toEqual([call("call_0", "a", '{"n": 1}')]);
   });
 
+  it("hermes: a call without the tags (Qwen2.5-Coder 0.5B writes them so) must name a tool", () => {
+    expect(message(HERMES, '\n{"name": "get_weather", "arguments": {"city": "Paris"}}')).toEqual({
+      content: null, tool_calls: [call("call_0", "get_weather", '{"city": "Paris"}')],
+    });
+    // and after a tagged one, as the same model goes on
+    expect(message(HERMES, '<tool_call>\n{"name": "a", "arguments": {}}\n</tool_call>\n{"name": "b", "arguments": {"k": 1}}\n{"name').tool_calls)
+      .toEqual([call("call_0", "a", "{}"), call("call_1", "b", '{"k": 1}')]);
+    for (const text of ['{"name": "Ann", "age": 3}', '{"age": 3, "name": "get_weather"}']) {
+      expect(message(HERMES, text)).toEqual({ content: text, tool_calls: [] });
+    }
+  });
+
   it("output without calls is content, exactly", () => {
-    for (const text of ["Hello, world!\n\n", "  <tool  call> <tool_cal", "a < b and {\"name\": 1}\n", "", " \n"]) {
+    for (const text of ["Hello, world!\n\n", "  <tool  call> <tool_cal", "a < b and {\"name\": 1}\n", "", " \n", "{}", "{\"x\": [1, 2]} tail"]) {
       for (const f of [HERMES, FALLBACK]) expect(message(f, text)).toEqual({ content: text, tool_calls: [] });
     }
   });
@@ -96,7 +110,7 @@ describe("tool-call parser", () => {
   });
 
   it("arguments stream as they are written", () => {
-    const p = new ToolCallParser(HERMES, { parallel: true, newId: ids() });
+    const p = new ToolCallParser(HERMES, { parallel: true, names: NAMES, newId: ids() });
     expect(p.push('<tool_call>\n{"name": "f", "arguments": {"a"')).toEqual([
       { kind: "call", index: 0, id: "call_0", name: "f" }, { kind: "arguments", index: 0, text: '{"a"' },
     ]);
