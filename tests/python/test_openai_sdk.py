@@ -1,5 +1,6 @@
 """test_openai_sdk.py - the official Python `openai` SDK against a real `redrafter serve` on a
-tiny random GGUF made by native/build/make-tiny-model: streamed and whole chat, usage, errors."""
+tiny random GGUF made by native/build/make-tiny-model: streamed and whole chat, usage, errors,
+tool calls through the SDK's pydantic helper (a forced call, the result fed back)."""
 import json
 import os
 import socket
@@ -10,7 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import openai
+import pydantic
 import pytest
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parents[2]
 BUN = ROOT / "node_modules" / ".bin" / "bun"
@@ -106,3 +109,30 @@ def test_errors_map_to_sdk_exceptions(client):
 
 def test_models_list(client):
     assert [m.id for m in client.models.list()] == ["tiny-model"]
+
+
+class GetWeather(pydantic.BaseModel):
+    """Current weather in a city."""
+
+    city: str = pydantic.Field(max_length=6)  # bounded: a random model may never close a string
+    unit: Literal["celsius", "fahrenheit"]
+
+
+def test_tool_call_parsed_by_the_pydantic_helper(client):
+    tool = openai.pydantic_function_tool(GetWeather)
+    choice = {"type": "function", "function": {"name": "GetWeather"}}
+    r = client.chat.completions.parse(model="tiny-model", messages=MESSAGES, tools=[tool], tool_choice=choice,
+                                      temperature=0, max_tokens=200)
+    ch = r.choices[0]
+    assert ch.finish_reason == "tool_calls"
+    call = ch.message.tool_calls[0]
+    assert call.id.startswith("call_") and call.function.name == "GetWeather"
+    args = call.function.parsed_arguments  # validated by pydantic against the model
+    assert isinstance(args, GetWeather) and len(args.city) <= 6
+
+    # the result fed back: the history renders and the model answers
+    r2 = client.chat.completions.create(
+        model="tiny-model", tools=[tool], tool_choice="none", max_tokens=4, extra_body={"ignore_eos": True},
+        messages=[*MESSAGES, ch.message.model_dump(exclude_none=True, exclude={"parsed"}),
+                  {"role": "tool", "tool_call_id": call.id, "content": "21 C, sunny"}])
+    assert r2.choices[0].finish_reason == "length" and r2.choices[0].message.tool_calls is None
