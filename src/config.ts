@@ -165,6 +165,8 @@ const TABLE = {
   limit: S({ schema: orNull(intIn(1)), default: null, meta: "K", help: "use K prompts: the first (generate), evenly spread over the files (bench, distill); default all" }),
   chat: S({ schema: bool, default: false, boolean: true, help: "render each prompt as a user message with the model's chat template" }),
   raw: S({ schema: bool, default: false, boolean: true, help: "feed prompts as plain text, without the chat template" }),
+  roofline: S({ schema: bool, default: true, boolean: true,
+    help: "measure the cost of verifying 1..16 nodes and report the best speedup any drafter could reach (S*) and the share of it this run got" }),
   maxTokens: S({ schema: intIn(1), default: 128, meta: "N", help: "tokens to generate per prompt" }),
   temperature: S({ schema: numberIn(0), default: 0, meta: "T", help: "0 = greedy" }),
   topP: S({ schema: numberIn(0, 1), default: 1, meta: "P", help: "nucleus sampling (1 = off)" }),
@@ -220,7 +222,7 @@ export const COMMANDS = {
     "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "logRequests", "logPrompts", "verbose",
   ],
   generate: [...ENGINE, "prompt", "prompts", "limit", "chat", "maxTokens", "temperature", "topP", "topK", "seed", "json", "verbose"],
-  bench: [...ENGINE, "prompts", "limit", "maxTokens", "temperature", "benchSeed", "raw", "json", "verbose"],
+  bench: [...ENGINE, "prompts", "limit", "maxTokens", "temperature", "benchSeed", "raw", "roofline", "json", "verbose"],
   distill: [
     "target", "prompts", "out", "limit", "holdout", "maxNewTokens", "parallel", "teacherTopK", "trainBeamLength",
     "trainDraftVocab", "nProj", "nLayers", "trainWeights", "epochs", "batch", "lr", "initSeed", "resume", "teacherMaxS",

@@ -6,7 +6,10 @@ import { COMMANDS, settingsOf } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
 import { StepTotals } from "../engine/stats.ts";
 import { defaultSampler, type SamplerParams } from "../engine/types.ts";
+import { Model } from "../ffi/model.ts";
 import { setNativeLogQuiet } from "../ffi/symbols.ts";
+import { modelParams, sessionShape } from "../engine/options.ts";
+import { costAt, measureRoofline, type Roofline } from "../engine/roofline.ts";
 import { localEngine, UsageError } from "./args.ts";
 import { runOne, type GenerateRecord } from "./generate.ts";
 import { promptTokens, readPrompts, spread } from "./prompts.ts";
@@ -26,6 +29,21 @@ interface Totals {
 const zero = (): Totals => ({ steps: new StepTotals(), genMs: 0 });
 
 const rate = (t: Totals) => (t.genMs > 0 ? (t.steps.tokens * 1000) / t.genMs : 0);
+
+/** S* and where this run stands: the speedup its acceptance would give with free drafting, and
+ *  the shares of S* that both and the measured speedup reach (roofline.ts). */
+function rooflineSummary(r: Roofline, tau: number | null, nodes: number | null, speedup: number | null) {
+  const free = tau !== null && nodes !== null ? (tau * r.curveMs[0]!) / costAt(r.curveMs, nodes) : null;
+  return {
+    verify_ms: r.curveMs.map((x) => Math.round(x * 1000) / 1000), // [n - 1]: n nodes, every head paid
+    best_speedup: r.bestSpeedup,
+    best_nodes: r.bestNodes,
+    mean_tree_nodes: nodes,
+    speedup_if_drafting_were_free: free,
+    share_of_best_free: free !== null ? free / r.bestSpeedup : null,
+    share_of_best_measured: speedup !== null ? speedup / r.bestSpeedup : null,
+  };
+}
 
 export async function runBench(argv: string[]): Promise<void> {
   const { values: v, help } = settings.load(argv);
@@ -77,6 +95,16 @@ export async function runBench(argv: string[]): Promise<void> {
     process.off("SIGINT", onSigint);
     await engine.close();
   }
+  // after the prompts, with the engine's sessions closed: its own session on its own mapping
+  let roof: Roofline | null = null;
+  if (v.roofline) {
+    const m = Model.load(opts.model, modelParams(opts));
+    try {
+      roof = measureRoofline(m, { ...sessionShape(opts), nThreads: engine.threads });
+    } finally {
+      m.close();
+    }
+  }
   const [a, s] = [ar.steps, spec.steps];
   const specMs = s.draftMs + s.verifyMs + s.otherMs;
   const summary = {
@@ -103,6 +131,8 @@ export async function runBench(argv: string[]): Promise<void> {
     verify_ms_per_call_ar: a.targetCalls > 0 ? a.verifyMs / a.targetCalls : null,
     verify_ms_per_call_spec: s.targetCalls > 0 ? s.verifyMs / s.targetCalls : null,
     greedy_outputs_identical: compared > 0 ? same / compared : null,
+    roofline: roof && rooflineSummary(roof, s.tau, s.targetCalls > 0 ? s.treeNodes / s.targetCalls : null,
+      s.tokens > 0 && rate(ar) > 0 ? rate(spec) / rate(ar) : null),
   };
   const json = JSON.stringify(summary, null, v.json ? 0 : 2);
   process.stdout.write(json + "\n");
