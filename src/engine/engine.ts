@@ -10,6 +10,7 @@ import type { SessionParams, StepOutput } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { sessionThreads } from "./calibrate.ts";
 import { EngineError, QueueFullError } from "./errors.ts";
+import { Embeddings } from "./embeddings.ts";
 import { Generation } from "./generation.ts";
 import { IdleTrimmer, tuneAllocator } from "./memory.ts";
 import { modelInfo, modelParams, sessionShape, type EngineOptions } from "./options.ts";
@@ -39,6 +40,7 @@ export class Engine {
   #nextGen = 1;
   #draining = false; // drain() was called: no new work, running generations go on
   #closing: Promise<void> | null = null;
+  #embeddings: Embeddings | null = null;
   readonly #trimmer = new IdleTrimmer(() => !this.#closing && this.#queue.length === 0 && this.#slots.every((s) => !s.job));
   readonly #stats = { requests: 0, requestsRejected: 0, requestsCompleted: 0, requestsCancelled: 0, requestsFailed: 0, promptTokens: 0, prefillMs: 0 };
 
@@ -159,6 +161,14 @@ export class Engine {
     return this.#params.nThreads!;
   }
 
+  /** Embeddings of the served model (embeddings.ts): an rd_embedder of the slots' context size
+   *  and threads, in a worker of its own started on first use. */
+  get embeddings(): Embeddings {
+    if (this.#draining) throw new EngineError("shutting_down", "the engine is shutting down");
+    this.#embeddings ??= new Embeddings(this.#model.ptr, { nCtx: this.info.nCtx, nThreads: this.threads }, this.#queueSize);
+    return this.#embeddings;
+  }
+
   /** Generations that can be running or waiting at once (slots + queue): a request needing more
    *  can never be served. */
   get capacity(): number {
@@ -209,6 +219,7 @@ export class Engine {
       }),
     );
     this.#slots.length = 0;
+    clean.push((await this.#embeddings?.close()) ?? true);
     if (clean.every(Boolean)) {
       this.#drafter?.close();
       this.#model.close();

@@ -13,8 +13,7 @@ import { Engine } from "../../src/engine/engine.ts";
 import { defaultSampler } from "../../src/engine/types.ts";
 import { Drafter } from "../../src/ffi/drafter.ts";
 import { Model } from "../../src/ffi/model.ts";
-import { fetchDefaultModel } from "../../src/models/fetch.ts";
-import { shippedDrafterFor } from "../../src/models/resolve.ts";
+import { resolveModel, shippedDrafterFor } from "../../src/models/resolve.ts";
 import { readPrompts } from "../../src/cli/prompts.ts";
 
 const PROMPTS = 12;
@@ -25,7 +24,7 @@ let tmp: string;
 let drafterKind = "";
 
 beforeAll(async () => {
-  const model = await fetchDefaultModel(undefined, () => {});
+  const model = await resolveModel("gemma-3-270m-q4_k_m", () => {});
   tmp = mkdtempSync(join(tmpdir(), "rd-gemma-"));
   let drafter = shippedDrafterFor(model);
   drafterKind = drafter ? "shipped" : "random";
