@@ -4,13 +4,13 @@
 // 262144 x 640 against ~100M weights in the 18 blocks), and the walk visits ~tau of the tree's
 // N nodes. The session then takes every logit from here, plain steps included.
 //
-// A Q8_0 or Q6_K layer runs on our own kernel (head_kernel.h) where it has SIMD code for this CPU:
-// one pass over the weights for all the columns of a call, and bit-identical logits whatever the
-// column count, so a plain step and a tree's node see the same bits; they equal llama.cpp's to
-// float rounding. Other types run llama.cpp's own ggml op on the same tensor (mapped from the
-// GGUF) on a CPU backend: llama.cpp's bits, but ggml's matmul changes kernels with the column
-// count (F32: 2+ columns differ; 2..7 columns of Gemma's head cost up to 3x one). The session
-// checks either per model before any use (session_head.cpp, head_check).
+// A Q8_0, Q6_K or F16 layer runs on our own kernel (head_kernel.h) where it has SIMD code for
+// this CPU: one pass over the weights for all the columns of a call, and bit-identical logits
+// whatever the column count, so a plain step and a tree's node see the same bits; they equal
+// llama.cpp's to float rounding. Other types run llama.cpp's own ggml op on the same tensor
+// (mapped from the GGUF) on a CPU backend: llama.cpp's bits, but ggml's matmul changes kernels
+// with the column count (F32: 2+ columns differ; 2..7 columns of Gemma's head cost up to 3x
+// one). The session checks either per model before any use (session_head.cpp, head_check).
 #pragma once
 
 #include "head_kernel.h"
@@ -28,8 +28,8 @@ static_assert(RD_HEAD_MAX_COLS <= RD_HK_MAX_COLS, "the kernel takes every wave")
 struct rd_head {
     const gguf_matrix *  w = nullptr;      // rd_model::head_w
     int32_t              n_vocab = 0, n_embd = 0;
-    // our kernel (Q8_0, Q6_K): the model's prepared matrix, the threads, buffers
-    const rd_hk_matrix * q8 = nullptr;     // rd_model::head_q8 (of either type); null: ggml's op
+    // our kernel (Q8_0, Q6_K, F16): the model's prepared matrix, the threads, buffers
+    const rd_hk_matrix * q8 = nullptr;     // rd_model::head_q8 (of any of them); null: ggml's op
     rd_hk_isa            isa = rd_hk_isa::scalar;
     std::unique_ptr<rd_pool> pool;
     rd_hk_scratch        scratch;

@@ -1,7 +1,7 @@
 // head_kernel.cpp - the output-layer kernel (head_kernel.h): preparing the matrix, choosing the
 // instruction set, splitting the rows over threads, and for Q8_0 the activations and the scalar
-// reference. Q6_K's are in head_kernel_q6k.cpp; the SIMD kernels in head_kernel_x86*.cpp and
-// head_kernel_arm.cpp.
+// reference. Q6_K's and F16's are in head_kernel_q6k.cpp and head_kernel_f16.cpp; the SIMD
+// kernels in head_kernel_x86*.cpp and head_kernel_arm.cpp.
 #include "head_kernel_impl.h"
 #include "thread_pool.h"
 
@@ -20,16 +20,27 @@ static inline float fp16(const uint8_t * p) {
     return ggml_fp16_to_fp32(h);
 }
 
+// Values per block and the block's bytes, for the types the kernel takes (0, 0 for others).
+static void block_shape(ggml_type type, int32_t * qk, size_t * bytes) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: *qk = QK, *bytes = BLOCK_BYTES; return;
+    case GGML_TYPE_Q6_K: *qk = 256, *bytes = RD_HK_Q6K_BYTES; return;
+    case GGML_TYPE_F16: *qk = 16, *bytes = 32; return;
+    default: *qk = 0, *bytes = 0; return;
+    }
+}
+
 bool rd_hk_prepare(rd_hk_matrix & w, ggml_type type, const void * data, int32_t V, int32_t d) {
-    if (type != GGML_TYPE_Q8_0 && type != GGML_TYPE_Q6_K) return false;
-    const int32_t qk = type == GGML_TYPE_Q8_0 ? QK : 256;
-    if (V < 1 || d < qk || d % qk != 0) return false;
+    int32_t qk;
+    size_t bytes;
+    block_shape(type, &qk, &bytes);
+    if (qk == 0 || V < 1 || d < qk || d % qk != 0) return false;
     w.type = type;
     w.q = static_cast<const uint8_t *>(data);
     w.V = V;
     w.d = d;
     w.nb = d / qk;
-    w.row_bytes = (size_t) w.nb * (type == GGML_TYPE_Q8_0 ? BLOCK_BYTES : RD_HK_Q6K_BYTES);
+    w.row_bytes = (size_t) w.nb * bytes;
     w.scales.clear();
     if (type != GGML_TYPE_Q8_0) return true;
     const int32_t G = V / RD_HK_GROUP;
@@ -104,7 +115,10 @@ bool rd_hk_isa_supported(rd_hk_isa isa) {
 }
 
 bool rd_hk_type_supported(ggml_type type, rd_hk_isa isa) {
-    if (type != GGML_TYPE_Q8_0 && type != GGML_TYPE_Q6_K) return false;
+    int32_t qk;
+    size_t bytes;
+    block_shape(type, &qk, &bytes);
+    if (qk == 0) return false;
     return isa == rd_hk_isa::scalar || rd_hk_x86_kernel(type, isa, 1) || rd_hk_arm_kernel(type, isa, 1);
 }
 
@@ -152,28 +166,37 @@ static void run_part(void * arg, int32_t i, int32_t n) {
 void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y, rd_hk_scratch & s,
                   rd_pool * pool, rd_hk_isa isa) {
     const size_t d = (size_t) w.d, nb = (size_t) w.nb;
-    s.qx.resize((size_t) K * d);
-    s.dx.resize((size_t) K * nb);
     rd_hk_groups_fn groups = rd_hk_x86_kernel(w.type, isa, K);
     if (!groups) groups = rd_hk_arm_kernel(w.type, isa, K);
-    rd_hk_job job = {&w, K, s.qx.data(), s.dx.data(), nullptr, nullptr, y};
+    rd_hk_job job = {&w, K, nullptr, nullptr, nullptr, nullptr, nullptr, y};
     part_args args = {&job, groups, rd_hk_rows_q8_0};
-    if (w.type == GGML_TYPE_Q6_K) {
-        s.corr.resize((size_t) K * nb * 16);
-        for (size_t c = 0; c < (size_t) K; c++)
-            rd_hk_quantize_q8_k(x + c * d, w.d, &s.qx[c * d], &s.dx[c * nb], &s.corr[c * nb * 16]);
-        job.corr = s.corr.data();
-        args.rows = rd_hk_rows_q6_k;
+    if (w.type == GGML_TYPE_F16) {
+        s.xh.resize((size_t) K * d);
+        for (size_t i = 0; i < (size_t) K * d; i++) s.xh[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(x[i]));
+        job.xh = s.xh.data();
+        args.rows = rd_hk_rows_f16;
     } else {
-        const bool x86 = isa == rd_hk_isa::avx2 || isa == rd_hk_isa::avx2_vnni || isa == rd_hk_isa::avx512_vnni;
-        if (x86) s.pat.resize((size_t) K * nb * RD_HK_PAT);
-        for (size_t c = 0; c < (size_t) K; c++)
-            for (size_t b = 0; b < nb; b++) {
-                int8_t * q = &s.qx[c * d + b * QK];
-                quantize_block(x + c * d + b * QK, q, &s.dx[c * nb + b]);
-                if (x86) block_pattern(q, &s.pat[(c * nb + b) * RD_HK_PAT]);
-            }
-        job.pat = x86 ? s.pat.data() : nullptr;
+        s.qx.resize((size_t) K * d);
+        s.dx.resize((size_t) K * nb);
+        job.qx = s.qx.data();
+        job.dx = s.dx.data();
+        if (w.type == GGML_TYPE_Q6_K) {
+            s.corr.resize((size_t) K * nb * 16);
+            for (size_t c = 0; c < (size_t) K; c++)
+                rd_hk_quantize_q8_k(x + c * d, w.d, &s.qx[c * d], &s.dx[c * nb], &s.corr[c * nb * 16]);
+            job.corr = s.corr.data();
+            args.rows = rd_hk_rows_q6_k;
+        } else {
+            const bool x86 = isa == rd_hk_isa::avx2 || isa == rd_hk_isa::avx2_vnni || isa == rd_hk_isa::avx512_vnni;
+            if (x86) s.pat.resize((size_t) K * nb * RD_HK_PAT);
+            for (size_t c = 0; c < (size_t) K; c++)
+                for (size_t b = 0; b < nb; b++) {
+                    int8_t * q = &s.qx[c * d + b * QK];
+                    quantize_block(x + c * d + b * QK, q, &s.dx[c * nb + b]);
+                    if (x86) block_pattern(q, &s.pat[(c * nb + b) * RD_HK_PAT]);
+                }
+            job.pat = x86 ? s.pat.data() : nullptr;
+        }
     }
     if (pool) pool->run(run_part, &args);
     else run_part(&args, 0, 1);

@@ -1,7 +1,8 @@
-// head_kernel_arm.cpp - the head kernel's AArch64 paths for Q8_0 and Q6_K: NEON with the
+// head_kernel_arm.cpp - the head kernel's AArch64 paths for Q8_0, Q6_K and F16: NEON with the
 // dot-product extension (sdot, ARMv8.2; checked at run time) or plain NEON (smull + sadalp). One
 // row at a time: each block's products of a column reduce to isum in registers, and the float
-// steps are the scalar reference's (head_kernel.h), so the bits equal it.
+// steps are the scalar reference's (head_kernel.h), so the bits equal it. F16 needs no dot
+// product: its 16 lane sums are 4 registers, both paths share it.
 #include "head_kernel_impl.h"
 
 #if defined(__aarch64__)
@@ -125,6 +126,38 @@ void groups_sdot(const rd_hk_job & j, int32_t g0, int32_t g1) {
     rows_body<K, dot_sdot>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
 }
 
+// F16: columns c0..c0+CB-1 of row r, the 16 lane sums in a[c][q] (lanes 4q..4q+3), then
+// head_kernel.h's tree.
+template <int CB>
+inline void f16_block(const rd_hk_job & j, int32_t r, int32_t c0) {
+    const rd_hk_matrix & w = *j.w;
+    const size_t d = (size_t) w.d;
+    const float16_t * row = reinterpret_cast<const float16_t *>(w.q + (size_t) r * w.row_bytes);
+    float32x4_t a[CB][4];
+    for (int c = 0; c < CB; c++)
+        for (int q = 0; q < 4; q++) a[c][q] = vdupq_n_f32(0.0f);
+    for (size_t k = 0; k < d; k += 16) {
+        float32x4_t wv[4];
+        for (int q = 0; q < 4; q++) wv[q] = vcvt_f32_f16(vld1_f16(row + k + 4 * q));
+        for (int c = 0; c < CB; c++) {
+            const float * x = j.xh + (size_t) (c0 + c) * d + k;
+            for (int q = 0; q < 4; q++) a[c][q] = vfmaq_f32(a[c][q], wv[q], vld1q_f32(x + 4 * q));
+        }
+    }
+    for (int c = 0; c < CB; c++) {
+        const float32x4_t s4 = vaddq_f32(vaddq_f32(a[c][0], a[c][2]), vaddq_f32(a[c][1], a[c][3]));
+        j.y[(size_t) (c0 + c) * w.V + (size_t) r] = vpadds_f32(vadd_f32(vget_low_f32(s4), vget_high_f32(s4)));
+    }
+}
+
+template <int K>
+void groups_f16(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    for (int32_t r = g0 * RD_HK_GROUP; r < g1 * RD_HK_GROUP; r++) {
+        for (int c0 = 0; c0 + 4 <= K; c0 += 4) f16_block<4>(j, r, c0);
+        if constexpr (K % 4 > 0) f16_block<K % 4>(j, r, K - K % 4);
+    }
+}
+
 template <int K>
 void groups_neon_q6k(const rd_hk_job & j, int32_t g0, int32_t g1) {
     rows_q6k_body<K, dot_neon>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
@@ -140,6 +173,7 @@ template <int... I> table make_neon(std::integer_sequence<int, I...>) { return {
 template <int... I> table make_sdot(std::integer_sequence<int, I...>) { return {{&groups_sdot<I + 1>...}}; }
 template <int... I> table make_neon_q6k(std::integer_sequence<int, I...>) { return {{&groups_neon_q6k<I + 1>...}}; }
 template <int... I> table make_sdot_q6k(std::integer_sequence<int, I...>) { return {{&groups_sdot_q6k<I + 1>...}}; }
+template <int... I> table make_f16(std::integer_sequence<int, I...>) { return {{&groups_f16<I + 1>...}}; }
 
 } // namespace
 
@@ -160,10 +194,12 @@ rd_hk_groups_fn rd_hk_arm_kernel(ggml_type type, rd_hk_isa isa, int32_t K) {
     static const table td = make_sdot(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table tn6 = make_neon_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table td6 = make_sdot_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table tf = make_f16(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     if (K < 1 || K > RD_HK_MAX_COLS || !rd_hk_arm_supported(isa)) return nullptr;
     const bool dot = isa == rd_hk_isa::neon_dot;
     if (type == GGML_TYPE_Q8_0) return (dot ? td : tn)[(size_t) K - 1];
     if (type == GGML_TYPE_Q6_K) return (dot ? td6 : tn6)[(size_t) K - 1];
+    if (type == GGML_TYPE_F16) return tf[(size_t) K - 1];
     return nullptr;
 }
 

@@ -1,5 +1,5 @@
-// head_kernel_impl.h - what head_kernel.cpp (activations, dispatch, scalar references) shares with
-// the SIMD kernels of head_kernel_x86*.cpp and head_kernel_arm.cpp. See head_kernel.h for the
+// head_kernel_impl.h - what head_kernel*.cpp (activations, dispatch, scalar references) share
+// with the SIMD kernels of head_kernel_x86*.cpp and head_kernel_arm.cpp. See head_kernel.h for the
 // arithmetic every kernel must reproduce.
 #pragma once
 
@@ -27,12 +27,14 @@ struct rd_hk_job {
     const float *   dx;   // [K][nb]
     const uint8_t * pat;  // Q8_0: [K][nb][RD_HK_PAT] (x86 kernels only)
     const int32_t * corr; // Q6_K: [K][nb][16]
+    const float *   xh;   // F16: [K][d]
     float *         y;    // [K][V]
 };
 
 // Rows r0..r1-1, any r: the references every SIMD kernel must equal bit for bit.
 void rd_hk_rows_q8_0(const rd_hk_job & j, int32_t r0, int32_t r1);
 void rd_hk_rows_q6_k(const rd_hk_job & j, int32_t r0, int32_t r1);
+void rd_hk_rows_f16(const rd_hk_job & j, int32_t r0, int32_t r1);
 
 // Q8_K activations of one column (d values, d a multiple of 256): qx, dx, corr as in rd_hk_job.
 void rd_hk_quantize_q8_k(const float * x, int32_t d, int8_t * qx, float * dx, int32_t * corr);
@@ -43,6 +45,7 @@ using rd_hk_groups_fn = void (*)(const rd_hk_job & j, int32_t g0, int32_t g1);
 // The kernel of isa for K columns of type, or null when this build or CPU has none.
 rd_hk_groups_fn rd_hk_x86_kernel(ggml_type type, rd_hk_isa isa, int32_t K);
 rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa isa, int32_t K); // head_kernel_x86_q6k.cpp
+rd_hk_groups_fn rd_hk_x86_f16(rd_hk_isa isa, int32_t K);  // head_kernel_x86_f16.cpp
 rd_hk_groups_fn rd_hk_arm_kernel(ggml_type type, rd_hk_isa isa, int32_t K);
 bool rd_hk_x86_supported(rd_hk_isa isa);
 bool rd_hk_arm_supported(rd_hk_isa isa);

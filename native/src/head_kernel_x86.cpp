@@ -167,6 +167,7 @@ bool rd_hk_x86_supported(rd_hk_isa isa) {
 
 rd_hk_groups_fn rd_hk_x86_kernel(ggml_type type, rd_hk_isa isa, int32_t K) {
     if (type == GGML_TYPE_Q6_K) return rd_hk_x86_q6_k(isa, K);
+    if (type == GGML_TYPE_F16) return rd_hk_x86_f16(isa, K);
     if (type != GGML_TYPE_Q8_0) return nullptr;
     static const table t512 = make_avx512(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table tvnni = make_avxvnni(std::make_integer_sequence<int, RD_HK_MAX_COLS>());

@@ -1,26 +1,27 @@
 // test_head_kernel.cpp - the output-layer kernel (native/src/head_kernel.h) against references,
-// printing the largest differences, for each type it takes: on random Q8_0 and Q6_K matrices (V
-// not a multiple of 16, so the scalar tail runs too; quants over their whole range, Q8_0's -128
-// and every Q6_K sub-block scale byte included), on the tiny models' Q8_0 and Q6_K output layers
-// (ggml's own quantizer wrote them), and through a session on the Q6_K model.
+// printing the largest differences, for each type it takes: on random Q8_0, Q6_K and F16 matrices
+// (V not a multiple of 16, so the scalar tail runs too; quants over their whole range, Q8_0's
+// -128 and every Q6_K sub-block scale byte included), on the tiny models' Q8_0, Q6_K and F16
+// output layers (ggml's own quantizer wrote them), and through sessions on the Q6_K and F16 models.
 //
 // Tolerances (r = a row, c = a column, S = sum over k of |W[r][k] x[c][k]| in double):
-//   vs a double-precision sum of the same integer block sums and scales: <= (nb + e) 2^-23 S'
-//     (S' = the sum of the blocks' |dw dx isum|; the float steps are nb fused multiply-adds, and
-//     for Q6_K (e = 2) also the rounded dw * dx and (float) isum, which may pass 2^24);
-//   vs the exact product with unquantized activations: <= the activation rounding bound
-//     sum_k |W[r][k]| (|dx| / 2 + |x[c][k]| 2^-10);
+//   vs a double-precision sum with the same converted activations: <= n 2^-23 S' (S' = the sum of
+//     the float path's |terms|: the blocks' |dw dx isum|, F16's |w xh|; n its roundings: nb fused
+//     multiply-adds, for Q6_K 2 more per block (the rounded dw * dx and (float) isum, which may
+//     pass 2^24), for F16 d / 16 per lane and the tree's 4);
+//   vs the exact product with unconverted activations: <= the activation rounding bound
+//     sum_k |W[r][k]| (|dx| / 2 + |x[c][k]| 2^-10) (dx = 0 for F16);
 //   vs llama.cpp's own ggml matmul on the CPU backend (what llama.cpp runs for the output layer):
 //     <= 1e-4 * S (both quantize the activations the same way; only the order of the sums differs).
 // Exact, each with memcmp:
 //   Q6_K's activations == ggml's quantize_row_q8_K_ref, which is what the x86 CPU backend pairs
-//     with Q6_K;
+//     with Q6_K; F16's == ggml_fp32_to_fp16 (round half to even, as the backend's F16C);
 //   every SIMD path this CPU runs == the scalar reference (head_kernel.h, "Batch invariance":
 //     integer sums are exact, the float steps are the same operations in the same order);
 //   column c of a K-column call == the 1-column call of that column, for K = 1..16;
 //   1, 2, 3 and 4 threads give the same bits (each row is computed by one thread, in one way).
-// Session: a model whose output layer is Q6_K gets this kernel as its LM head, which passes the
-// session's check (llama.cpp's logits within 1e-3 of the largest, 16 columns per call).
+// Session: a model whose output layer is Q6_K or F16 gets this kernel as its LM head, which passes
+// the session's check (llama.cpp's logits within 1e-3 of the largest, 16 columns per call).
 #include "harness.h"
 #include "gguf_matrix.h"
 #include "head_kernel.h"
@@ -57,7 +58,7 @@ struct matrix {
     ggml_type type = GGML_TYPE_Q8_0;
     std::vector<uint8_t> bytes;
     int32_t V = 0, d = 0;
-    int32_t qk() const { return (int32_t) ggml_blck_size(type); } // values per block
+    int32_t qk() const { return type == GGML_TYPE_F16 ? 16 : (int32_t) ggml_blck_size(type); } // the kernel's block
     int32_t nb() const { return d / qk(); }
 };
 
@@ -71,14 +72,19 @@ static float get_fp16(const uint8_t * p) {
     return ggml_fp16_to_fp32(h);
 }
 
-// Random bytes throughout, then a scale per block of a plausible size (Q6_K: either sign).
+// Quantized types: random bytes throughout, then a scale per block of a plausible size (Q6_K:
+// either sign). F16: normal values of an output layer's size.
 static matrix random_matrix(ggml_type type, int32_t V, int32_t d) {
     matrix m;
     m.type = type;
     m.V = V;
     m.d = d;
     const size_t bs = ggml_type_size(type);
-    m.bytes.resize((size_t) V * (size_t) m.nb() * bs);
+    m.bytes.resize((size_t) V * ggml_row_size(type, d));
+    if (type == GGML_TYPE_F16) {
+        for (size_t i = 0; i < m.bytes.size(); i += 2) put_fp16(&m.bytes[i], 0.05f * normal());
+        return m;
+    }
     for (uint8_t & b : m.bytes) b = (uint8_t) (next_u32() >> 24);
     for (size_t i = 0; i < m.bytes.size(); i += bs) {
         if (type == GGML_TYPE_Q8_0) put_fp16(&m.bytes[i], 0.001f + 0.05f * uniform());
@@ -126,6 +132,7 @@ static std::vector<float> random_x(int32_t K, int32_t d, int32_t zero_len) {
 // The activations as the kernel must quantize them, per block: dx and qx.
 //   Q8_0: the kernel's own rounding (ggml's x86 quantize_row_q8_0, head_kernel.h), recomputed;
 //   Q6_K: ggml's quantize_row_q8_K_ref itself.
+// F16's are ggml_fp32_to_fp16 of each value (check_matrix).
 static void quantize_ref(ggml_type type, const float * v, int32_t d, std::vector<int8_t> & q, std::vector<float> & dx) {
     q.resize((size_t) d);
     if (type == GGML_TYPE_Q8_0) {
@@ -194,19 +201,35 @@ static void check_matrix(const char * name, const matrix & m) {
     // product with the unquantized ones (activation rounding on top)
     double worst_same = 0, worst_true = 0, worst_ggml = 0, max_same = 0, max_true = 0, max_ggml = 0;
     const std::vector<float> yg = ggml_logits(m, x.data(), K);
-    const double extra = m.type == GGML_TYPE_Q6_K ? 2 : 0;
+    // roundings on the float path: nb fused steps (Q6_K: 2 more per block); F16: d / 16 steps
+    // per lane and the tree's 4 levels
+    const bool f16 = m.type == GGML_TYPE_F16;
+    const double steps = f16 ? d / 16 + 4 : m.type == GGML_TYPE_Q6_K ? nb + 2 : nb;
     std::vector<int8_t> q;
-    std::vector<float> dx;
+    std::vector<float> dx, xh((size_t) d);
     std::vector<int32_t> iw((size_t) qk);
     int32_t act_differ = 0;
     for (int32_t c = 0; c < K; c++) {
         const float * xc = &x[(size_t) c * d];
-        quantize_ref(m.type, xc, d, q, dx);
-        act_differ += memcmp(q.data(), &s.qx[(size_t) c * d], (size_t) d) != 0 ||
-                      memcmp(dx.data(), &s.dx[(size_t) c * nb], (size_t) nb * sizeof(float)) != 0;
+        if (f16) {
+            for (int32_t k = 0; k < d; k++) xh[(size_t) k] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(xc[k]));
+            act_differ += memcmp(xh.data(), &s.xh[(size_t) c * d], (size_t) d * sizeof(float)) != 0;
+        } else {
+            quantize_ref(m.type, xc, d, q, dx);
+            act_differ += memcmp(q.data(), &s.qx[(size_t) c * d], (size_t) d) != 0 ||
+                          memcmp(dx.data(), &s.dx[(size_t) c * nb], (size_t) nb * sizeof(float)) != 0;
+        }
         for (int32_t r = 0; r < V; r++) {
             double same = 0, same_abs = 0, exact = 0, abs_sum = 0, bound = 0;
-            for (int32_t b = 0; b < nb; b++) {
+            for (int32_t k = 0; f16 && k < d; k++) {
+                const double wk = get_fp16(&m.bytes[((size_t) r * d + k) * 2]), xk = xc[k];
+                same += wk * xh[(size_t) k];
+                same_abs += std::fabs(wk * xh[(size_t) k]);
+                exact += wk * xk;
+                abs_sum += std::fabs(wk * xk);
+                bound += std::fabs(wk * xk) * std::ldexp(1.0, -10);
+            }
+            for (int32_t b = 0; !f16 && b < nb; b++) {
                 const double dw = block_weights(m, r, b, iw.data());
                 int64_t isum = 0;
                 for (int32_t k = 0; k < qk; k++) isum += (int64_t) iw[(size_t) k] * q[(size_t) (qk * b + k)];
@@ -223,7 +246,7 @@ static void check_matrix(const char * name, const matrix & m) {
             const double got = y[(size_t) c * V + r];
             max_same = std::fmax(max_same, std::fabs(got - same));
             max_true = std::fmax(max_true, std::fabs(got - exact));
-            worst_same = std::fmax(worst_same, std::fabs(got - same) / ((nb + extra) * std::ldexp(1.0, -23) * same_abs + 1e-30));
+            worst_same = std::fmax(worst_same, std::fabs(got - same) / (steps * std::ldexp(1.0, -23) * same_abs + 1e-30));
             worst_true = std::fmax(worst_true, std::fabs(got - exact) / (bound + 1e-30));
             if (!yg.empty()) {
                 const double dg = std::fabs(got - yg[(size_t) c * V + r]);
@@ -232,10 +255,10 @@ static void check_matrix(const char * name, const matrix & m) {
             }
         }
     }
-    printf("%s %s (V %d, d %d, K %d): max |diff| vs double on the same quantized x %.3g (%.2f of its bound), "
+    printf("%s %s (V %d, d %d, K %d): max |diff| vs double on the same converted x %.3g (%.2f of its bound), "
            "vs exact %.3g (%.2f of the rounding bound), vs llama.cpp's ggml %.3g (%.2f of 1e-4 S)\n",
            name, tn, V, d, K, max_same, worst_same, max_true, worst_true, max_ggml, worst_ggml);
-    CHECK(act_differ == 0, "%s %s: %d columns quantized unlike the reference (ggml's for Q6_K)", name, tn, act_differ);
+    CHECK(act_differ == 0, "%s %s: %d columns quantized unlike the reference (ggml's for Q6_K, F16)", name, tn, act_differ);
     CHECK(worst_same <= 1.0, "%s %s: the float steps stay within their roundings", name, tn);
     CHECK(worst_true <= 1.0, "%s %s: within the activation rounding bound", name, tn);
     CHECK(!yg.empty() && worst_ggml <= 1.0, "%s %s: within 1e-4 S of llama.cpp's ggml matmul", name, tn);
@@ -272,21 +295,22 @@ static void check_matrix(const char * name, const matrix & m) {
 #endif
 }
 
-// Non-finite activations give NaN logits for their column only; what the kernel refuses.
+// Non-finite activations give non-finite logits for their column only (NaN for the quantized
+// types, whose block scale becomes NaN); what the kernel refuses.
 static void check_nan(ggml_type type) {
-    const int32_t qk = (int32_t) ggml_blck_size(type), d = 2 * qk;
+    const int32_t qk = type == GGML_TYPE_F16 ? 16 : (int32_t) ggml_blck_size(type), d = 2 * qk;
     const matrix m = random_matrix(type, 37, d);
     rd_hk_matrix w;
     CHECK(rd_hk_prepare(w, type, m.bytes.data(), m.V, m.d), "prepare");
     std::vector<float> x = random_x(2, d, 0);
     x[(size_t) d + qk + 6] = INFINITY;
     const std::vector<float> y = run(w, x.data(), 2, rd_hk_best_isa());
-    bool first_finite = true, second_nan = true;
+    bool first_finite = true, second_bad = true;
     for (int32_t r = 0; r < m.V; r++) {
         first_finite = first_finite && std::isfinite(y[(size_t) r]);
-        second_nan = second_nan && std::isnan(y[(size_t) m.V + r]);
+        second_bad = second_bad && (type == GGML_TYPE_F16 ? !std::isfinite(y[(size_t) m.V + r]) : std::isnan(y[(size_t) m.V + r]));
     }
-    CHECK(first_finite && second_nan, "%s: an infinite activation makes its own column NaN, no other", ggml_type_name(type));
+    CHECK(first_finite && second_bad, "%s: an infinite activation spoils its own column, no other", ggml_type_name(type));
     CHECK(!rd_hk_prepare(w, type, m.bytes.data(), m.V, d + qk / 2), "%s: a row that is not whole blocks is refused",
           ggml_type_name(type));
 }
@@ -308,10 +332,11 @@ static void check_model_output(const char * env, ggml_type type) {
     check_matrix("tiny model output.weight", m);
 }
 
-// A session on the Q6_K model runs its LM head on this kernel, and the session's check accepted it.
-static void check_session_q6_k() {
-    const char * path = getenv("RD_TEST_MODEL_Q6K");
-    if (!CHECK(path != nullptr, "RD_TEST_MODEL_Q6K is not set (CTest sets it)")) return;
+// A session on the tiny model at $env runs its LM head on this kernel (type), and the session's
+// check accepted it.
+static void check_session(const char * env, ggml_type type) {
+    const char * path = getenv(env);
+    if (!CHECK(path != nullptr, "%s is not set (CTest sets it)", env)) return;
     rd_model_params mp;
     rd_model_default_params(&mp);
     rd_model * m = nullptr;
@@ -322,9 +347,10 @@ static void check_session_q6_k() {
     sp.n_threads = 2;
     rd_session * s = nullptr;
     if (CHECK_OK(rd_session_init(m, nullptr, &sp, &s))) {
-        CHECK(m->head_q8 && m->head_q8->type == GGML_TYPE_Q6_K, "the session's head is the Q6_K kernel");
-        CHECK(m->head_ok, "the session's head check passed: %s", m->head_why.c_str());
-        CHECK(m->head_cols == RD_HK_MAX_COLS, "16 columns per call keep the bits of one (got %d)", m->head_cols);
+        const char * tn = ggml_type_name(type);
+        CHECK(m->head_q8 && m->head_q8->type == type, "the session's head is the %s kernel", tn);
+        CHECK(m->head_ok, "%s: the session's head check passed: %s", tn, m->head_why.c_str());
+        CHECK(m->head_cols == RD_HK_MAX_COLS, "%s: 16 columns per call keep the bits of one (got %d)", tn, m->head_cols);
     }
     rd_session_free(s);
     rd_model_free(m);
@@ -338,13 +364,16 @@ int main(void) {
     check_matrix("random, one block per row", random_matrix(GGML_TYPE_Q8_0, 300, 32));
     check_matrix("random", random_matrix(GGML_TYPE_Q6_K, 1007, 512));
     check_matrix("random, one block per row", random_matrix(GGML_TYPE_Q6_K, 300, 256));
-    check_nan(GGML_TYPE_Q8_0);
-    check_nan(GGML_TYPE_Q6_K);
+    check_matrix("random", random_matrix(GGML_TYPE_F16, 1007, 640));
+    check_matrix("random, one block per row", random_matrix(GGML_TYPE_F16, 300, 16));
+    for (ggml_type t : {GGML_TYPE_Q8_0, GGML_TYPE_Q6_K, GGML_TYPE_F16}) check_nan(t);
     rd_hk_matrix w;
-    const uint8_t none[64] = {};
-    CHECK(!rd_hk_prepare(w, GGML_TYPE_F16, none, 1, 32), "a type without a kernel is refused");
+    const uint8_t none[512] = {};
+    CHECK(!rd_hk_prepare(w, GGML_TYPE_Q4_K, none, 1, 256), "a type without a kernel is refused");
     check_model_output("RD_TEST_MODEL_Q8", GGML_TYPE_Q8_0);
     check_model_output("RD_TEST_MODEL_Q6K", GGML_TYPE_Q6_K);
-    check_session_q6_k();
+    check_model_output("RD_TEST_MODEL_F16", GGML_TYPE_F16);
+    check_session("RD_TEST_MODEL_Q6K", GGML_TYPE_Q6_K);
+    check_session("RD_TEST_MODEL_F16", GGML_TYPE_F16);
     return rd_test_done();
 }

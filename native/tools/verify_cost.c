@@ -7,9 +7,9 @@
  * N nodes, i.e. a step whose walk visits every node (N <= 16), and "lazy_ratio" against its own
  * N = 1, a plain step). "head": the session's own head alone for 1..16 columns in one call
  * (rd_session_head_logits), "ms", "ratio" against one column and "ms_per_col", and
- * "output_type", the output layer's type: the head runs its own kernel on Q8_0 and Q6_K (with
- * SIMD code for the CPU), ggml's op on the others (head.h). Every injected draft is wrong, so the
- * walk reaches the root only.
+ * "output_type", the output layer's type: the head runs its own kernel on Q8_0, Q6_K and F16
+ * (with SIMD code for the CPU), ggml's op on the others (head.h). Every injected draft is wrong,
+ * so the walk reaches the root only.
  *
  *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--gpu-layers G] [--lib-dir DIR]
  *
