@@ -1,10 +1,13 @@
 // health.ts - GET /health: 200 once the model serves, 503 while it loads. Answers from the
-// main thread's event loop, which generation never blocks, so it stays fast under load.
+// main thread's event loop, which generation never blocks, so it stays fast under load. A pure
+// gateway (upstreams, no local model) is ready at once.
 import { Hono } from "hono";
+import type { Gateway } from "../src/gateway/gateway.ts";
 import type { ServerState } from "../src/server/state.ts";
 
-export function healthRoutes(state: ServerState): Hono {
+export function healthRoutes(state: ServerState, gateway: Gateway | null = null): Hono {
   return new Hono().get("/health", (c) => {
+    if (gateway && !gateway.local) return c.json({ status: "ok", model: null, upstreams: gateway.pools.map((p) => p.pattern) });
     const engine = state.engine();
     const s = engine.stats();
     return c.json({

@@ -3,7 +3,8 @@
 // ids, request log + metrics, Host/Origin guard and CORS, 503 while shutting down, 405, API key)
 // comes from src/server/, the routes from routes/, one file per endpoint. Body limits (size,
 // time, Content-Type) apply where a route reads a body (validate.ts). The engine may still be loading (a Promise) or absent (null): routes that need it answer 503
-// until it is there.
+// until it is there. With upstreams (src/gateway/), a request whose model one of them serves is
+// forwarded before the local route reads it, and a pure gateway (no local model) has no engine.
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId, type RequestIdVariables } from "hono/request-id";
@@ -16,6 +17,7 @@ import { metricsRoutes } from "../routes/metrics.ts";
 import { modelsRoutes } from "../routes/models.ts";
 import { tokenizeRoutes } from "../routes/tokenize.ts";
 import { accessLog } from "./server/access-log.ts";
+import type { Gateway } from "./gateway/gateway.ts";
 import { requireApiKey } from "./server/api-key.ts";
 import { ApiError, errorResponse, onError, shuttingDown } from "./server/errors.ts";
 import { guard } from "./server/guard.ts";
@@ -23,7 +25,7 @@ import type { ServerState } from "./server/state.ts";
 
 type Env = { Variables: RequestIdVariables };
 
-export function createApp(state: ServerState): Hono<Env> {
+export function createApp(state: ServerState, gateway: Gateway | null = null): Hono<Env> {
   const config = state.config;
   const app = new Hono<Env>();
   app.use(requestId());
@@ -50,9 +52,14 @@ export function createApp(state: ServerState): Hono<Env> {
     app.use("/detokenize", requireApiKey(config.apiKey));
   }
 
-  app.route("/", healthRoutes(state));
-  app.route("/", metricsRoutes(state));
-  app.route("/v1", modelsRoutes(state));
+  if (gateway) {
+    const localIds = () => (state.loaded ? state.modelIds() : []);
+    for (const path of ["/chat/completions", "/completions", "/embeddings"]) app.post(`/v1${path}`, gateway.proxy(path, localIds));
+  }
+
+  app.route("/", healthRoutes(state, gateway));
+  app.route("/", metricsRoutes(state, gateway));
+  app.route("/v1", modelsRoutes(state, gateway));
   app.route("/v1", chatCompletionsRoutes(state));
   app.route("/v1", completionsRoutes(state));
   app.route("/v1", embeddingsRoutes(state));

@@ -54,6 +54,37 @@ const byteSize = z.preprocess((v) => {
   return Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit];
 }, z.number().int().min(1024).max(1024 ** 3));
 
+// Upstream OpenAI-compatible engines (src/gateway/): model ids (exact or a * ? glob) routed to one
+// or more base URLs (replicas). A flag or env var spells one entry as PATTERN=URL[,URL...] and
+// repeated flags arrive joined by commas, so an entry starts wherever a token reads X=http(s)://;
+// the file holds objects (or the same strings).
+const upstreamEntry = z.object({
+  model: z.string().min(1),
+  urls: z.preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().regex(/^https?:\/\/[^\s]+$/i, "expected an http(s):// URL")).min(1)),
+  apiKey: optString.default(null), // sent upstream as Authorization: Bearer
+  apiKeyEnv: optString.default(null), // or the name of the env var that holds it
+  timeout: numberIn(0.001, 86400).default(600), // seconds until the response headers
+  weight: numberIn(0.001, 1e6).default(1), // share of the load among replicas of one model
+}).strict();
+const ENTRY_START = /^(.+?)=(https?:\/\/.*)$/i;
+function upstreamStrings(v: string): unknown[] | null {
+  const out: { model: string; urls: string[] }[] = [];
+  for (const token of v.split(",").map((t) => t.trim()).filter(Boolean)) {
+    const m = ENTRY_START.exec(token);
+    if (m) out.push({ model: m[1]!.trim(), urls: [m[2]!] });
+    else if (out.length) out.at(-1)!.urls.push(token);
+    else return null;
+  }
+  return out;
+}
+const upstreams = z.preprocess((v, ctx) => {
+  if (typeof v !== "string" && !Array.isArray(v)) return v;
+  const entries = (typeof v === "string" ? [v] : v).map((e) => (typeof e === "string" ? upstreamStrings(e) : [e]));
+  if (entries.includes(null)) ctx.addIssue({ code: "custom", message: "expected PATTERN=URL[,URL...] with http(s) URLs" });
+  return entries.flatMap((e) => e ?? []);
+}, z.array(upstreamEntry));
+export type UpstreamEntry = z.infer<typeof upstreamEntry>;
+
 // the bounds rd_session_init checks (redrafter.h), written once here
 const beams = intIn(1, RD_MAX_BEAMS);
 const beamLength = intIn(1, RD_MAX_BEAM_LENGTH);
@@ -152,6 +183,8 @@ const TABLE = {
     help: "most enum / anyOf / oneOf entries in a response_format JSON schema, all counted (each costs grammar work per token)" }),
   maxGrammarBytes: S({ schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
     help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
+  upstreams: S({ flag: "upstream", schema: upstreams, default: [], repeat: true, meta: "PATTERN=URL[,URL...]",
+    help: "route model ids matching PATTERN (exact, or a glob with * and ?) to OpenAI-compatible base URLs (e.g. http://10.0.0.5:8000/v1; several = replicas, least outstanding requests first); repeatable; the config file's `upstreams` list also takes apiKey, apiKeyEnv, timeout (seconds to the response headers, 600) and weight per entry; with upstreams and no --model, no local model is served" }),
   logRequests: S({ schema: bool, default: true, boolean: true,
     help: "one line per request on stderr" }),
   logPrompts: S({ schema: bool, default: false, boolean: true,
@@ -219,7 +252,7 @@ export const COMMANDS = {
   serve: [
     ...ENGINE, "alias", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
     "headerTimeout", "bodyTimeout", "requestTimeout", "shutdownGrace", "maxN", "maxPromptBytes", "maxSchemaDepth",
-    "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "logRequests", "logPrompts", "verbose",
+    "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "upstreams", "logRequests", "logPrompts", "verbose",
   ],
   generate: [...ENGINE, "prompt", "prompts", "limit", "chat", "maxTokens", "temperature", "topP", "topK", "seed", "json", "verbose"],
   bench: [...ENGINE, "prompts", "limit", "maxTokens", "temperature", "benchSeed", "raw", "roofline", "json", "verbose"],

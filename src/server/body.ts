@@ -13,7 +13,17 @@ export interface BodyLimits {
 const tooLarge = (max: number) =>
   new ApiError(413, `Request body too large (limit ${max} bytes)`, "invalid_request_error", "request_too_large");
 
-export async function readBody(c: Context, limits: BodyLimits): Promise<Uint8Array> {
+// A body is read once: a second reader (the validator after the gateway looked at `model`) gets
+// the same bytes.
+const read = new WeakMap<Request, Promise<Uint8Array>>();
+
+export function readBody(c: Context, limits: BodyLimits): Promise<Uint8Array> {
+  let bytes = read.get(c.req.raw);
+  if (!bytes) read.set(c.req.raw, (bytes = readOnce(c, limits)));
+  return bytes;
+}
+
+async function readOnce(c: Context, limits: BodyLimits): Promise<Uint8Array> {
   const declared = Number(c.req.header("Content-Length") ?? NaN);
   if (declared > limits.maxBytes) throw tooLarge(limits.maxBytes);
   const body = c.req.raw.body;

@@ -14,7 +14,7 @@ export interface ErrorBody {
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 503 | 504,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 502 | 503 | 504,
     message: string,
     readonly type: ErrorType = status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error",
     readonly code: string | null = null,

@@ -1,5 +1,5 @@
 // layers.test.ts - the import graph of src/, routes/ and bench/ points one way (STYLE rule 17):
-// bench -> cli -> app (the composition root) -> routes -> server -> config -> engine / models
+// bench -> cli -> app (the composition root) -> routes -> gateway -> server -> config -> engine / models
 // -> ffi, never upwards, not even for a type, and with no cycle anywhere. Every relative
 // specifier counts: static imports, re-exports, dynamic import() and the worker scripts named
 // with new URL(..., import.meta.url).
@@ -15,6 +15,7 @@ const LAYERS: [string, (path: string) => boolean][] = [
   ["engine", (p) => p.startsWith("src/engine/") || p.startsWith("src/models/")],
   ["config", (p) => p === "src/config.ts"],
   ["server", (p) => p.startsWith("src/server/")],
+  ["gateway", (p) => p.startsWith("src/gateway/")],
   ["routes", (p) => p.startsWith("routes/")],
   ["app", (p) => p === "src/app.ts"],
   ["cli", (p) => p.startsWith("src/cli/")],
