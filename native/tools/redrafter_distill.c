@@ -4,6 +4,7 @@
  * draft vocabulary -> training with per-epoch evaluation -> the drafter GGUF. */
 #define _POSIX_C_SOURCE 200809L
 #include "redrafter.h"
+#include "flags.h"
 #include "prompts.h"
 
 #include <stdio.h>
@@ -11,59 +12,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_PROMPT_FILES 8
+static const char * const KEYS[] = {
+    "target", "prompts", "out", "trainBeamLength", "trainDraftVocab", "maxNewTokens", "epochs", "initSeed",
+    "resume", "limit", "parallel", "distillThreads", "teacherTopK", "holdout", "nProj", "nLayers", "trainWeights",
+    "batch", "lr", "teacherMaxS", "tauTokens", "cacheDir", "teacherOnly", "libDir", NULL,
+};
 
-typedef struct options {
-    const char * target, * out, * cache_dir, * lib_dir;
-    const char * prompts[MAX_PROMPT_FILES];
-    int n_prompt_files;
-    int beam_length, draft_vocab, max_new_tokens, epochs, limit, parallel, threads, top_k, holdout;
-    int teacher_only, resume, n_proj, batch, teacher_max_s, n_layers, weight_type, tau_tokens;
-    long long seed;
-    float lr;
-} options;
-
-static void usage(void) {
-    fprintf(stderr,
-        "usage: redrafter-distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf\n"
-        "         [--beam-length L] [--draft-vocab N] [--max-new-tokens N] [--epochs E] [--seed S]\n"
-        "         [--resume] [--limit K] [--parallel P] [--threads N] [--top-k K] [--holdout H]\n"
-        "         [--n-proj E] [--n-layers N] [--weights f32|f16|q8_0] [--batch N] [--lr X]\n"
-        "         [--teacher-max-s S] [--tau-tokens N] [--cache-dir DIR] [--teacher-only] [--lib-dir DIR]\n");
-}
-
-static int parse(int argc, char ** argv, options * o) {
-    memset(o, 0, sizeof *o);
-    o->beam_length = 4; o->draft_vocab = 8192; o->max_new_tokens = 128; o->epochs = 2; o->seed = 42;
-    o->parallel = 8; o->top_k = 16; o->holdout = 16; o->cache_dir = ".cache/distill"; o->n_proj = -1;
-    o->batch = 0; o->lr = 0; o->n_layers = 1; o->weight_type = RD_WEIGHTS_F16; o->tau_tokens = 64;
-    for (int i = 1; i < argc; i++) {
-        const char * a = argv[i];
-        const char * v = i + 1 < argc ? argv[i + 1] : NULL;
-#define STR(flag, field) if (!strcmp(a, flag)) { if (!v) return -1; o->field = v; i++; continue; }
-#define INT(flag, field) if (!strcmp(a, flag)) { if (!v) return -1; o->field = atoi(v); i++; continue; }
-        STR("--target", target) STR("--model", target) STR("--out", out) STR("--cache-dir", cache_dir)
-        STR("--lib-dir", lib_dir)
-        INT("--beam-length", beam_length) INT("--draft-vocab", draft_vocab) INT("--max-new-tokens", max_new_tokens)
-        INT("--epochs", epochs) INT("--limit", limit) INT("--parallel", parallel) INT("--threads", threads)
-        INT("--top-k", top_k) INT("--holdout", holdout) INT("--n-proj", n_proj) INT("--batch", batch)
-        INT("--teacher-max-s", teacher_max_s) INT("--n-layers", n_layers) INT("--tau-tokens", tau_tokens)
-        if (!strcmp(a, "--weights")) {
-            if (!v) return -1;
-            o->weight_type = !strcmp(v, "f32") ? RD_WEIGHTS_F32 : !strcmp(v, "q8_0") ? RD_WEIGHTS_Q8_0 : RD_WEIGHTS_F16;
-            i++; continue;
-        }
-        if (!strcmp(a, "--lr")) { if (!v) return -1; o->lr = (float) atof(v); i++; continue; }
-        if (!strcmp(a, "--seed")) { if (!v) return -1; o->seed = atoll(v); i++; continue; }
-        if (!strcmp(a, "--prompts")) {
-            if (!v || o->n_prompt_files == MAX_PROMPT_FILES) return -1;
-            o->prompts[o->n_prompt_files++] = v; i++; continue;
-        }
-        if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
-        if (!strcmp(a, "--teacher-only")) { o->teacher_only = 1; continue; }
-        fprintf(stderr, "error: unknown option %s\n", a);
-        return -1;
-    }
+static int parse(int argc, char ** argv, rd_tool_settings * o) {
+    rd_tool_settings_default(o);
+    if (rd_tool_parse(KEYS, argc, argv, 1, o) != 0) return -1;
     if (!o->target || !o->n_prompt_files || (!o->out && !o->teacher_only)) return -1;
     return 0;
 }
@@ -139,8 +96,11 @@ static int collect(rd_model * m, const rd_teacher_params * tp, const prompt_set 
 }
 
 int main(int argc, char ** argv) {
-    options o;
-    if (parse(argc, argv, &o) != 0) { usage(); return 2; }
+    rd_tool_settings o;
+    if (parse(argc, argv, &o) != 0) {
+        rd_tool_usage("usage: redrafter-distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf [options]", KEYS);
+        return 2;
+    }
     if (rd_backend_init(o.lib_dir) != RD_OK) return fail("backend");
     rd_log_set_quiet(true);
 
@@ -163,25 +123,18 @@ int main(int argc, char ** argv) {
     const int n_hold = o.holdout < n_use / 2 ? o.holdout : n_use / 2;
     const int n_train = n_use - n_hold;
 
-    rd_model_params mp;
-    rd_model_default_params(&mp);
     /* the teacher decodes many sequences per batch, where repacked weights are faster (their gemm),
      * and its answers need not match any other decoding bit for bit */
-    mp.batch_invariant = false;
+    o.model.batch_invariant = false;
     rd_model * m = NULL;
-    if (rd_model_load(o.target, &mp, &m) != RD_OK) return fail("target");
+    if (rd_model_load(o.target, &o.model, &m) != RD_OK) return fail("target");
 
     prompt_set train, hold;
     tokenize_set(m, texts, idx, n_train, &train);
     tokenize_set(m, texts, idx + n_train, n_hold, &hold);
     fprintf(stderr, "prompts: %d for teacher data, %d held out (of %d in %d file(s))\n", n_train, n_hold, n_texts, o.n_prompt_files);
 
-    rd_teacher_params tp;
-    rd_teacher_default_params(&tp);
-    tp.n_parallel = o.parallel;
-    tp.max_new_tokens = o.max_new_tokens;
-    tp.top_k = o.top_k;
-    tp.n_threads = o.threads;
+    const rd_teacher_params tp = o.teacher;
     const unsigned long long key = (unsigned long long) rd_teacher_cache_key(m, &tp, train.tokens, train.offsets, train.n);
     mkdir(o.cache_dir, 0755);
     char teacher_path[4096];
@@ -208,18 +161,9 @@ int main(int argc, char ** argv) {
     if (!probe) { fprintf(stderr, "error: cannot write --out '%s'\n", o.out); return 1; }
     fclose(probe);
 
-    rd_train_params p;
-    rd_train_default_params(&p);
-    p.beam_length = o.beam_length;
-    p.n_draft_vocab = o.draft_vocab;
-    p.epochs = o.epochs;
-    p.seed = (uint64_t) o.seed;
-    p.n_threads = o.threads;
-    p.n_layers = o.n_layers;
-    p.weight_type = o.weight_type;
+    rd_train_params p = o.train;
+    p.n_threads = tp.n_threads;
     p.n_proj = o.n_proj >= 0 ? o.n_proj : (rd_model_n_embd(m) >= 512 ? rd_model_n_embd(m) : 0);
-    if (o.batch > 0) p.batch_size = o.batch;
-    if (o.lr > 0) p.lr = o.lr;
     rd_trainer * tr = NULL;
     if (rd_trainer_init(m, teacher_path, &p, ckpt, o.resume != 0, &tr) != RD_OK) return fail("train");
     rd_train_progress pr;
@@ -232,9 +176,9 @@ int main(int argc, char ** argv) {
         if (pr.n_evals != last_eval) {
             last_eval = pr.n_evals;
             fprintf(stderr, "\neval after epoch %lld: KL %.3f  top-1", (long long) pr.epoch, pr.eval_kl);
-            for (int k = 0; k < o.beam_length; k++) fprintf(stderr, " %.3f", pr.acc1[k]);
+            for (int k = 0; k < p.beam_length; k++) fprintf(stderr, " %.3f", pr.acc1[k]);
             fprintf(stderr, "  top-4");
-            for (int k = 0; k < o.beam_length; k++) fprintf(stderr, " %.3f", pr.accB[k]);
+            for (int k = 0; k < p.beam_length; k++) fprintf(stderr, " %.3f", pr.accB[k]);
             fprintf(stderr, "\n");
         }
     } while (!pr.finished);
@@ -248,8 +192,8 @@ int main(int argc, char ** argv) {
         rd_drafter * d = NULL;
         if (rd_drafter_load(o.out, m, &d) != RD_OK) return fail("drafter");
         double tau = 0, tps = 0;
-        if (rd_eval_tau(m, d, hold.tokens, hold.offsets, hold.n, 4, o.beam_length, o.tau_tokens, o.threads, &tau, &tps) != RD_OK) return fail("tau");
-        fprintf(stderr, "tau on %d held-out prompts (B=4, L=%d, %d new tokens): %.3f (%.1f tok/s)\n", hold.n, o.beam_length, o.tau_tokens, tau, tps);
+        if (rd_eval_tau(m, d, hold.tokens, hold.offsets, hold.n, 4, p.beam_length, o.tau_tokens, tp.n_threads, &tau, &tps) != RD_OK) return fail("tau");
+        fprintf(stderr, "tau on %d held-out prompts (B=4, L=%d, %d new tokens): %.3f (%.1f tok/s)\n", hold.n, p.beam_length, o.tau_tokens, tau, tps);
         rd_drafter_free(d);
     }
     rd_model_free(m);
