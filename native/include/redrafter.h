@@ -118,6 +118,11 @@ RD_API int32_t rd_model_token_bos(const rd_model * m);  /* -1 if none */
 RD_API int32_t rd_model_token_eos(const rd_model * m);  /* -1 if none */
 RD_API bool    rd_model_token_is_eog(const rd_model * m, int32_t token);
 RD_API bool    rd_model_add_bos(const rd_model * m);    /* does the vocab want BOS prepended */
+/* Fill-in-the-middle tokens (prefix, suffix, middle), -1 if the vocab has none; a FIM prompt
+ * reads PRE prefix SUF suffix MID, and the model writes the middle. */
+RD_API int32_t rd_model_token_fim_pre(const rd_model * m);
+RD_API int32_t rd_model_token_fim_suf(const rd_model * m);
+RD_API int32_t rd_model_token_fim_mid(const rd_model * m);
 
 /* 64-bit fingerprint of the target: FNV-1a over vocab size, hidden size and every token text.
  * A drafter stores it and is refused by any target with another one. */
@@ -305,8 +310,19 @@ RD_API rd_status rd_session_step_beams(rd_session * s, const int32_t * beams, in
                                        int32_t L, int32_t max_tokens, int32_t * out,
                                        float * logprobs, rd_step_result * res);
 
-/* Ask a running prefill/step on another thread to stop (it returns RD_ERR_CANCELLED).
- * The flag clears at the next rd_session_prefill. */
+/* Scoring (OpenAI's echo with logprobs): the log-prob of each prompt token after the tokens
+ * before it, as rd_session_step reports a generated token's (the session's LM head, the same
+ * log-softmax): n - 1 rows of 1 + 2*n_probs floats into out (caller-provided), row i - 1 for
+ * tokens[i] (tokens[0] has no context): [logprob, then n_probs (id, logprob) pairs]. Decodes
+ * tokens[0 .. n-2] itself and leaves the session empty: rd_session_prefill again to generate.
+ * RD_ERR_INVALID_ARG for n < 1, n_probs outside 0..RD_MAX_PROBS, a token outside the vocabulary
+ * or out NULL with n > 1; RD_ERR_CONTEXT_FULL for n > n_ctx; RD_ERR_CANCELLED after
+ * rd_session_cancel; RD_ERR_DECODE / RD_ERR_BACKEND when llama.cpp or the head fails. */
+RD_API rd_status rd_session_prompt_logprobs(rd_session * s, const int32_t * tokens, int32_t n,
+                                            int32_t n_probs, float * out);
+
+/* Ask a running prefill/step/scoring on another thread to stop (it returns RD_ERR_CANCELLED).
+ * The flag clears at the next rd_session_prefill or rd_session_prompt_logprobs. */
 RD_API void rd_session_cancel(rd_session * s);
 
 /* Last-layer hidden state (d floats) that the next step drafts from. Borrowed until the next

@@ -174,6 +174,9 @@ bool rd_model_token_is_eog(const rd_model * m, int32_t t) {
     return t >= 0 && t < m->n_vocab && llama_vocab_is_eog(m->vocab, t);
 }
 bool rd_model_add_bos(const rd_model * m) { return llama_vocab_get_add_bos(m->vocab); }
+int32_t rd_model_token_fim_pre(const rd_model * m) { return llama_vocab_fim_pre(m->vocab); }
+int32_t rd_model_token_fim_suf(const rd_model * m) { return llama_vocab_fim_suf(m->vocab); }
+int32_t rd_model_token_fim_mid(const rd_model * m) { return llama_vocab_fim_mid(m->vocab); }
 uint64_t rd_model_fingerprint(const rd_model * m) { return m->fingerprint; }
 const char * rd_model_batch_invariance(const rd_model * m) { return m->batch_why.c_str(); }
 

@@ -131,8 +131,8 @@ export class Engine {
       job.end(new EngineError("shutting_down", "the engine is shutting down"));
       return job;
     }
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) {
-      job.end(new EngineError("invalid_request", `max tokens must be a positive integer (got ${req.maxTokens})`));
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 0) {
+      job.end(new EngineError("invalid_request", `max tokens must be a non-negative integer (got ${req.maxTokens})`));
       return job;
     }
     const slot = this.#slots.find((s) => !s.job);
@@ -257,6 +257,9 @@ export class Engine {
     if (!job || !("gen" in m) || m.gen !== job.gen) return;
     const st = this.#stats;
     switch (m.t) {
+      case "prompt-logprobs":
+        job.promptLogprobs = m.logprobs;
+        return;
       case "prefilled":
         job.prefillMs = m.ms;
         st.promptTokens += job.req.prompt.length;

@@ -1,7 +1,7 @@
 // generation.ts - one request's stream of StepEvents, as Engine.generate() hands it out, and the
 // timings the engine learns about it on the way (queue wait, prefill, step time, first token).
 import { AsyncQueue } from "./async-queue.ts";
-import type { GenerateRequest, StepEvent } from "./types.ts";
+import type { GenerateRequest, StepEvent, TokenLogprob } from "./types.ts";
 
 export class Generation extends AsyncQueue<StepEvent> {
   readonly submittedAt = performance.now();
@@ -9,6 +9,8 @@ export class Generation extends AsyncQueue<StepEvent> {
   prefillMs = 0; // prompt decode in the worker
   genMs = 0; // sum of step times in the worker: the generation phase, prefill excluded
   ttftMs: number | null = null; // submission -> first token delivered
+  /** per prompt token after the first, when req.promptLogprobs asked; set before any event */
+  promptLogprobs: TokenLogprob[] | null = null;
   /** @internal called once when the stream ends */
   onEnd: (() => void) | null = null;
 

@@ -62,5 +62,6 @@ export function modelInfo(
     beamLength: withDrafter ? opts.beamLength : 0,
     lookup: params.lookup ?? 0,
     flashAttn: session.flashAttn,
+    fim: model.fim,
   };
 }

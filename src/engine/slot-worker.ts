@@ -24,6 +24,12 @@ function run(job: Extract<ToWorker, { t: "gen" }>): void {
   const cancelled = () => Atomics.load(cancelFlag, 0) === gen;
   const t0 = performance.now();
   try {
+    if (job.promptLogprobs !== null) {
+      const logprobs = s.promptLogprobs(job.prompt, job.promptLogprobs);
+      if (cancelled()) return post({ t: "end", gen, reason: "cancelled" }); // scoring clears the native flag too
+      post({ t: "prompt-logprobs", gen, logprobs });
+    }
+    if (job.maxTokens === 0) return post({ t: "end", gen, reason: "length" });
     s.prefill(job.prompt, job.sampler);
   } catch (e) {
     if (e instanceof NativeError && e.status === Status.RD_ERR_CANCELLED) return post({ t: "end", gen, reason: "cancelled" });

@@ -69,8 +69,8 @@ export class WorkerSlot {
   start(job: Generation, draft: boolean): void {
     this.job = job;
     job.queueMs = performance.now() - job.submittedAt;
-    const { prompt, maxTokens, sampler } = job.req;
-    this.worker.postMessage({ t: "gen", gen: job.gen, prompt, maxTokens, sampler, draft } satisfies ToWorker);
+    const { prompt, maxTokens, sampler, promptLogprobs } = job.req;
+    this.worker.postMessage({ t: "gen", gen: job.gen, prompt, maxTokens, sampler, draft, promptLogprobs: promptLogprobs ?? null } satisfies ToWorker);
   }
 
   /** Stop the generation `gen` if it runs here: the flag for the gaps between native calls, the

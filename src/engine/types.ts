@@ -7,8 +7,9 @@ import type { SamplerParams } from "../ffi/sampler.ts";
 
 export interface GenerateRequest {
   prompt: number[]; // token ids, BOS included when the model wants it
-  maxTokens: number;
+  maxTokens: number; // 0: nothing is generated (scoring: promptLogprobs), the end is "length"
   sampler: SamplerParams;
+  promptLogprobs?: number; // score the prompt first, with this many alternatives per token (0..20)
   draft: boolean; // false = plain autoregressive decoding
   signal?: AbortSignal; // abort = cancel in native code, the iterator ends with finish "cancelled"
 }
@@ -50,4 +51,5 @@ export interface ModelInfo {
   beamLength: number;
   lookup: number; // context-copy beam, tokens at most (0 = off)
   flashAttn: boolean;
+  fim: { pre: number; suf: number; mid: number } | null; // fill-in-the-middle tokens, if the vocab has them
 }

@@ -3,13 +3,14 @@
 import { NativeError, type StatusName } from "../ffi/errors.ts";
 import type { ModelParams } from "../ffi/model.ts";
 import type { SamplerParams } from "../ffi/sampler.ts";
-import type { SessionParams, StepOutput } from "../ffi/session.ts";
+import type { SessionParams, StepOutput, TokenLogprob } from "../ffi/session.ts";
 import { EngineError } from "./errors.ts";
 
 export type ToWorker =
   | { t: "load"; model: string; modelParams: ModelParams; drafter: string | null }
   | { t: "open"; model: number; drafter: number | null; params: SessionParams; cancel: SharedArrayBuffer }
-  | { t: "gen"; gen: number; prompt: number[]; maxTokens: number; sampler: SamplerParams; draft: boolean }
+  /** promptLogprobs: score the prompt first (that many alternatives per token); null = no */
+  | { t: "gen"; gen: number; prompt: number[]; maxTokens: number; sampler: SamplerParams; draft: boolean; promptLogprobs: number | null }
   | { t: "close" };
 
 export interface WireError {
@@ -24,6 +25,7 @@ export type FromWorker =
   | { t: "load-failed"; error: WireError }
   | { t: "ready"; session: number; nCtx: number; flashAttn: boolean }
   | { t: "open-failed"; error: WireError }
+  | { t: "prompt-logprobs"; gen: number; logprobs: TokenLogprob[] }
   | { t: "prefilled"; gen: number; ms: number }
   /** finish: "stop"/"length" on the last step; wallMs: the step's time in this worker */
   | { t: "step"; gen: number; out: StepOutput; finish: "stop" | "length" | null; wallMs: number }

@@ -50,6 +50,12 @@ export class Model extends Handle {
   get bos(): number { return lib().rd_model_token_bos(this.ptr); }
   get eos(): number { return lib().rd_model_token_eos(this.ptr); }
   get addBos(): boolean { return lib().rd_model_add_bos(this.ptr); }
+  /** Fill-in-the-middle tokens (PRE prefix SUF suffix MID, then the middle); null without them. */
+  get fim(): { pre: number; suf: number; mid: number } | null {
+    const L = lib();
+    const pre = L.rd_model_token_fim_pre(this.ptr), suf = L.rd_model_token_fim_suf(this.ptr), mid = L.rd_model_token_fim_mid(this.ptr);
+    return pre < 0 || suf < 0 || mid < 0 ? null : { pre, suf, mid };
+  }
   get fingerprint(): bigint { return BigInt(lib().rd_model_fingerprint(this.ptr)); }
 
   isEog(token: number): boolean {

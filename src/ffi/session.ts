@@ -138,6 +138,17 @@ export class Session extends Handle {
     return this.lastStep();
   }
 
+  /** Scoring: per prompt token after the first, its log-prob and the nProbs likeliest tokens at
+   *  its position, as a step reports them (same head, same log-softmax). Leaves the session
+   *  empty: prefill again to generate. Throws NativeError (RD_ERR_CONTEXT_FULL past the context). */
+  promptLogprobs(tokens: ArrayLike<number>, nProbs: number): TokenLogprob[] {
+    const ids = Int32Array.from(tokens);
+    const stride = logprobStride(nProbs);
+    const out = new Float32Array(Math.max(0, ids.length - 1) * stride);
+    check(lib().rd_session_prompt_logprobs(this.ptr, ids, ids.length, nProbs, out), "scoring the prompt");
+    return decodeLogprobs(Array.from(ids.subarray(1)), out, nProbs);
+  }
+
   /** The result of the last step call, also after a failure (counters of work done). */
   lastStep(): StepOutput {
     const r = this.#res;
@@ -176,8 +187,13 @@ export class Session extends Handle {
 export function stepLogprobs(out: StepOutput, nProbs: number): TokenLogprob[] | null {
   const lp = out.logprobs;
   if (!lp || nProbs <= 0) return null;
+  return decodeLogprobs(out.tokens, lp, nProbs);
+}
+
+/** Rows of [logprob, then nProbs (id, logprob) pairs], one per token. */
+function decodeLogprobs(tokens: number[], lp: Float32Array, nProbs: number): TokenLogprob[] {
   const stride = logprobStride(nProbs);
-  return out.tokens.map((token, i) => {
+  return tokens.map((token, i) => {
     const row = i * stride;
     const top: TokenLogprob["top"] = [];
     for (let k = 0; k < nProbs; k++) top.push({ token: lp[row + 1 + 2 * k]!, logprob: lp[row + 2 + 2 * k]! });

@@ -29,6 +29,9 @@ const definitions = {
   rd_model_token_eos: { args: [ptr], returns: i32 },
   rd_model_token_is_eog: { args: [ptr, i32], returns: bool },
   rd_model_add_bos: { args: [ptr], returns: bool },
+  rd_model_token_fim_pre: { args: [ptr], returns: i32 },
+  rd_model_token_fim_suf: { args: [ptr], returns: i32 },
+  rd_model_token_fim_mid: { args: [ptr], returns: i32 },
   rd_model_fingerprint: { args: [ptr], returns: u64 },
   rd_model_meta: { args: [ptr, ptr, ptr, i32], returns: i32 },
   rd_model_tokenize: { args: [ptr, ptr, i32, bool, bool, ptr, i32], returns: i32 },
@@ -52,6 +55,7 @@ const definitions = {
   rd_session_prefill: { args: [ptr, ptr, i32, ptr], returns: i32 },
   rd_session_step: { args: [ptr, bool, i32, ptr, ptr, ptr], returns: i32 },
   rd_session_step_beams: { args: [ptr, ptr, i32, i32, i32, ptr, ptr, ptr], returns: i32 },
+  rd_session_prompt_logprobs: { args: [ptr, ptr, i32, i32, ptr], returns: i32 },
   rd_session_cancel: { args: [ptr], returns: voidT },
   rd_session_hidden: { args: [ptr], returns: ptr },
 

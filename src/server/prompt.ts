@@ -102,7 +102,7 @@ export async function chatPrompt(engine: Engine, messages: readonly ChatMessage[
  * prompt is checked (text in bytes, ids by count, then vocabulary) before any is tokenized, and
  * each tokenized one against the context before the next.
  */
-export async function completionPrompts(engine: Engine, prompts: readonly (string | number[])[], maxPromptBytes: number): Promise<number[][]> {
+export async function completionPrompts(engine: Engine, prompts: readonly (string | number[])[], maxPromptBytes: number, addSpecial = true): Promise<number[][]> {
   const { nCtx, nVocab } = engine.info;
   const param = (i: number) => (prompts.length > 1 ? `prompt[${i}]` : "prompt");
   prompts.forEach((p, i) => {
@@ -117,11 +117,30 @@ export async function completionPrompts(engine: Engine, prompts: readonly (strin
       out.push(p);
       continue;
     }
-    const tokens = await inTurn(() => engine.tokenize(p, { addSpecial: true, parseSpecial: true }));
+    const tokens = await inTurn(() => engine.tokenize(p, { addSpecial, parseSpecial: true }));
     checkPromptTokens(tokens.length, nCtx, param(i)); // the first that overflows stops the rest
     out.push(tokens);
   }
   return out;
+}
+
+/**
+ * Fill-in-the-middle prompts, in Qwen's order as llama.cpp's server builds them: [BOS] PRE prompt
+ * SUF suffix MID, the model then writes the middle. A 400 naming `suffix` for a model without
+ * FIM tokens.
+ */
+export async function fimPrompts(engine: Engine, prompts: readonly (string | number[])[], suffix: string, maxPromptBytes: number): Promise<number[][]> {
+  const { fim, nCtx } = engine.info;
+  if (!fim) throw ApiError.invalid("Invalid 'suffix': this model has no fill-in-the-middle tokens", "suffix");
+  checkPromptBytes(utf8Length(suffix), maxPromptBytes, nCtx, "suffix");
+  const after = await inTurn(() => engine.tokenize(suffix, { addSpecial: false, parseSpecial: true }));
+  const bos = engine.tokenize("", { addSpecial: true }); // [BOS] when the model wants it
+  const before = await completionPrompts(engine, prompts, maxPromptBytes, false);
+  return before.map((p, i) => {
+    const tokens = [...bos, fim.pre, ...p, fim.suf, ...after, fim.mid];
+    checkPromptTokens(tokens.length, nCtx, prompts.length > 1 ? `prompt[${i}]` : "prompt");
+    return tokens;
+  });
 }
 
 /** Tokens the completion may generate; throws the 400 of the policy above. */

@@ -5,7 +5,7 @@
 import { AsyncQueue } from "../engine/async-queue.ts";
 import type { Engine } from "../engine/engine.ts";
 import { StepTotals } from "../engine/stats.ts";
-import type { GenerateRequest, SamplerParams, StepEvent, StepStats } from "../engine/types.ts";
+import type { GenerateRequest, SamplerParams, StepEvent, StepStats, TokenLogprob } from "../engine/types.ts";
 import { ChoiceText, type ReleasedToken } from "./choice-text.ts";
 import { ApiError } from "./errors.ts";
 import { choiceSeed } from "./sampling.ts";
@@ -19,6 +19,7 @@ export interface ChoiceSpec {
   sampler: SamplerParams;
   draft: boolean;
   stops: string[];
+  promptLogprobs?: number; // score the prompt (echo with logprobs): alternatives per token
 }
 
 export interface ChoiceDelta {
@@ -34,7 +35,7 @@ export function choiceSpecs(
   n: number,
   sampler: SamplerParams,
   seed: number | null | undefined,
-  opts: { maxTokens: number[]; draft: boolean; stops: string[] },
+  opts: { maxTokens: number[]; draft: boolean; stops: string[]; promptLogprobs?: number },
 ): ChoiceSpec[] {
   return prompts.flatMap((prompt, p) =>
     Array.from({ length: n }, (_, i) => ({
@@ -44,6 +45,7 @@ export function choiceSpecs(
       sampler: { ...sampler, seed: choiceSeed(seed, i) },
       draft: opts.draft,
       stops: opts.stops,
+      ...(opts.promptLogprobs !== undefined ? { promptLogprobs: opts.promptLogprobs } : {}),
     })),
   );
 }
@@ -67,6 +69,8 @@ export interface RunObserver {
 
 export class Run {
   readonly stats: ChoiceStats[];
+  /** per choice, when its spec asked: the prompt's log-probs, set before its first delta */
+  readonly promptLogprobs: (TokenLogprob[] | null)[];
   /** Settles once the first choice has produced its first step, or the run failed before. */
   readonly ready: Promise<void>;
   /** Resolves once every choice has ended and its slot is free, however the run ended. */
@@ -88,6 +92,7 @@ export class Run {
     observer: RunObserver,
   ) {
     this.#aborts = specs.map(() => new AbortController());
+    this.promptLogprobs = specs.map(() => null);
     this.stats = specs.map(() => ({ completionTokens: 0, steps: new StepTotals(), queueMs: 0, prefillMs: 0, genMs: 0, firstTokenAt: null }));
     if (specs.length > engine.capacity) {
       throw ApiError.invalid(
@@ -101,6 +106,7 @@ export class Run {
       for (const [i, spec] of specs.entries()) {
         const req: GenerateRequest = {
           prompt: spec.prompt, maxTokens: spec.maxTokens, sampler: spec.sampler, draft: spec.draft,
+          ...(spec.promptLogprobs !== undefined ? { promptLogprobs: spec.promptLogprobs } : {}),
           signal: AbortSignal.any([signal, this.#aborts[i]!.signal]),
         };
         jobs.push(engine.generate(req));
@@ -164,6 +170,7 @@ export class Run {
     let finish: FinishReason | null = null;
     try {
       for await (const ev of job) {
+        this.promptLogprobs[pos] ??= job.promptLogprobs; // the worker sends it before any step
         if (finish !== null) continue; // after the finish only the engine's end (or cancel) follows
         onFirstStep?.();
         const now = performance.now();

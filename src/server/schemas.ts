@@ -79,14 +79,20 @@ export const chatRequest = z
 
 const tokenIds = z.array(int(0)).min(1);
 
-export const completionRequest = z.object({
-  ...common,
-  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
-  echo: z.boolean().nullish(),
-  logprobs: int(0, 20).nullish(),
-  suffix: z.null({ error: "suffix (insertion) is not supported by this server" }).optional(),
-  best_of: int(1).nullish(), // must equal n (routes/completions.ts)
-});
+export const completionRequest = z
+  .object({
+    ...common,
+    max_tokens: int(0).nullish(), // 0 with echo: scoring, the prompt and its log-probs only
+    prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
+    echo: z.boolean().nullish(),
+    logprobs: int(0, 20).nullish(),
+    suffix: z.string().nullish(), // fill-in-the-middle, for models with FIM tokens (routes/completions.ts)
+    best_of: int(1).nullish(), // must equal n (routes/completions.ts)
+  })
+  .superRefine((r, ctx) => {
+    if (r.max_tokens === 0 && !r.echo) ctx.addIssue({ code: "custom", message: "max_tokens 0 needs echo: true (scoring the prompt)", path: ["max_tokens"] });
+    if (typeof r.suffix === "string" && r.echo) ctx.addIssue({ code: "custom", message: "suffix cannot be combined with echo", path: ["suffix"] });
+  });
 
 export type ChatRequest = z.infer<typeof chatRequest>;
 export type CompletionRequest = z.infer<typeof completionRequest>;

@@ -252,8 +252,8 @@ describe("errors", () => {
     expect((e as EngineError).code).toBe("invalid_grammar");
   });
 
-  test("a non-positive maxTokens is invalid_request", async () => {
-    const e = await errorOf(engine.generate(request(engine, "hi", { maxTokens: 0 })));
+  test("a negative maxTokens is invalid_request", async () => {
+    const e = await errorOf(engine.generate(request(engine, "hi", { maxTokens: -1 })));
     expect((e as EngineError).code).toBe("invalid_request");
   });
 
