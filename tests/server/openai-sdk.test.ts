@@ -139,7 +139,11 @@ describe("openai SDK", () => {
 
     const echoed = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, echo: true, logprobs: 0, ...noEos });
     expect(echoed.choices[0]!.text).toBe(prompt + ch.text);
-    expect(echoed.choices[0]!.logprobs!.text_offset![0]).toBe(prompt.length);
+    // echo with logprobs: the prompt's tokens come first (OpenAI's legacy shape), the first without a log-prob
+    const elp = echoed.choices[0]!.logprobs!;
+    expect(elp.text_offset![0]).toBe(0);
+    expect(elp.token_logprobs![0]).toBeNull();
+    expect(elp.text_offset!.at(-lp.tokens!.length)).toBe(prompt.length);
   });
 
   it("completions take token prompts and lists of prompts", async () => {
