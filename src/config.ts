@@ -65,6 +65,7 @@ const upstreamEntry = z.object({
   apiKeyEnv: optString.default(null), // or the name of the env var that holds it
   timeout: numberIn(0.001, 86400).default(600), // seconds until the response headers
   weight: numberIn(0.001, 1e6).default(1), // share of the load among replicas of one model
+  healthInterval: numberIn(0, 3600).default(5), // seconds between GET {url}/models checks; 0: none
 }).strict();
 const ENTRY_START = /^(.+?)=(https?:\/\/.*)$/i;
 function upstreamStrings(v: string): unknown[] | null {
@@ -184,7 +185,7 @@ const TABLE = {
   maxGrammarBytes: S({ schema: intIn(64, 1 << 30), default: 256 * 1024, meta: "BYTES",
     help: "largest GBNF grammar a response_format may become (measured while it is generated)" }),
   upstreams: S({ flag: "upstream", schema: upstreams, default: [], repeat: true, meta: "PATTERN=URL[,URL...]",
-    help: "route model ids matching PATTERN (exact, or a glob with * and ?) to OpenAI-compatible base URLs (e.g. http://10.0.0.5:8000/v1; several = replicas, least outstanding requests first); repeatable; the config file's `upstreams` list also takes apiKey, apiKeyEnv, timeout (seconds to the response headers, 600) and weight per entry; with upstreams and no --model, no local model is served" }),
+    help: "route model ids matching PATTERN (exact, or a glob with * and ?) to OpenAI-compatible base URLs (e.g. http://10.0.0.5:8000/v1; several = replicas, least outstanding requests first); repeatable; the config file's `upstreams` list also takes apiKey, apiKeyEnv, timeout (seconds to the response headers, 600), weight and healthInterval (seconds between GET URL/models checks, 5; a failing replica is skipped until one passes; 0: none) per entry; with upstreams and no --model, no local model is served" }),
   logRequests: S({ schema: bool, default: true, boolean: true,
     help: "one line per request on stderr" }),
   logPrompts: S({ schema: bool, default: false, boolean: true,

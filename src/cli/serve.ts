@@ -44,6 +44,7 @@ export async function runServe(argv: string[]): Promise<void> {
   const app = createApp(state, gateway);
   // a connection idle this long is closed; a generation lifts it for its own request (respond.ts)
   const server = Bun.serve({ hostname: config.host, port: config.port, fetch: app.fetch, idleTimeout: config.headerTimeout });
+  gateway?.startHealthChecks();
   log(`listening on http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`);
 
   // the first signal starts the shutdown, a second one cuts its grace period short
@@ -77,6 +78,7 @@ export async function runServe(argv: string[]): Promise<void> {
   log(`${sig}: shutting down${engine ? ` (running generations may finish for ${config.shutdownGrace} s)` : pure ? "" : " before the model loaded"}`);
   const draining = server.stop(); // no new connections; idle ones close, busy ones when their response ends
   await state.shutdown(config.shutdownGrace);
+  gateway?.close();
   await engine?.close();
   await Promise.race([draining, new Promise((r) => setTimeout(r, FLUSH_MS))]);
   await server.stop(true);

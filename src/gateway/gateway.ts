@@ -1,11 +1,12 @@
 // gateway.ts - the upstreams as the routes see them: which pool a model id goes to, the
 // middleware that forwards a matching request before the local route reads it, the merged model
-// list and the per-replica counters for /metrics. Built only when upstreams are configured, so a
+// list, the replicas' health checks and the per-replica counters for /metrics. Built only when upstreams are configured, so a
 // server without them runs exactly the code it ran before.
 import type { MiddlewareHandler } from "hono";
 import type { UpstreamEntry } from "../config.ts";
 import { readBody } from "../server/body.ts";
 import { ApiError } from "../server/errors.ts";
+import { HealthChecks } from "./health.ts";
 import { ModelLists, type ModelObject } from "./models.ts";
 import { poolsOf, type Pool } from "./pool.ts";
 import { forward } from "./proxy.ts";
@@ -15,6 +16,7 @@ const log = (msg: string) => console.error(`[gateway] ${msg}`);
 export class Gateway {
   readonly pools: Pool[];
   readonly #lists: ModelLists;
+  readonly #health = new HealthChecks(log);
 
   /** local: whether this process also serves a model of its own (false: a pure gateway). */
   constructor(
@@ -24,6 +26,15 @@ export class Gateway {
   ) {
     this.pools = poolsOf(entries, env);
     this.#lists = new ModelLists(this.pools, log);
+  }
+
+  /** Start checking the replicas' health in the background (until close()). */
+  startHealthChecks(): void {
+    this.#health.start(this.pools);
+  }
+
+  close(): void {
+    this.#health.stop();
   }
 
   route(model: string): Pool | null {
@@ -72,6 +83,7 @@ export class Gateway {
     metric("redrafter_upstream_requests_total", "counter", "requests sent to an upstream replica (retries included)", (r) => r.requests);
     metric("redrafter_upstream_errors_total", "counter", "upstream requests that failed (unreachable, timed out, non-2xx, broken stream)", (r) => r.errors);
     metric("redrafter_upstream_in_flight", "gauge", "upstream requests not yet answered in full", (r) => r.inFlight);
+    metric("redrafter_upstream_healthy", "gauge", "1 while the replica's last health check passed (the balancer skips it at 0)", (r) => Number(r.healthy));
     metric("redrafter_upstream_latency_seconds_sum", "counter", "time from sending an upstream request to the end of its answer, summed", (r) => r.latencySum);
     return out.join("\n") + "\n";
   }

@@ -1,5 +1,6 @@
 // pool.ts - the replicas of one upstream model pattern: which one takes the next request (least
-// outstanding requests per unit of weight, ties in turn) and each one's counters for /metrics.
+// outstanding requests per unit of weight, ties in turn, healthy ones first) and each one's
+// counters for /metrics.
 import type { UpstreamEntry } from "../config.ts";
 import { ConfigError } from "../config.ts";
 
@@ -8,12 +9,14 @@ export class Replica {
   errors = 0;
   inFlight = 0;
   latencySum = 0; // seconds, request sent to response ended
+  healthy = true; // the last health check passed (health.ts); true until one fails
 
   constructor(
     readonly url: string, // base URL, e.g. http://10.0.0.5:8000/v1
     readonly apiKey: string | null,
     readonly timeoutS: number,
     readonly weight: number,
+    readonly healthIntervalS: number, // seconds between health checks, 0: none
   ) {}
 
   /** Count one request from now until the returned function is called (once). */
@@ -53,16 +56,19 @@ export class Pool {
     return this.#re.test(model);
   }
 
-  /** The least loaded replica (in flight / weight) other than those in `skip`; null if none. */
+  /** The least loaded replica (in flight / weight) other than those in `skip`, a healthy one if
+   *  any is (when none is, they are all tried: a check may lag a recovery); null if none. */
   pick(skip: ReadonlySet<Replica> = new Set()): Replica | null {
     let best: Replica | null = null;
     let bestAt = 0;
     const n = this.replicas.length;
+    const better = (r: Replica, b: Replica) =>
+      r.healthy !== b.healthy ? r.healthy : r.inFlight / r.weight < b.inFlight / b.weight;
     for (let k = 0; k < n; k++) {
       const i = (this.#next + k) % n;
       const r = this.replicas[i]!;
       if (skip.has(r)) continue;
-      if (!best || r.inFlight / r.weight < best.inFlight / best.weight) [best, bestAt] = [r, i];
+      if (!best || better(r, best)) [best, bestAt] = [r, i];
     }
     if (best) this.#next = (bestAt + 1) % n;
     return best;
@@ -78,7 +84,7 @@ export function poolsOf(entries: readonly UpstreamEntry[], env: Record<string, s
     const key = e.apiKeyEnv === null ? e.apiKey : env[e.apiKeyEnv];
     if (key === undefined || key === "") throw new ConfigError(`upstream '${e.model}': apiKeyEnv ${e.apiKeyEnv} is not set`);
     const replicas = byPattern.get(e.model) ?? [];
-    for (const url of e.urls) replicas.push(new Replica(url.replace(/\/+$/, ""), key, e.timeout, e.weight));
+    for (const url of e.urls) replicas.push(new Replica(url.replace(/\/+$/, ""), key, e.timeout, e.weight, e.healthInterval));
     byPattern.set(e.model, replicas);
   }
   return [...byPattern].map(([pattern, replicas]) => new Pool(pattern, replicas));

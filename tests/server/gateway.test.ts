@@ -143,7 +143,8 @@ describe("replicas and timeouts", () => {
     const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
     const deadUrl = `http://127.0.0.1:${dead.port}/v1`;
     await dead.stop(true);
-    const gw = await gateway([{ model: "tiny*", urls: [deadUrl, `${upstream.url}/v1`], apiKeyEnv: "UP_KEY" }]);
+    // no health checks: they would take the dead replica out before the retry is exercised
+    const gw = await gateway([{ model: "tiny*", urls: [deadUrl, `${upstream.url}/v1`], apiKeyEnv: "UP_KEY", healthInterval: 0 }]);
     const results = await Promise.all([0, 1, 2, 3].map(async (i) => {
       const res = await post(gw.url, "/v1/chat/completions", { ...chat, max_tokens: 3, stream: i % 2 === 1 });
       return [res.status, i % 2 === 1 ? (await streamed(res)).done : (await res.json()).choices.length];
