@@ -74,6 +74,11 @@ using drafter_fill_fn = std::function<void(const drafter_tensor_spec & spec, int
 // chunked (drafter_io.cpp).
 drafter_fill_fn drafter_random_fill(uint64_t seed, double scale);
 
+// The shape every drafter writer checks (rd_drafter_write_random, rd_trainer_init): n_layers in
+// 0..RD_DRAFTER_MAX_LAYERS, n_proj in 0..RD_DRAFTER_MAX_PROJ, an RD_WEIGHTS_* weight_type.
+// RD_OK, or RD_ERR_INVALID_ARG with the reason.
+rd_status drafter_check_shape(int32_t n_layers, int32_t n_proj, int32_t weight_type);
+
 // Write a drafter GGUF for target m (layout: top of drafter_io.cpp). Matrices are converted to
 // weight_type (RD_WEIGHTS_*) row chunk by row chunk, so a 1 GB LM head never sits in memory
 // twice. vocab_ids: V' target ids. Validates nothing but I/O: callers check hp and the ids.

@@ -204,6 +204,16 @@ drafter_fill_fn drafter_random_fill(uint64_t seed, double scale) {
     };
 }
 
+rd_status drafter_check_shape(int32_t n_layers, int32_t n_proj, int32_t weight_type) {
+    if (n_layers < 0 || n_layers > RD_DRAFTER_MAX_LAYERS)
+        return rd_fail(RD_ERR_INVALID_ARG, "n_layers %d out of range 0..%d", n_layers, RD_DRAFTER_MAX_LAYERS);
+    if (n_proj < 0 || n_proj > RD_DRAFTER_MAX_PROJ)
+        return rd_fail(RD_ERR_INVALID_ARG, "n_proj %d out of range 0..%d", n_proj, RD_DRAFTER_MAX_PROJ);
+    if (weight_type < RD_WEIGHTS_F32 || weight_type > RD_WEIGHTS_Q8_0)
+        return rd_fail(RD_ERR_INVALID_ARG, "weight_type %d is not one of RD_WEIGHTS_F32/F16/Q8_0", weight_type);
+    return RD_OK;
+}
+
 static rd_status write_random(const rd_model * m, const rd_drafter_init_params * p, const char * path) {
     if (!m || !path) return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_write_random: model and path are required");
     rd_drafter_init_params defaults;
@@ -212,12 +222,7 @@ static rd_status write_random(const rd_model * m, const rd_drafter_init_params *
 
     if (p->n_draft_vocab < 0 || p->n_draft_vocab > m->n_vocab)
         return rd_fail(RD_ERR_INVALID_ARG, "n_draft_vocab %d out of range 0..%d (the target's vocab)", p->n_draft_vocab, m->n_vocab);
-    if (p->n_layers < 0 || p->n_layers > RD_DRAFTER_MAX_LAYERS)
-        return rd_fail(RD_ERR_INVALID_ARG, "n_layers %d out of range 0..%d", p->n_layers, RD_DRAFTER_MAX_LAYERS);
-    if (p->n_proj < 0 || p->n_proj > RD_DRAFTER_MAX_PROJ)
-        return rd_fail(RD_ERR_INVALID_ARG, "n_proj %d out of range 0..%d", p->n_proj, RD_DRAFTER_MAX_PROJ);
-    if (p->weight_type < RD_WEIGHTS_F32 || p->weight_type > RD_WEIGHTS_Q8_0)
-        return rd_fail(RD_ERR_INVALID_ARG, "weight_type %d is not one of RD_WEIGHTS_F32/F16/Q8_0", p->weight_type);
+    if (rd_status st = drafter_check_shape(p->n_layers, p->n_proj, p->weight_type); st != RD_OK) return st;
     if (!std::isfinite(p->init_scale) || p->init_scale < 0)
         return rd_fail(RD_ERR_INVALID_ARG, "init_scale must be finite and >= 0 (got %g)", (double) p->init_scale);
 

@@ -91,23 +91,15 @@ static void block_pattern(const int8_t * q, uint8_t * pat) {
 
 void rd_hk_rows_q8_0(const rd_hk_job & j, int32_t r0, int32_t r1) {
     const rd_hk_matrix & w = *j.w;
-    float acc[RD_HK_MAX_COLS];
-    for (int32_t r = r0; r < r1; r++) {
-        const uint8_t * row = w.q + (size_t) r * w.row_bytes;
-        std::fill(acc, acc + j.K, 0.0f);
-        for (int32_t b = 0; b < w.nb; b++) {
-            const uint8_t * blk = row + (size_t) b * BLOCK_BYTES;
-            const float dw = fp16(blk);
-            const int8_t * qw = reinterpret_cast<const int8_t *>(blk + 2);
-            for (int32_t c = 0; c < j.K; c++) {
-                const int8_t * qx = j.qx + (size_t) c * w.d + (size_t) b * QK;
-                int32_t isum = 0;
-                for (int32_t k = 0; k < QK; k++) isum += (int32_t) qw[k] * (int32_t) qx[k];
-                acc[c] = std::fma(dw * j.dx[(size_t) c * w.nb + b], (float) isum, acc[c]);
-            }
+    rd_hk_rows_int(j, r0, r1, BLOCK_BYTES, [&](const uint8_t * blk, int32_t b, int32_t * isum) {
+        const int8_t * qw = reinterpret_cast<const int8_t *>(blk + 2);
+        for (int32_t c = 0; c < j.K; c++) {
+            const int8_t * qx = j.qx + (size_t) c * w.d + (size_t) b * QK;
+            isum[c] = 0;
+            for (int32_t k = 0; k < QK; k++) isum[c] += (int32_t) qw[k] * (int32_t) qx[k];
         }
-        for (int32_t c = 0; c < j.K; c++) j.y[(size_t) c * w.V + r] = acc[c];
-    }
+        return fp16(blk);
+    });
 }
 
 bool rd_hk_isa_supported(rd_hk_isa isa) {

@@ -116,14 +116,10 @@ inline void rows_q6k_body(const rd_hk_job & j, int32_t r0, int32_t r1) {
     }
 }
 
-template <int K>
-void groups_neon(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    rows_body<K, dot_neon>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-}
-
-template <int K>
-void groups_sdot(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    rows_body<K, dot_sdot>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
+// Whole groups g0..g1-1 through a rows body (rows_body or rows_q6k_body for K columns and a Dot).
+template <void (*Rows)(const rd_hk_job &, int32_t, int32_t)>
+void groups(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    Rows(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
 }
 
 // F16: columns c0..c0+CB-1 of row r, the 16 lane sums in a[c][q] (lanes 4q..4q+3), then
@@ -158,21 +154,9 @@ void groups_f16(const rd_hk_job & j, int32_t g0, int32_t g1) {
     }
 }
 
-template <int K>
-void groups_neon_q6k(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    rows_q6k_body<K, dot_neon>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-}
-
-template <int K>
-void groups_sdot_q6k(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    rows_q6k_body<K, dot_sdot>(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-}
-
 using table = std::array<rd_hk_groups_fn, RD_HK_MAX_COLS>;
-template <int... I> table make_neon(std::integer_sequence<int, I...>) { return {{&groups_neon<I + 1>...}}; }
-template <int... I> table make_sdot(std::integer_sequence<int, I...>) { return {{&groups_sdot<I + 1>...}}; }
-template <int... I> table make_neon_q6k(std::integer_sequence<int, I...>) { return {{&groups_neon_q6k<I + 1>...}}; }
-template <int... I> table make_sdot_q6k(std::integer_sequence<int, I...>) { return {{&groups_sdot_q6k<I + 1>...}}; }
+template <class Dot, int... I> table make_q8_0(std::integer_sequence<int, I...>) { return {{&groups<&rows_body<I + 1, Dot>>...}}; }
+template <class Dot, int... I> table make_q6_k(std::integer_sequence<int, I...>) { return {{&groups<&rows_q6k_body<I + 1, Dot>>...}}; }
 template <int... I> table make_f16(std::integer_sequence<int, I...>) { return {{&groups_f16<I + 1>...}}; }
 
 } // namespace
@@ -190,10 +174,10 @@ bool rd_hk_arm_supported(rd_hk_isa isa) {
 }
 
 rd_hk_groups_fn rd_hk_arm_kernel(ggml_type type, rd_hk_isa isa, int32_t K) {
-    static const table tn = make_neon(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    static const table td = make_sdot(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    static const table tn6 = make_neon_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    static const table td6 = make_sdot_q6k(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table tn = make_q8_0<dot_neon>(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table td = make_q8_0<dot_sdot>(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table tn6 = make_q6_k<dot_neon>(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
+    static const table td6 = make_q6_k<dot_sdot>(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     static const table tf = make_f16(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
     if (K < 1 || K > RD_HK_MAX_COLS || !rd_hk_arm_supported(isa)) return nullptr;
     const bool dot = isa == rd_hk_isa::neon_dot;

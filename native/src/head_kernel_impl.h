@@ -5,6 +5,8 @@
 
 #include "head_kernel.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,6 +37,25 @@ struct rd_hk_job {
 void rd_hk_rows_q8_0(const rd_hk_job & j, int32_t r0, int32_t r1);
 void rd_hk_rows_q6_k(const rd_hk_job & j, int32_t r0, int32_t r1);
 void rd_hk_rows_f16(const rd_hk_job & j, int32_t r0, int32_t r1);
+
+// The loop of the integer references: per row, per block b in order, per column c,
+// acc[c] = fma(dw * dx[c][b], isum[c], acc[c]). block(blk, b, isum) fills isum[0..K) with block b's
+// integer dot products and returns its weight scale dw.
+template <class Block>
+inline void rd_hk_rows_int(const rd_hk_job & j, int32_t r0, int32_t r1, size_t block_bytes, Block && block) {
+    const rd_hk_matrix & w = *j.w;
+    float acc[RD_HK_MAX_COLS];
+    int32_t isum[RD_HK_MAX_COLS];
+    for (int32_t r = r0; r < r1; r++) {
+        const uint8_t * row = w.q + (size_t) r * w.row_bytes;
+        std::fill(acc, acc + j.K, 0.0f);
+        for (int32_t b = 0; b < w.nb; b++) {
+            const float dw = block(row + (size_t) b * block_bytes, b, isum);
+            for (int32_t c = 0; c < j.K; c++) acc[c] = std::fma(dw * j.dx[(size_t) c * w.nb + b], (float) isum[c], acc[c]);
+        }
+        for (int32_t c = 0; c < j.K; c++) j.y[(size_t) c * w.V + r] = acc[c];
+    }
+}
 
 // Q8_K activations of one column (d values, d a multiple of 256): qx, dx, corr as in rd_hk_job.
 void rd_hk_quantize_q8_k(const float * x, int32_t d, int8_t * qx, float * dx, int32_t * corr);

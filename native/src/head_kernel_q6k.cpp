@@ -54,30 +54,22 @@ static void unpack(const uint8_t * blk, uint8_t * q) {
 
 void rd_hk_rows_q6_k(const rd_hk_job & j, int32_t r0, int32_t r1) {
     const rd_hk_matrix & w = *j.w;
-    float acc[RD_HK_MAX_COLS];
     uint8_t q[QK];
-    for (int32_t r = r0; r < r1; r++) {
-        const uint8_t * row = w.q + (size_t) r * w.row_bytes;
-        std::fill(acc, acc + j.K, 0.0f);
-        for (int32_t b = 0; b < w.nb; b++) {
-            const uint8_t * blk = row + (size_t) b * RD_HK_Q6K_BYTES;
-            ggml_fp16_t h;
-            memcpy(&h, blk + RD_HK_Q6K_D, sizeof h);
-            const float dw = ggml_fp16_to_fp32(h);
-            const int8_t * sc = reinterpret_cast<const int8_t *>(blk + RD_HK_Q6K_SC);
-            unpack(blk, q);
-            for (int32_t c = 0; c < j.K; c++) {
-                const int8_t * qx = j.qx + (size_t) c * w.d + (size_t) b * QK;
-                const int32_t * corr = j.corr + ((size_t) c * w.nb + b) * 16;
-                int32_t isum = 0;
-                for (int32_t s = 0; s < 16; s++) {
-                    int32_t sub = corr[s]; // the -32 of every quant, at once
-                    for (int32_t k = 0; k < 16; k++) sub += (int32_t) q[16 * s + k] * (int32_t) qx[16 * s + k];
-                    isum += (int32_t) sc[s] * sub;
-                }
-                acc[c] = std::fma(dw * j.dx[(size_t) c * w.nb + b], (float) isum, acc[c]);
+    rd_hk_rows_int(j, r0, r1, RD_HK_Q6K_BYTES, [&](const uint8_t * blk, int32_t b, int32_t * isum) {
+        const int8_t * sc = reinterpret_cast<const int8_t *>(blk + RD_HK_Q6K_SC);
+        unpack(blk, q);
+        for (int32_t c = 0; c < j.K; c++) {
+            const int8_t * qx = j.qx + (size_t) c * w.d + (size_t) b * QK;
+            const int32_t * corr = j.corr + ((size_t) c * w.nb + b) * 16;
+            isum[c] = 0;
+            for (int32_t s = 0; s < 16; s++) {
+                int32_t sub = corr[s]; // the -32 of every quant, at once
+                for (int32_t k = 0; k < 16; k++) sub += (int32_t) q[16 * s + k] * (int32_t) qx[16 * s + k];
+                isum[c] += (int32_t) sc[s] * sub;
             }
         }
-        for (int32_t c = 0; c < j.K; c++) j.y[(size_t) c * w.V + r] = acc[c];
-    }
+        ggml_fp16_t h;
+        memcpy(&h, blk + RD_HK_Q6K_D, sizeof h);
+        return ggml_fp16_to_fp32(h);
+    });
 }

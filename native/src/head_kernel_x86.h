@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 
+#include <array>
+#include <utility>
+
 // GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as "may be used
 // uninitialized" (GCC bug 105593, fixed in 13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -40,4 +43,26 @@ RD_AVX2 RD_INLINE __m256i rd_load256(const void * p) { return _mm256_loadu_si256
 RD_AVX2 RD_INLINE __m256i rd_dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
     __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(s) : "x"(u8), "x"(s8));
     return s;
+}
+
+// A type's kernels for K = 1..RD_HK_MAX_COLS columns, one table per ISA (Kernels::avx512<K>,
+// ::avx2_vnni<K>, ::avx2<K>: function pointers; a type without an AVX-VNNI path names its AVX2
+// kernels there), and the pick among them; nullptr where K or the ISA does not fit.
+template <class Kernels, int... I>
+rd_hk_groups_fn rd_hk_x86_pick(rd_hk_isa isa, int32_t K, std::integer_sequence<int, I...>) {
+    using table = std::array<rd_hk_groups_fn, sizeof...(I)>;
+    static const table t512 = {{Kernels::template avx512<I + 1>...}};
+    static const table tvnni = {{Kernels::template avx2_vnni<I + 1>...}};
+    static const table t2 = {{Kernels::template avx2<I + 1>...}};
+    if (K < 1 || K > (int32_t) sizeof...(I) || !rd_hk_x86_supported(isa)) return nullptr;
+    switch (isa) {
+    case rd_hk_isa::avx512_vnni: return t512[(size_t) K - 1];
+    case rd_hk_isa::avx2_vnni: return tvnni[(size_t) K - 1];
+    case rd_hk_isa::avx2: return t2[(size_t) K - 1];
+    default: return nullptr;
+    }
+}
+
+template <class Kernels> rd_hk_groups_fn rd_hk_x86_pick(rd_hk_isa isa, int32_t K) {
+    return rd_hk_x86_pick<Kernels>(isa, K, std::make_integer_sequence<int, RD_HK_MAX_COLS>());
 }

@@ -14,9 +14,7 @@
 
 #include "head_kernel_x86.h"
 
-#include <array>
 #include <cstring>
-#include <utility>
 
 namespace {
 
@@ -227,25 +225,16 @@ RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_a
 template <int K>
 RD_AVX2 void groups_avxvnni(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_avx2_body<K, dot_avxvnni>(j, g0, g1); }
 
-using table = std::array<rd_hk_groups_fn, RD_HK_MAX_COLS>;
-
-template <int... I> table make_avx512(std::integer_sequence<int, I...>) { return {{&groups_avx512<I + 1>...}}; }
-template <int... I> table make_avxvnni(std::integer_sequence<int, I...>) { return {{&groups_avxvnni<I + 1>...}}; }
-template <int... I> table make_avx2(std::integer_sequence<int, I...>) { return {{&groups_avx2<I + 1>...}}; }
+struct kernels {
+    template <int K> static constexpr rd_hk_groups_fn avx512 = &groups_avx512<K>;
+    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &groups_avxvnni<K>;
+    template <int K> static constexpr rd_hk_groups_fn avx2 = &groups_avx2<K>;
+};
 
 } // namespace
 
 rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa isa, int32_t K) {
-    static const table t512 = make_avx512(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    static const table tvnni = make_avxvnni(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    static const table t2 = make_avx2(std::make_integer_sequence<int, RD_HK_MAX_COLS>());
-    if (K < 1 || K > RD_HK_MAX_COLS || !rd_hk_x86_supported(isa)) return nullptr;
-    switch (isa) {
-    case rd_hk_isa::avx512_vnni: return t512[(size_t) K - 1];
-    case rd_hk_isa::avx2_vnni: return tvnni[(size_t) K - 1];
-    case rd_hk_isa::avx2: return t2[(size_t) K - 1];
-    default: return nullptr;
-    }
+    return rd_hk_x86_pick<kernels>(isa, K);
 }
 
 #else

@@ -374,10 +374,7 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
         return rd_fail(RD_ERR_INVALID_ARG, "beam length %d out of range 1..%d", p->beam_length, RD_MAX_BEAM_LENGTH);
     if (p->n_draft_vocab < 1 || p->n_draft_vocab > m->n_vocab)
         return rd_fail(RD_ERR_INVALID_ARG, "draft vocabulary of %d tokens is not in 1..%d (the target's vocab)", p->n_draft_vocab, m->n_vocab);
-    if (p->n_layers < 0 || p->n_layers > RD_DRAFTER_MAX_LAYERS || p->n_proj < 0 || p->n_proj > RD_DRAFTER_MAX_PROJ)
-        return rd_fail(RD_ERR_INVALID_ARG, "n_layers %d / n_proj %d out of range 0..%d / 0..%d", p->n_layers, p->n_proj, RD_DRAFTER_MAX_LAYERS, RD_DRAFTER_MAX_PROJ);
-    if (p->weight_type < RD_WEIGHTS_F32 || p->weight_type > RD_WEIGHTS_Q8_0)
-        return rd_fail(RD_ERR_INVALID_ARG, "weight_type %d is not one of RD_WEIGHTS_F32/F16/Q8_0", p->weight_type);
+    if (rd_status st = drafter_check_shape(p->n_layers, p->n_proj, p->weight_type); st != RD_OK) return st;
     if (p->epochs < 1 || p->batch_size < 1 || p->eval_beams < 1 || p->eval_beams > RD_MAX_BEAMS || p->max_eval_samples < 0 ||
         p->checkpoint_every < 0 || p->n_threads < 0 || p->warmup_steps < 0)
         return rd_fail(RD_ERR_INVALID_ARG, "epochs, batch_size, eval_beams (1..%d) must be >= 1; max_eval_samples, checkpoint_every, warmup_steps, n_threads >= 0", RD_MAX_BEAMS);
