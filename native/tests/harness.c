@@ -102,6 +102,18 @@ int rd_test_read_prompts(int max, char *** out) {
 
 void rd_test_free_prompts(char ** prompts, int n) { rd_free_prompts(prompts, n); }
 
+rd_status rd_test_write_drafter(const rd_model * m, const char * path, int32_t n_draft_vocab, int32_t n_layers,
+                                int32_t n_proj, int32_t weight_type, uint64_t seed) {
+    rd_drafter_init_params p;
+    rd_drafter_init_default_params(&p);
+    p.n_draft_vocab = n_draft_vocab;
+    p.n_layers = n_layers;
+    p.n_proj = n_proj;
+    p.weight_type = weight_type;
+    p.seed = seed;
+    return rd_drafter_write_random(m, &p, path);
+}
+
 unsigned char * rd_test_read_file(const char * path, long * size) {
     FILE * f = fopen(path, "rb");
     if (!f) return NULL;

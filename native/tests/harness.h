@@ -62,6 +62,10 @@ rd_model * rd_test_open_model_q8(void); /* the output layer in Q8_0 */
 int  rd_test_read_prompts(int max, char *** out);
 void rd_test_free_prompts(char ** prompts, int n);
 
+/* rd_drafter_write_random for m at path: the library's defaults but for these fields. */
+rd_status rd_test_write_drafter(const rd_model * m, const char * path, int32_t n_draft_vocab, int32_t n_layers,
+                                int32_t n_proj, int32_t weight_type, uint64_t seed);
+
 /* The whole file at path, malloc'd (caller frees), its length in *size; NULL if unreadable
  * or empty. */
 unsigned char * rd_test_read_file(const char * path, long * size);

@@ -50,25 +50,13 @@ static bool patch_key(const char * src, const char * dst, const char * key, cons
     return ok;
 }
 
-static rd_status write_drafter(const rd_model * m, const char * path, int32_t n_draft_vocab,
-                               int32_t n_layers, int32_t n_proj, int32_t weight_type, uint64_t seed) {
-    rd_drafter_init_params p;
-    rd_drafter_init_default_params(&p);
-    p.n_draft_vocab = n_draft_vocab;
-    p.n_layers = n_layers;
-    p.n_proj = n_proj;
-    p.weight_type = weight_type;
-    p.seed = seed;
-    return rd_drafter_write_random(m, &p, path);
-}
-
 static void test_roundtrip(const rd_model * m) {
     static const int32_t types[] = { RD_WEIGHTS_F32, RD_WEIGHTS_F16, RD_WEIGHTS_Q8_0 };
     static const char * const names[] = { "f32", "f16", "q8_0" };
     long sizes[3] = {0, 0, 0};
     for (int i = 0; i < 3; i++) {
         /* n_proj 96: every matrix row is a multiple of the q8_0 block (d = 64 in the tiny model) */
-        if (!CHECK_OK(write_drafter(m, F_A, 100, 2, 96, types[i], 42))) continue;
+        if (!CHECK_OK(rd_test_write_drafter(m, F_A, 100, 2, 96, types[i], 42))) continue;
         unsigned char * bytes = rd_test_read_file(F_A, &sizes[i]);
         free(bytes);
         rd_drafter * d = NULL;
@@ -82,7 +70,7 @@ static void test_roundtrip(const rd_model * m) {
           sizes[0], sizes[1], sizes[2]);
 
     /* q8_0 with rows that are not whole blocks (e = 40): those matrices fall back to f16 */
-    CHECK_OK(write_drafter(m, F_A, 50, 1, 40, RD_WEIGHTS_Q8_0, 42));
+    CHECK_OK(rd_test_write_drafter(m, F_A, 50, 1, 40, RD_WEIGHTS_Q8_0, 42));
     rd_drafter * d = NULL;
     CHECK_OK(rd_drafter_load(F_A, m, &d));
     rd_drafter_free(d);
@@ -111,13 +99,13 @@ static void test_roundtrip(const rd_model * m) {
 
 static void test_deterministic(const rd_model * m) {
     long na = 0, nb = 0;
-    CHECK_OK(write_drafter(m, F_A, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
-    CHECK_OK(write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
+    CHECK_OK(rd_test_write_drafter(m, F_A, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
+    CHECK_OK(rd_test_write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1234));
     unsigned char * a = rd_test_read_file(F_A, &na);
     unsigned char * b = rd_test_read_file(F_B, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, (size_t) na) == 0, "same seed -> byte-identical files");
     free(b);
-    CHECK_OK(write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1235));
+    CHECK_OK(rd_test_write_drafter(m, F_B, 64, 1, 0, RD_WEIGHTS_Q8_0, 1235));
     b = rd_test_read_file(F_B, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, (size_t) na) != 0, "another seed -> other weights");
     free(a);
@@ -128,7 +116,7 @@ static void test_mismatch(const rd_model * m, const rd_model * other) {
     char name[256] = "", other_name[256] = "", fp[32], other_fp[32];
     rd_model_meta(m, "general.name", name, sizeof name);
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long) rd_model_fingerprint(m));
-    CHECK_OK(write_drafter(m, F_A, 32, 1, 0, RD_WEIGHTS_F32, 42));
+    CHECK_OK(rd_test_write_drafter(m, F_A, 32, 1, 0, RD_WEIGHTS_F32, 42));
 
     rd_drafter * d = NULL;
     if (other) {
@@ -169,7 +157,7 @@ static void test_bad_files(const rd_model * m) {
     CHECK(strstr(rd_last_error(), "ReDrafter") != NULL, "says what it expected: %s", rd_last_error());
 
     /* truncated: the header parses, the tensor data runs past the end */
-    CHECK_OK(write_drafter(m, F_A, 200, 1, 0, RD_WEIGHTS_F32, 42));
+    CHECK_OK(rd_test_write_drafter(m, F_A, 200, 1, 0, RD_WEIGHTS_F32, 42));
     long size = 0;
     unsigned char * buf = rd_test_read_file(F_A, &size);
     if (CHECK(buf != NULL, "read back")) {

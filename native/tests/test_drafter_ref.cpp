@@ -173,14 +173,8 @@ static double uniform() { // xorshift64*, in [-1, 1)
 
 static rd_drafter * make_drafter(const rd_model * m, int32_t n_draft_vocab, int32_t n_layers,
                                  int32_t n_proj, int32_t weight_type) {
-    rd_drafter_init_params p;
-    rd_drafter_init_default_params(&p);
-    p.n_draft_vocab = n_draft_vocab;
-    p.n_layers = n_layers;
-    p.n_proj = n_proj;
-    p.weight_type = weight_type;
     rd_drafter * d = nullptr;
-    if (!CHECK_OK(rd_drafter_write_random(m, &p, F_DRAFTER))) return nullptr;
+    if (!CHECK_OK(rd_test_write_drafter(m, F_DRAFTER, n_draft_vocab, n_layers, n_proj, weight_type, 42))) return nullptr;
     if (!CHECK_OK(rd_drafter_load(F_DRAFTER, m, &d))) return nullptr;
     // one thread: these graphs are tiny, and spinning ggml workers only slow a busy machine
     rd_drafter_set_threads(d, 1);
