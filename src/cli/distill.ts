@@ -12,6 +12,7 @@ import { Drafter } from "../ffi/drafter.ts";
 import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens } from "../ffi/distill.ts";
 import { Model } from "../ffi/model.ts";
 import { repoRoot, setNativeLogQuiet } from "../ffi/symbols.ts";
+import { phaseLine } from "../models/progress.ts";
 import { autoProj, UsageError } from "./args.ts";
 import { readPrompts, spread } from "./prompts.ts";
 
@@ -20,20 +21,6 @@ const settings = settingsOf(COMMANDS.distill);
 const HELP = `usage: redrafter distill --target M --prompts FILE.jsonl [--prompts FILE2 ...] --out D.gguf [options]
 
 ${settings.help()}`;
-
-/** Progress bar line on stderr: phase, bar, percent, rate, ETA, extra. */
-export function bar(phase: string, done: number, total: number, rate: string, eta: number, extra = ""): void {
-  const width = 28;
-  const f = total > 0 ? Math.min(1, done / total) : 0;
-  const fill = Math.round(f * width);
-  const etaText = eta < 0 ? "ETA ?" : `ETA ${formatSeconds(eta)}`;
-  process.stderr.write(`\r${phase.padEnd(7)} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${(100 * f).toFixed(1).padStart(5)}% ${rate} ${etaText} ${extra}\x1b[K`);
-}
-
-function formatSeconds(s: number): string {
-  s = Math.round(s);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
-}
 
 /** A seeded Fisher-Yates shuffle: prompt files are grouped by source, and a teacher run cut
  *  short by --teacher-max-s must still see every kind of prompt (chat, code, math). */
@@ -112,7 +99,7 @@ export async function runDistill(argv: string[]): Promise<void> {
       try {
         do {
           tp = teacher.run(250);
-          bar("teacher", tp.n_done + tp.n_skipped, tp.n_prompts, `${tp.tokens_per_s.toFixed(1)} tok/s`, tp.eta_s, `${tp.n_positions} positions`);
+          phaseLine("teacher", tp.n_done + tp.n_skipped, tp.n_prompts, `${tp.tokens_per_s.toFixed(1)} tok/s`, tp.eta_s, `${tp.n_positions} positions`);
           await pause();
         } while (!tp.finished && !interrupted && (teacherMaxS <= 0 || tp.elapsed_s < teacherMaxS));
       } finally {
@@ -135,7 +122,7 @@ export async function runDistill(argv: string[]): Promise<void> {
     try {
       do {
         pr = trainer.run(250);
-        bar("train", pr.step, pr.total_steps, `${pr.samples_per_s.toFixed(0)} samples/s`, pr.eta_s, `loss ${pr.loss.toFixed(3)} lr ${pr.lr.toExponential(1)}`);
+        phaseLine("train", pr.step, pr.total_steps, `${pr.samples_per_s.toFixed(0)} samples/s`, pr.eta_s, `loss ${pr.loss.toFixed(3)} lr ${pr.lr.toExponential(1)}`);
         if (pr.n_evals !== evals) {
           evals = pr.n_evals;
           process.stderr.write(`\nepoch ${pr.epoch}: held-out KL ${pr.eval_kl.toFixed(3)}  top-1 ${pr.acc1.map((x) => x.toFixed(3)).join(" ")}  top-4 ${pr.accB.map((x) => x.toFixed(3)).join(" ")}\n`);

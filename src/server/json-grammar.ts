@@ -1,6 +1,7 @@
 // json-grammar.ts - response_format to a GBNF grammar for llama.cpp's grammar sampler:
 // json_object = any JSON object, json_schema = a JSON Schema subset. node-llama-cpp has a
 // converter but does not export it and ends every grammar in forced newlines, hence this one.
+// Over 300 lines because it is one Builder: its rules call each other (and $refs) with shared limits and rule names.
 //
 // Supported: type (incl. arrays of types), properties/required, additionalProperties
 // (false unless given as true or a schema, so the model does not invent keys), items,

@@ -1,27 +1,15 @@
 // binding.test.ts - the bun:ffi classes over libredrafter on the tiny random model: metadata and
 // tokenizer round trip, deterministic greedy steps, typed native errors, and closed handles
 // that throw instead of handing C a stale pointer.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { defaultSampler } from "../../src/engine/types.ts";
 import { Drafter } from "../../src/ffi/drafter.ts";
 import { NativeError } from "../../src/ffi/errors.ts";
 import { Model } from "../../src/ffi/model.ts";
 import { Finish, Session } from "../../src/ffi/session.ts";
-import { BUILD_TIMEOUT_MS, makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
+import { loadedTinyModel } from "../helpers/tiny-model.ts";
 
-let tiny: TinyModel;
-let model: Model;
-
-beforeAll(() => {
-  tiny = makeTinyModel();
-  // trees of several beams on f32 KV with flash attention off: the batch-variant mode
-  model = Model.load(tiny.model, { batchInvariant: false });
-}, BUILD_TIMEOUT_MS);
-
-afterAll(() => {
-  model?.close();
-  tiny?.cleanup();
-});
+const fx = loadedTinyModel();
 
 const exact = { flashAttn: 0, kvF32: true, nThreads: 1, adaptive: false } as const;
 
@@ -38,29 +26,29 @@ function greedy(session: Session, prompt: Int32Array, n: number, draft: boolean)
 
 describe("Model", () => {
   test("reports the GGUF's shape and metadata", () => {
-    expect(model.nVocab).toBeGreaterThanOrEqual(358);
-    expect(model.nEmbd).toBe(64);
-    expect(model.nCtxTrain).toBeGreaterThan(0);
-    expect(model.meta("general.name")).toBe("tiny-random-llama");
-    expect(model.meta("no.such.key")).toBeNull();
-    expect(typeof model.fingerprint).toBe("bigint");
+    expect(fx.model.nVocab).toBeGreaterThanOrEqual(358);
+    expect(fx.model.nEmbd).toBe(64);
+    expect(fx.model.nCtxTrain).toBeGreaterThan(0);
+    expect(fx.model.meta("general.name")).toBe("tiny-random-llama");
+    expect(fx.model.meta("no.such.key")).toBeNull();
+    expect(typeof fx.model.fingerprint).toBe("bigint");
   });
 
   test("tokenize and token bytes round-trip the text", () => {
     const text = "Hello world, this is a test.";
-    const ids = model.tokenize(text, true);
-    expect(ids[0]).toBe(model.bos);
-    const bytes = Array.from(ids.subarray(1)).flatMap((t) => Array.from(model.tokenBytes(t)));
+    const ids = fx.model.tokenize(text, true);
+    expect(ids[0]).toBe(fx.model.bos);
+    const bytes = Array.from(ids.subarray(1)).flatMap((t) => Array.from(fx.model.tokenBytes(t)));
     // SentencePiece-style vocabularies add a space prefix that the pieces carry back
     expect(new TextDecoder().decode(Uint8Array.from(bytes)).replace(/^ /, "")).toBe(text);
-    expect(model.tokenize(text, false)[0]).not.toBe(model.bos);
-    expect(() => model.tokenBytes(model.nVocab + 10)).toThrow(RangeError);
+    expect(fx.model.tokenize(text, false)[0]).not.toBe(fx.model.bos);
+    expect(() => fx.model.tokenBytes(fx.model.nVocab + 10)).toThrow(RangeError);
   });
 
   test("a missing file is a NativeError with the status name and message", () => {
     const err = (() => {
       try {
-        Model.load(`${tiny.dir}/missing.gguf`);
+        Model.load(`${fx.tiny.dir}/missing.gguf`);
       } catch (e) {
         return e;
       }
@@ -73,10 +61,10 @@ describe("Model", () => {
 
 describe("Session", () => {
   test("greedy decoding is deterministic, with and without drafting", () => {
-    using drafter = Drafter.load(tiny.drafter, model);
-    using a = Session.open(model, drafter, { ...exact, beamWidth: 3, beamLength: 3 });
-    using b = Session.open(model, null, exact);
-    const prompt = model.tokenize("Once upon a time");
+    using drafter = Drafter.load(fx.tiny.drafter, fx.model);
+    using a = Session.open(fx.model, drafter, { ...exact, beamWidth: 3, beamLength: 3 });
+    using b = Session.open(fx.model, null, exact);
+    const prompt = fx.model.tokenize("Once upon a time");
     const first = greedy(a, prompt, 24, true);
     expect(first).toHaveLength(24);
     expect(greedy(a, prompt, 24, true)).toEqual(first);
@@ -86,35 +74,35 @@ describe("Session", () => {
 
   test("injected beams: the one that matches greedy decoding is accepted whole", () => {
     const L = 4;
-    using s = Session.open(model, null, { ...exact, beamWidth: 2, beamLength: L });
-    const prompt = model.tokenize("The quick brown fox");
+    using s = Session.open(fx.model, null, { ...exact, beamWidth: 2, beamLength: L });
+    const prompt = fx.model.tokenize("The quick brown fox");
     const ref = greedy(s, prompt, 2 + L, false);
     s.prefill(prompt, defaultSampler);
     expect(s.step(false, 1).tokens).toEqual([ref[0]]);
-    const wrong = ref.slice(1, 1 + L).map((t) => (t + 1) % model.nVocab);
+    const wrong = ref.slice(1, 1 + L).map((t) => (t + 1) % fx.model.nVocab);
     const r = s.stepBeams([...wrong, ...ref.slice(1, 1 + L)], 2, L, 100);
     expect(r.nAccepted).toBe(L);
     expect(r.tokens).toEqual(ref.slice(1, 2 + L));
     expect(r.nTree).toBeGreaterThan(1 + L);
-    expect(s.hidden()).toHaveLength(model.nEmbd);
+    expect(s.hidden()).toHaveLength(fx.model.nEmbd);
   });
 
   test("a prompt longer than the context is RD_ERR_CONTEXT_FULL and the session stays usable", () => {
-    using s = Session.open(model, null, { ...exact, nCtx: 256 });
+    using s = Session.open(fx.model, null, { ...exact, nCtx: 256 });
     const long = Int32Array.from({ length: s.nCtx + 10 }, (_, i) => 300 + (i % 50));
     expect(() => s.prefill(long, defaultSampler)).toThrow(expect.objectContaining({ code: "RD_ERR_CONTEXT_FULL" }));
-    expect(greedy(s, model.tokenize("hi"), 4, false)).toHaveLength(4);
+    expect(greedy(s, fx.model.tokenize("hi"), 4, false)).toHaveLength(4);
   });
 
   test("a bad grammar is RD_ERR_GRAMMAR", () => {
-    using s = Session.open(model, null, exact);
+    using s = Session.open(fx.model, null, exact);
     const sampler = { ...defaultSampler, grammar: "root ::= (" };
-    expect(() => s.prefill(model.tokenize("hi"), sampler)).toThrow(expect.objectContaining({ code: "RD_ERR_GRAMMAR" }));
+    expect(() => s.prefill(fx.model.tokenize("hi"), sampler)).toThrow(expect.objectContaining({ code: "RD_ERR_GRAMMAR" }));
   });
 
   test("a grammar complete while EOS is banned ends with Finish.NO_TOKEN (llama.cpp's throw used to abort Bun)", () => {
-    using s = Session.open(model, null, exact);
-    s.prefill(model.tokenize("hi"), { ...defaultSampler, grammar: 'root ::= "{" [0-9] "}"', ignore_eos: true });
+    using s = Session.open(fx.model, null, exact);
+    s.prefill(fx.model.tokenize("hi"), { ...defaultSampler, grammar: 'root ::= "{" [0-9] "}"', ignore_eos: true });
     const out: number[] = [];
     let finish: number = Finish.NONE;
     for (let i = 0; i < 16 && finish === Finish.NONE; i++) {
@@ -123,24 +111,24 @@ describe("Session", () => {
       finish = r.finish;
     }
     expect(finish).toBe(Finish.NO_TOKEN);
-    const bytes = out.flatMap((t) => Array.from(model.tokenBytes(t)));
+    const bytes = out.flatMap((t) => Array.from(fx.model.tokenBytes(t)));
     expect(new TextDecoder().decode(Uint8Array.from(bytes))).toMatch(/^\{[0-9]\}$/);
   });
 });
 
 describe("closed handles", () => {
   test("a closed session throws instead of calling C", () => {
-    const s = Session.open(model, null, exact);
+    const s = Session.open(fx.model, null, exact);
     s.close();
     s.close(); // closing twice is a no-op
-    expect(() => s.prefill(model.tokenize("hi"), defaultSampler)).toThrow(NativeError);
+    expect(() => s.prefill(fx.model.tokenize("hi"), defaultSampler)).toThrow(NativeError);
     expect(() => s.step(false, 1)).toThrow(/Session is closed/);
     expect(() => s.nPast).toThrow(/Session is closed/);
   });
 
   test("closing a model closes its drafters and sessions first, and the model refuses use", () => {
-    const m = Model.load(tiny.model);
-    const d = Drafter.load(tiny.drafter, m);
+    const m = Model.load(fx.tiny.model);
+    const d = Drafter.load(fx.tiny.drafter, m);
     const s = Session.open(m, d, exact);
     m.close();
     expect(d.closed).toBe(true);
@@ -149,6 +137,6 @@ describe("closed handles", () => {
     expect(() => m.nVocab).toThrow(NativeError);
     expect(() => s.step(true, 1)).toThrow(/Session is closed/);
     expect(() => Session.open(m, null, exact)).toThrow(/Model is closed/);
-    expect(() => Drafter.load(tiny.drafter, m)).toThrow(/Model is closed/);
+    expect(() => Drafter.load(fx.tiny.drafter, m)).toThrow(/Model is closed/);
   });
 });

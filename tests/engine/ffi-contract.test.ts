@@ -4,13 +4,13 @@
 // per-token logprob layout a step writes, and the library's version against package.json.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { defaultSampler } from "../../src/engine/types.ts";
 import { Status } from "../../src/ffi/errors.ts";
 import { Model } from "../../src/ffi/model.ts";
 import * as session from "../../src/ffi/session.ts";
 import { nativeVersion, repoRoot } from "../../src/ffi/symbols.ts";
-import { BUILD_TIMEOUT_MS, makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
+import { loadedTinyModel } from "../helpers/tiny-model.ts";
 
 const header = readFileSync(join(repoRoot, "native", "include", "redrafter.h"), "utf8");
 
@@ -49,18 +49,7 @@ describe("redrafter.h and src/ffi", () => {
 });
 
 describe("libredrafter", () => {
-  let tiny: TinyModel;
-  let model: Model;
-
-  beforeAll(() => {
-    tiny = makeTinyModel();
-    model = Model.load(tiny.model, { batchInvariant: false });
-  }, BUILD_TIMEOUT_MS);
-
-  afterAll(() => {
-    model?.close();
-    tiny?.cleanup();
-  });
+  const fx = loadedTinyModel();
 
   test("rd_version() starts with package.json's version", () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
@@ -70,8 +59,8 @@ describe("libredrafter", () => {
   test("a greedy step's logprobs: per token its logprob, then n_probs (id, logprob) pairs, the best first", () => {
     const nProbs = 3;
     const stride = 1 + 2 * nProbs;
-    using s = session.Session.open(model, null, { nThreads: 1, beamWidth: 2, beamLength: 3 });
-    s.prefill(model.tokenize("Once upon a time"), { ...defaultSampler, n_probs: nProbs });
+    using s = session.Session.open(fx.model, null, { nThreads: 1, beamWidth: 2, beamLength: 3 });
+    s.prefill(fx.model.tokenize("Once upon a time"), { ...defaultSampler, n_probs: nProbs });
     const tokens: number[] = [];
     const lp: number[] = [];
     while (tokens.length < 8) {

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { Drafter, type DrafterInitParams } from "../../src/ffi/drafter.ts";
 import { Model } from "../../src/ffi/model.ts";
 import { libraryPath, repoRoot, setNativeLogQuiet } from "../../src/ffi/symbols.ts";
+import { afterAll, beforeAll } from "vitest";
 
 export const BUILD_TIMEOUT_MS = 10 * 60_000;
 
@@ -65,4 +66,19 @@ export function makeTinyModel(opts: { seed?: number; vocab?: number; drafter?: D
   using m = Model.load(model);
   Drafter.writeRandom(m, drafter, { seed: 7, ...opts.drafter });
   return { dir, model, drafter, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The tiny model loaded for the calling file's tests (batch-variant mode: trees of several beams
+ *  on f32 KV with flash attention off), closed and removed after them. */
+export function loadedTinyModel(): { tiny: TinyModel; model: Model } {
+  const ctx = {} as { tiny: TinyModel; model: Model };
+  beforeAll(() => {
+    ctx.tiny = makeTinyModel();
+    ctx.model = Model.load(ctx.tiny.model, { batchInvariant: false });
+  }, BUILD_TIMEOUT_MS);
+  afterAll(() => {
+    ctx.model?.close();
+    ctx.tiny?.cleanup();
+  });
+  return ctx;
 }

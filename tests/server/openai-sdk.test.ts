@@ -2,31 +2,17 @@
 // chat and legacy completions, streamed and whole, n > 1, log-probs, and the exactness a user
 // relies on (streamed text == whole text; speculation on == off).
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
-import { EXACT, startServer, type TestServer } from "./server.ts";
+import { describe, expect, it } from "vitest";
+import { sdkServer } from "./server.ts";
 
-let tiny: TinyModel;
-let server: TestServer;
-let client: OpenAI;
-
-beforeAll(async () => {
-  tiny = makeTinyModel();
-  server = await startServer(["--model", tiny.model, "--drafter", tiny.drafter, "--slots", "2", ...EXACT]);
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
-}, 120_000);
-
-afterAll(async () => {
-  await server?.stop();
-  tiny?.cleanup();
-});
+const sdk = sdkServer();
 
 const messages = [{ role: "user" as const, content: "Tell me a story about a llama." }];
 // a random model may well sample EOS first; tests that need text keep generating past it
 const noEos = { ignore_eos: true } as object;
 
 async function streamedChat(params: Omit<OpenAI.ChatCompletionCreateParamsStreaming, "stream" | "model" | "messages">) {
-  const stream = await client.chat.completions.create({ model: "tiny-model", messages, stream: true, ...params });
+  const stream = await sdk.client.chat.completions.create({ model: "tiny-model", messages, stream: true, ...params });
   const text: string[] = [];
   let finish: string | null = null;
   for await (const chunk of stream) {
@@ -40,7 +26,7 @@ async function streamedChat(params: Omit<OpenAI.ChatCompletionCreateParamsStream
 
 describe("openai SDK", () => {
   it("chat, whole: message, finish_reason, usage, redrafter stats", async () => {
-    const r = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 12, temperature: 0, ...noEos });
+    const r = await sdk.client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 12, temperature: 0, ...noEos });
     expect(r.object).toBe("chat.completion");
     expect(r.id).toMatch(/^chatcmpl-/);
     expect(r.model).toBe("tiny-model");
@@ -61,7 +47,7 @@ describe("openai SDK", () => {
 
   it("chat, streamed: the same text as whole, for greedy and for a seeded sampler", async () => {
     for (const params of [{ temperature: 0 }, { temperature: 0.9, top_p: 0.95, seed: 1234 }]) {
-      const whole = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 16, ...params, ...noEos });
+      const whole = await sdk.client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 16, ...params, ...noEos });
       const streamed = await streamedChat({ max_tokens: 16, ...params, ...noEos });
       expect(streamed.text[0]).toBe(whole.choices[0]!.message.content);
       expect(streamed.finish).toBe(whole.choices[0]!.finish_reason);
@@ -71,9 +57,9 @@ describe("openai SDK", () => {
   it("speculation on and off give identical text", async () => {
     for (const params of [{ temperature: 0 }, { temperature: 1, seed: 7 }]) {
       const body: OpenAI.ChatCompletionCreateParamsNonStreaming = { model: "tiny-model", messages, max_tokens: 24, ...params, ...noEos };
-      const on = await client.chat.completions.create(body);
+      const on = await sdk.client.chat.completions.create(body);
       // extension fields pass through the SDK untouched
-      const off = await client.chat.completions.create({ ...body, redrafter: { draft: false } } as typeof body);
+      const off = await sdk.client.chat.completions.create({ ...body, redrafter: { draft: false } } as typeof body);
       expect(on.choices[0]!.message.content).toBe(off.choices[0]!.message.content);
       const stats = (r: unknown) => (r as { redrafter: { drafted_tokens: number } }).redrafter;
       expect(stats(on).drafted_tokens).toBeGreaterThan(0);
@@ -83,10 +69,10 @@ describe("openai SDK", () => {
 
   it("n > 1: one choice per index, choice i sampled with seed + i", async () => {
     const body = { model: "tiny-model", messages, max_tokens: 10, temperature: 1, seed: 99, ...noEos };
-    const r = await client.chat.completions.create({ ...body, n: 3 });
+    const r = await sdk.client.chat.completions.create({ ...body, n: 3 });
     expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2]);
-    const single0 = await client.chat.completions.create({ ...body });
-    const single1 = await client.chat.completions.create({ ...body, seed: 100 });
+    const single0 = await sdk.client.chat.completions.create({ ...body });
+    const single1 = await sdk.client.chat.completions.create({ ...body, seed: 100 });
     expect(r.choices[0]!.message.content).toBe(single0.choices[0]!.message.content);
     expect(r.choices[1]!.message.content).toBe(single1.choices[0]!.message.content);
     expect(r.usage!.completion_tokens).toBe(30);
@@ -96,7 +82,7 @@ describe("openai SDK", () => {
   });
 
   it("chat logprobs in OpenAI's shape, whole and streamed", async () => {
-    const r = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, ...noEos });
+    const r = await sdk.client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, ...noEos });
     const content = r.choices[0]!.logprobs!.content!;
     expect(content.length).toBe(6);
     for (const t of content) {
@@ -111,18 +97,18 @@ describe("openai SDK", () => {
     }
     expect(Buffer.from(content.flatMap((t) => t.bytes!)).toString("utf8")).toBe(r.choices[0]!.message.content);
 
-    const stream = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true, ...noEos });
+    const stream = await sdk.client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true, ...noEos });
     const streamed: string[] = [];
     for await (const chunk of stream) for (const c of chunk.choices) for (const t of c.logprobs?.content ?? []) streamed.push(t.token);
     expect(streamed).toEqual(content.map((t) => t.token));
 
-    const plain = await client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 2, temperature: 0 });
+    const plain = await sdk.client.chat.completions.create({ model: "tiny-model", messages, max_tokens: 2, temperature: 0 });
     expect(plain.choices[0]!.logprobs).toBeNull();
   });
 
   it("completions, whole and streamed, with echo and log-probs", async () => {
     const prompt = "Once upon a time";
-    const r = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, logprobs: 2, ...noEos });
+    const r = await sdk.client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, logprobs: 2, ...noEos });
     expect(r.object).toBe("text_completion");
     expect(r.id).toMatch(/^cmpl-/);
     const ch = r.choices[0]!;
@@ -132,12 +118,12 @@ describe("openai SDK", () => {
     expect(lp.top_logprobs!.every((t) => Object.keys(t).length >= 1 && Object.keys(t).length <= 2)).toBe(true);
     expect(lp.text_offset![0]).toBe(0);
 
-    const stream = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, stream: true, ...noEos });
+    const stream = await sdk.client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, stream: true, ...noEos });
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
     expect(text).toBe(ch.text);
 
-    const echoed = await client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, echo: true, logprobs: 0, ...noEos });
+    const echoed = await sdk.client.completions.create({ model: "tiny-model", prompt, max_tokens: 8, temperature: 0, echo: true, logprobs: 0, ...noEos });
     expect(echoed.choices[0]!.text).toBe(prompt + ch.text);
     // echo with logprobs: the prompt's tokens come first (OpenAI's legacy shape), the first without a log-prob
     const elp = echoed.choices[0]!.logprobs!;
@@ -147,18 +133,18 @@ describe("openai SDK", () => {
   });
 
   it("completions take token prompts and lists of prompts", async () => {
-    const a = await client.completions.create({ model: "tiny-model", prompt: "Hello", max_tokens: 5, temperature: 0, ...noEos });
-    const many = await client.completions.create({ model: "tiny-model", prompt: ["Hello", "Bye"], max_tokens: 5, temperature: 0, n: 2, ...noEos });
+    const a = await sdk.client.completions.create({ model: "tiny-model", prompt: "Hello", max_tokens: 5, temperature: 0, ...noEos });
+    const many = await sdk.client.completions.create({ model: "tiny-model", prompt: ["Hello", "Bye"], max_tokens: 5, temperature: 0, n: 2, ...noEos });
     expect(many.choices.map((c) => c.index)).toEqual([0, 1, 2, 3]);
     expect(many.choices[0]!.text).toBe(a.choices[0]!.text);
     expect(many.choices[1]!.text).toBe(a.choices[0]!.text); // greedy: both choices agree
-    const ids = await client.completions.create({ model: "tiny-model", prompt: [1, 20, 30, 40], max_tokens: 4, temperature: 0 });
+    const ids = await sdk.client.completions.create({ model: "tiny-model", prompt: [1, 20, 30, 40], max_tokens: 4, temperature: 0 });
     expect(ids.usage!.prompt_tokens).toBe(4);
   });
 
   it("maps errors to the SDK's typed errors", async () => {
-    await expect(client.chat.completions.create({ model: "nope", messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(client.chat.completions.create({ model: "tiny-model", messages, temperature: 3 })).rejects.toMatchObject({
+    await expect(sdk.client.chat.completions.create({ model: "nope", messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(sdk.client.chat.completions.create({ model: "tiny-model", messages, temperature: 3 })).rejects.toMatchObject({
       status: 400,
       param: "temperature",
     });

@@ -2,7 +2,10 @@
 // user starts it) on a free port, plus small HTTP helpers. Never a mocked engine.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll } from "vitest";
 import { repoRoot } from "../../src/ffi/symbols.ts";
+import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
 
 export interface TestServer {
   url: string; // http://127.0.0.1:PORT
@@ -17,6 +20,23 @@ export interface TestServer {
  *  trees of several beams), so speculation is always exercised. */
 export const EXACT = ["--threads", "1", "--flash-attn", "off", "--kv-f32", "--no-log-requests", "--no-batch-invariant",
   "--beam-width", "4", "--beam-length", "4", "--no-adaptive"];
+
+/** The SDK tests' server (the tiny model with its drafter, 2 slots, EXACT) and an `openai` client
+ *  on it: started before the calling file's tests, stopped after them. */
+export function sdkServer(): { server: TestServer; client: OpenAI } {
+  const ctx = {} as { server: TestServer; client: OpenAI };
+  let tiny: TinyModel | undefined;
+  beforeAll(async () => {
+    tiny = makeTinyModel();
+    ctx.server = await startServer(["--model", tiny.model, "--drafter", tiny.drafter, "--slots", "2", ...EXACT]);
+    ctx.client = new OpenAI({ baseURL: `${ctx.server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  }, 120_000);
+  afterAll(async () => {
+    await ctx.server?.stop();
+    tiny?.cleanup();
+  });
+  return ctx;
+}
 
 export async function startServer(args: string[], opts: { env?: Record<string, string>; waitHealthy?: boolean } = {}): Promise<TestServer> {
   const proc = spawn(process.execPath, [join(repoRoot, "src", "cli", "main.ts"), "serve", "--host", "127.0.0.1", "--port", "0", ...args], {

@@ -4,24 +4,10 @@
 // whose arguments parse and match the function's schema, streamed and whole, with and without
 // speculation; a multi-step flow feeds the tool's result back; bad tool fields are 400s.
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
-import { EXACT, post, startServer, type TestServer } from "./server.ts";
+import { describe, expect, it } from "vitest";
+import { post, sdkServer } from "./server.ts";
 
-let tiny: TinyModel;
-let server: TestServer;
-let client: OpenAI;
-
-beforeAll(async () => {
-  tiny = makeTinyModel();
-  server = await startServer(["--model", tiny.model, "--drafter", tiny.drafter, "--slots", "2", ...EXACT]);
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
-}, 120_000);
-
-afterAll(async () => {
-  await server?.stop();
-  tiny?.cleanup();
-});
+const sdk = sdkServer();
 
 // bounded values only: a random model inside an unbounded string may never close it
 const weather: OpenAI.ChatCompletionFunctionTool = {
@@ -67,7 +53,7 @@ describe("tool calls (tiny model, fallback format)", () => {
   it("named: the call parses and matches the schema; finish_reason tool_calls; speculation on == off", async () => {
     const results = [];
     for (const draft of [true, false]) {
-      const r = await client.chat.completions.create({
+      const r = await sdk.client.chat.completions.create({
         model: "tiny-model", messages, tools, tool_choice: named, temperature: 0, max_tokens: 200, redrafter: { draft },
       } as OpenAI.ChatCompletionCreateParamsNonStreaming);
       const ch = r.choices[0]!;
@@ -82,8 +68,8 @@ describe("tool calls (tiny model, fallback format)", () => {
 
   it("required, streamed: id and name first, then argument fragments; the SDK's stream helper assembles the same call", async () => {
     const body = { model: "tiny-model", messages, tools, tool_choice: "required" as const, parallel_tool_calls: false, temperature: 0.8, seed: 3, max_tokens: 200 };
-    const whole = await client.chat.completions.create(body);
-    const stream = await client.chat.completions.create({ ...body, stream: true });
+    const whole = await sdk.client.chat.completions.create(body);
+    const stream = await sdk.client.chat.completions.create({ ...body, stream: true });
     const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
     let finish: string | null = null;
     for await (const chunk of stream) {
@@ -102,14 +88,14 @@ describe("tool calls (tiny model, fallback format)", () => {
     expect([deltas[0]!.function!.name, args]).toEqual([call.function.name, call.function.arguments]);
     expect(() => JSON.parse(args)).not.toThrow();
 
-    const helper = client.chat.completions.stream(body);
+    const helper = sdk.client.chat.completions.stream(body);
     const final = await helper.finalChatCompletion();
     const helped = final.choices[0]!.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
     expect(helped.function).toEqual(call.function);
   });
 
   it("required with parallel calls: every call is a valid one", async () => {
-    const r = await client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: "required", temperature: 1, seed: 11, max_tokens: 300 });
+    const r = await sdk.client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: "required", temperature: 1, seed: 11, max_tokens: 300 });
     const calls = r.choices[0]!.message.tool_calls!;
     expect(calls.length).toBeGreaterThanOrEqual(1);
     expect(new Set(calls.map((c) => c.id)).size).toBe(calls.length);
@@ -121,7 +107,7 @@ describe("tool calls (tiny model, fallback format)", () => {
 
   it("multi-step: the call, the tool's result fed back, an answer (runTools and by hand)", async () => {
     const seen: unknown[] = [];
-    const runner = client.chat.completions.runTools({
+    const runner = sdk.client.chat.completions.runTools({
       model: "tiny-model", messages, tool_choice: named, temperature: 0, max_tokens: 200,
       tools: [{ type: "function", function: { ...weather.function, function: (a: unknown) => (seen.push(a), { temp_c: 21 }), parse: JSON.parse } }],
     });
@@ -131,24 +117,24 @@ describe("tool calls (tiny model, fallback format)", () => {
     const history = runner.messages as OpenAI.ChatCompletionMessageParam[];
     expect(history.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
 
-    const first = await client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: named, temperature: 0, max_tokens: 200 });
+    const first = await sdk.client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: named, temperature: 0, max_tokens: 200 });
     const body = { model: "tiny-model", tools, tool_choice: "none", temperature: 0, max_tokens: 8, ignore_eos: true };
-    const answer = await client.chat.completions.create({
+    const answer = await sdk.client.chat.completions.create({
       ...body,
       messages: [...messages, first.choices[0]!.message, { role: "tool", tool_call_id: first.choices[0]!.message.tool_calls![0]!.id, content: '{"temp_c": 21}' }],
     } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(answer.choices[0]!.finish_reason).toBe("length");
     expect(answer.choices[0]!.message.tool_calls).toBeUndefined();
     expect(typeof answer.choices[0]!.message.content).toBe("string");
-    const alone = await client.chat.completions.create({ ...body, messages } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const alone = await sdk.client.chat.completions.create({ ...body, messages } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     const call = first.choices[0]!.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
     // the call and its result are in the prompt: at least a token per 3 characters of them
     expect(answer.usage!.prompt_tokens - alone.usage!.prompt_tokens).toBeGreaterThan((call.function.arguments.length + 14) / 3);
   });
 
   it("auto: the model is free; its output is content unless it wrote a call", async () => {
-    const r = await client.chat.completions.create({ model: "tiny-model", messages, tools, temperature: 0, max_tokens: 12, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
-    const plain = await client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: "none", temperature: 0, max_tokens: 12, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const r = await sdk.client.chat.completions.create({ model: "tiny-model", messages, tools, temperature: 0, max_tokens: 12, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const plain = await sdk.client.chat.completions.create({ model: "tiny-model", messages, tools, tool_choice: "none", temperature: 0, max_tokens: 12, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(r.choices[0]!.message.tool_calls).toBeUndefined();
     expect(r.choices[0]!.finish_reason).toBe("length");
     expect(typeof r.choices[0]!.message.content).toBe("string");
@@ -170,7 +156,7 @@ describe("tool calls (tiny model, fallback format)", () => {
       [{ messages: [{ role: "assistant", content: null, tool_calls: [{ id: "a", type: "function", function: { name: "f" } }] }] }, "messages[0].tool_calls[0].function.arguments"],
     ];
     for (const [body, param] of cases) {
-      const r = await post(server.url, "/v1/chat/completions", { model: "tiny-model", messages, max_tokens: 1, ...body });
+      const r = await post(sdk.server.url, "/v1/chat/completions", { model: "tiny-model", messages, max_tokens: 1, ...body });
       const json = await r.json() as { error: { type: string; param: string } };
       expect([r.status, json.error.type, json.error.param], JSON.stringify(body).slice(0, 200)).toEqual([400, "invalid_request_error", param]);
     }

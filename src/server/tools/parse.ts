@@ -2,6 +2,7 @@
 // text as it is generated, finish() at the end; the events stream as `delta.tool_calls` (a call's
 // id and name first, then fragments of its arguments as they are written) and, concatenated,
 // make the whole message. One parser serves both, so streamed and whole responses agree.
+// Over 300 lines because it is one state machine (text, open, list, object, close) fed a character at a time.
 //
 // A call is a JSON object with a string "name" and its arguments (tools/format.ts: the format's
 // key; a JSON-encoded string is decoded), after the format's opening marker, or where the
