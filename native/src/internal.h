@@ -24,6 +24,10 @@ rd_status rd_fail(rd_status st, const char * fmt, ...) __attribute__((format(pri
 // by fn, and returns RD_ERR_NO_MEMORY for std::bad_alloc, else RD_ERR_INTERNAL.
 rd_status rd_caught(const char * fn) noexcept;
 
+// The hyper-parameters llama.cpp asserts on (abort) read from the file's metadata first:
+// RD_ERR_FORMAT, with what is out of range, instead of a process that dies (model_check.cpp).
+rd_status rd_model_check_hparams(const char * path);
+
 // While one lives on a thread (around a session's llama_decode), error lines llama.cpp logs
 // there once *cancel is set are dropped when logging is quiet (rd_log_set_quiet): they report
 // the decode that rd_session_cancel() stopped, which the caller gets as RD_ERR_CANCELLED.

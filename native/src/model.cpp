@@ -94,6 +94,7 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     rd_model_default_params(&defaults);
     if (!p) p = &defaults;
     if (rd_status st = check_gguf_file(path); st != RD_OK) return st;
+    if (rd_status st = rd_model_check_hparams(path); st != RD_OK) return st; // before llama.cpp's asserts
 
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers;
