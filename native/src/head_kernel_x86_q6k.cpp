@@ -192,7 +192,7 @@ struct dot_avxvnni {
 };
 
 template <int K, class Dot>
-RD_AVX2 RD_INLINE void groups_avx2_body(const rd_hk_job & j, int32_t g0, int32_t g1) {
+RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) {
     const rd_hk_matrix & w = *j.w;
     const int32_t nb = w.nb;
     const size_t rb = w.row_bytes, d = (size_t) w.d;
@@ -219,16 +219,10 @@ RD_AVX2 RD_INLINE void groups_avx2_body(const rd_hk_job & j, int32_t g0, int32_t
         }
 }
 
-template <int K>
-RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_avx2_body<K, dot_avx2>(j, g0, g1); }
-
-template <int K>
-RD_AVX2 void groups_avxvnni(const rd_hk_job & j, int32_t g0, int32_t g1) { groups_avx2_body<K, dot_avxvnni>(j, g0, g1); }
-
 struct kernels {
     template <int K> static constexpr rd_hk_groups_fn avx512 = &groups_avx512<K>;
-    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &groups_avxvnni<K>;
-    template <int K> static constexpr rd_hk_groups_fn avx2 = &groups_avx2<K>;
+    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &groups_avx2<K, dot_avxvnni>;
+    template <int K> static constexpr rd_hk_groups_fn avx2 = &groups_avx2<K, dot_avx2>;
 };
 
 } // namespace
