@@ -5,6 +5,7 @@
 // Throughout it polls /health and the server's RSS; it prints a table and exits 0 only when no
 // request crashed, hung or got a 5xx, every error body was OpenAI-shaped, the RSS came back and
 // every slot is free again. Categories and their cases: bench/hostile/cases.ts.
+// Over 300 lines because it is one program: its phases, the supervisor's end state and the report share one Settings.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -2,6 +2,7 @@
 // way of attacking the server (wrong types, extremes, grammar bombs, broken framing, foreign
 // origins, slow bodies, ...), plus the valid streaming requests of the load phase. Every case is
 // made from the seeded Rng and rendered to exact bytes only when sent, for the server's address.
+// Over 300 lines because it is the catalogue of hostile requests itself: one maker per kind of attack.
 import type { Rng } from "./rng.ts";
 import type { Piece } from "./wire.ts";
 

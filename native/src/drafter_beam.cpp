@@ -10,6 +10,7 @@
 // [e, V']. So nothing is built or allocated per step: two graphs (1 and B columns), each
 // allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
 // top-B selection run on the host, O(V') per column, without sorting.
+// Over 300 lines because the beam search and the graph it drives share one scratch layout per B.
 #include "drafter_graph.h"
 #include "gguf_matrix.h"
 #include "ggml-alloc.h"

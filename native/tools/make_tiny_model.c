@@ -18,6 +18,7 @@
  * output layer as ggml type T (a name as ggml spells it: q8_0, the type of Gemma 3's; q6_K, that
  * of most Q4_K_M / Q5_K_M files; f16), the rest stays F32; --output-q8 is --output-type q8_0.
  */
+/* Over 300 lines because the vocabulary, its merges and the weights must agree in one file. */
 #include "ggml.h"
 #include "gguf.h"
 #include "hash.h" /* native/src: splitmix64 */

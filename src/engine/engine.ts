@@ -4,6 +4,7 @@
 // else the queue, else QueueFullError), dispatch, cancel, release, shutdown and worker
 // replacement. The main thread only tokenizes, detokenizes and cancels; prefill and steps run in
 // the workers (STYLE rule 11).
+// Over 300 lines because admission, the queue, cancellation and shutdown share the slot list.
 import { Drafter } from "../ffi/drafter.ts";
 import { Model } from "../ffi/model.ts";
 import type { SessionParams, StepOutput } from "../ffi/session.ts";
