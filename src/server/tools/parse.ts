@@ -244,7 +244,8 @@ export class ToolCallParser {
         continue;
       }
       if (this.#state === "close" && !this.#scanClose(final)) return;
-      if (this.#state === "text" || this.#state === "close") continue;
+      const now = this.#state as State; // #scanClose may have moved it on
+      if (now === "text" || now === "close") continue;
       const ch = this.#pending[this.#pos++]!;
       this.#raw += ch;
       this.#step(ch);
