@@ -257,12 +257,25 @@ function invalidUtf8Body(ep: Endpoint): Uint8Array {
   return concat(concat(enc.encode(pre), new Uint8Array([0x61, 0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0x80, 0x62])), enc.encode(post));
 }
 
+/** A prompt of thousands of characters is thousands of tokens (NULs and control characters are a
+ *  token each): on Gemma 3 270M, one thread, a 3,101-token prompt took 18.8 s to prefill and a
+ *  4,001-token one 23.8 s on an idle machine, and the fuzz phase queues 8 requests on 2 slots. Such
+ *  a request is work, not a hang: its limit grows by 20 ms per prompt character (twice the
+ *  measured prefill, for one equal request ahead of it in the queue), at most 300 s. */
+const promptLimitMs = (ctx: CaseContext, chars: number) => Math.min(ctx.timeoutMs + 20 * chars, Math.max(ctx.timeoutMs, 300_000));
+
 const strings: Maker[] = [
-  (rng) => api(rng, (b, ep) => {
-    const [name, v] = rng.pick(STRINGS);
-    setPath(b, ep === "chat" ? "messages.0.content" : "prompt", v());
-    return `${ep === "chat" ? "content" : "prompt"} = ${name}`;
-  }),
+  (rng, ctx) => {
+    let chars = 0;
+    const spec = api(rng, (b, ep) => {
+      const [name, v] = rng.pick(STRINGS);
+      const value = v();
+      chars = typeof value === "string" ? value.length : 0;
+      setPath(b, ep === "chat" ? "messages.0.content" : "prompt", value);
+      return `${ep === "chat" ? "content" : "prompt"} = ${name}`;
+    });
+    return { ...spec, timeoutMs: promptLimitMs(ctx, chars) };
+  },
   (rng) => api(rng, (b, ep) => {
     const [name, v] = rng.pick(STRINGS);
     const f = rng.pick(["user", "model", "stop", ...(ep === "chat" ? ["messages.0.name"] : ["suffix"])]);
