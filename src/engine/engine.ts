@@ -1,9 +1,9 @@
 // engine.ts - the engine the gateway and the CLI drive: one target model (+ drafter) shared by
 // `slots` sessions, each owned by a worker (slots.ts, slot-worker.ts), a bounded wait queue in
-// front of them, and counters for /metrics. This file is the scheduling: admission (a free slot,
-// else the queue, else QueueFullError), dispatch, cancel, release, shutdown and worker
-// replacement. The main thread only tokenizes, detokenizes and cancels; prefill and steps run in
-// the workers (STYLE rule 11).
+// front of them (served in turn.ts's order), and counters for /metrics. This file is the
+// scheduling: admission (a free slot, else the queue, else QueueFullError), dispatch, cancel,
+// release, shutdown and worker replacement. The main thread only tokenizes, detokenizes and
+// cancels; prefill and steps run in the workers (STYLE rule 11).
 // Over 300 lines because admission, the queue, cancellation and shutdown share the slot list.
 import { Drafter } from "../ffi/drafter.ts";
 import { Model } from "../ffi/model.ts";
@@ -18,6 +18,7 @@ import { modelInfo, modelParams, sessionShape, type EngineOptions } from "./opti
 import { loadWeights, WorkerSlot } from "./slots.ts";
 import { StepTotals, type EngineStats } from "./stats.ts";
 import { closingEvent, stepEvent } from "./step-event.ts";
+import { DEFAULT_PREFILL_MS_PER_TOKEN, takeNext } from "./turn.ts";
 import type { GenerateRequest, ModelInfo } from "./types.ts";
 import type { FromWorker } from "./worker-protocol.ts";
 
@@ -290,10 +291,16 @@ export class Engine {
     }
   }
 
+  /** The queued generation whose turn comes first (turn.ts), at the prefill rate measured so far. */
+  #takeNext(): Generation | undefined {
+    const { prefillMs, promptTokens } = this.#stats;
+    return takeNext(this.#queue, promptTokens > 0 ? prefillMs / promptTokens : DEFAULT_PREFILL_MS_PER_TOKEN);
+  }
+
   #release(slot: WorkerSlot): void {
     slot.release();
     if (this.#closing) return;
-    const next = this.#queue.shift();
+    const next = this.#takeNext();
     if (next) this.#dispatch(next, slot);
     else this.#trimmer.poke();
   }
@@ -316,7 +323,7 @@ export class Engine {
       ({ slot: fresh }) => {
         if (this.#closing) return void fresh.close();
         this.#adopt(fresh);
-        const next = this.#queue.shift();
+        const next = this.#takeNext();
         if (next) this.#dispatch(next, fresh);
       },
       (e) => console.error(`redrafter: could not replace a failed engine worker: ${e instanceof Error ? e.message : e}`),

@@ -196,6 +196,34 @@ describe("slots, queue and cancellation", () => {
   });
 });
 
+describe("queue order", () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.load(options({ slots: 1, queueSize: 4 }));
+  });
+  afterAll(() => engine?.close());
+
+  test("a short prompt queued after a long one gets the slot first; equal ones keep their order", async () => {
+    const ac = new AbortController();
+    const running = engine.generate(request(engine, PROMPTS[0]!, { maxTokens: 1500, signal: ac.signal }, { ignore_eos: true }));
+    const bos = engine.tokenize("")[0]!;
+    const filler = engine.tokenize(" the").at(-1)!;
+    const longPrompt = [bos, ...Array<number>(Math.floor(engine.info.nCtx / 2)).fill(filler)];
+    const started: string[] = [];
+    const watch = async (name: string, job: AsyncIterable<StepEvent>) => {
+      for await (const ev of job) if (ev.tokens.length > 0 && !started.includes(name)) started.push(name);
+    };
+    const sampler = { ...defaultSampler, ignore_eos: true };
+    const big = watch("long", engine.generate({ prompt: longPrompt, maxTokens: 2, draft: true, sampler }));
+    const short1 = watch("short1", engine.generate(request(engine, PROMPTS[0]!, { maxTokens: 2 }, { ignore_eos: true })));
+    const short2 = watch("short2", engine.generate(request(engine, PROMPTS[1]!, { maxTokens: 2 }, { ignore_eos: true })));
+    expect(engine.stats().queueDepth).toBe(3);
+    ac.abort();
+    await Promise.all([collect(running), big, short1, short2]);
+    expect(started).toEqual(["short1", "short2", "long"]);
+  });
+});
+
 describe("parallel slots", () => {
   test("two slots generate concurrently, each as it would alone", async () => {
     const engine = await Engine.load(options({ slots: 2 }));

@@ -1,0 +1,25 @@
+// turn.ts - which queued generation a freed slot takes next. First come, first served lets one
+// long prompt hold every short request behind it for its whole prefill (a 4k-token prompt
+// prefills for ~20 s on one CPU thread with Gemma 3 270M); shortest first would starve long
+// prompts. So a queued generation's turn is its arrival time plus the prefill its prompt would
+// take at the engine's measured rate: a short request overtakes a long one that arrived less than
+// the long one's own prefill time before it, and no request is overtaken by later arrivals for
+// longer than its own prefill would take.
+import type { Generation } from "./generation.ts";
+
+/** Prefill cost assumed before the engine has measured one (ms per prompt token). */
+export const DEFAULT_PREFILL_MS_PER_TOKEN = 1;
+
+/** When `job` should start: its submission time plus its prompt's expected prefill time. */
+export function turnOf(job: Generation, msPerToken: number): number {
+  return job.submittedAt + job.req.prompt.length * msPerToken;
+}
+
+/** Remove and return the queued generation whose turn comes first (ties: the earlier arrival). */
+export function takeNext(queue: Generation[], msPerToken: number): Generation | undefined {
+  if (queue.length === 0) return undefined;
+  const rate = Number.isFinite(msPerToken) && msPerToken > 0 ? msPerToken : DEFAULT_PREFILL_MS_PER_TOKEN;
+  let best = 0;
+  for (let i = 1; i < queue.length; i++) if (turnOf(queue[i]!, rate) < turnOf(queue[best]!, rate)) best = i;
+  return queue.splice(best, 1)[0];
+}
