@@ -91,14 +91,18 @@ bool rd_session_flash_attn(const rd_session * s) { return s->target.flash; }
 void rd_session_cancel(rd_session * s) { if (s) s->target.cancel.store(true); }
 const float * rd_session_hidden(const rd_session * s) { return s->state == rd_state::empty ? nullptr : s->h.data(); }
 
-rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) try {
-    if (!s || !tokens || !sp) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prefill: session, tokens and sampler are required");
-    session_target & tg = s->target;
-    tg.cancel.store(false);
+void session_reset(rd_session * s) {
+    s->target.cancel.store(false);
     s->state = rd_state::empty;
     s->finish = RD_FINISH_NONE;
     s->n_past = 0;
-    llama_memory_clear(llama_get_memory(tg.ctx), true);
+    llama_memory_clear(llama_get_memory(s->target.ctx), true);
+}
+
+rd_status rd_session_prefill(rd_session * s, const int32_t * tokens, int32_t n, const rd_sampler_params * sp) try {
+    if (!s || !tokens || !sp) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prefill: session, tokens and sampler are required");
+    session_reset(s);
+    session_target & tg = s->target;
     if (n < 1) return rd_fail(RD_ERR_INVALID_ARG, "the prompt is empty");
     if (n >= tg.n_ctx)
         return rd_fail(RD_ERR_CONTEXT_FULL, "the prompt has %d tokens but the context holds %d (and needs room to generate)", n, tg.n_ctx);

@@ -38,6 +38,10 @@ struct rd_session {
     bool      ignore_eos = false;
 };
 
+// Forget the previous request: state empty, no finish, an empty KV cache, cancel cleared. The
+// first thing every entry point that starts over from a prompt does (prefill, prompt scoring).
+void session_reset(rd_session * s);
+
 // Walk the verified tree from the root drawing the target's token at each node with the
 // request's sampler (lossless: one draw per emitted token, in plain-decoding order).
 // Emits up to max_tokens tokens into out/logprobs; returns the index of the last node on the

@@ -13,12 +13,8 @@ static constexpr int32_t SCORE_CHUNK = 64;
 
 rd_status rd_session_prompt_logprobs(rd_session * s, const int32_t * tokens, int32_t n, int32_t n_probs, float * out) try {
     if (!s || !tokens) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prompt_logprobs: session and tokens are required");
+    session_reset(s);
     session_target & tg = s->target;
-    tg.cancel.store(false);
-    s->state = rd_state::empty;
-    s->finish = RD_FINISH_NONE;
-    s->n_past = 0;
-    llama_memory_clear(llama_get_memory(tg.ctx), true);
     if (n < 1) return rd_fail(RD_ERR_INVALID_ARG, "the prompt is empty");
     if (n > 1 && !out) return rd_fail(RD_ERR_INVALID_ARG, "rd_session_prompt_logprobs: out is required");
     if (n_probs < 0 || n_probs > RD_MAX_PROBS) return rd_fail(RD_ERR_INVALID_ARG, "n_probs must be in 0..%d (got %d)", RD_MAX_PROBS, n_probs);
