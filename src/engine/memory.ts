@@ -4,8 +4,8 @@
 // them from per-thread arenas (64 MiB heaps) that keep what was freed for the next request. On
 // Gemma 3 270M a warm server held ~60 MiB more anonymous memory after a few rounds of mixed
 // requests than after one, and 300+ MiB more after the hostile load (bench/hostile.ts): freed,
-// never returned. Two glibc calls fix it, found by name at run time so that another C library
-// (musl, macOS) simply skips them:
+// never returned. Two glibc calls fix it (bound in src/ffi/libc.ts, absent with another C
+// library, musl or macOS, which then simply skips them):
 // - mallopt(M_MMAP_THRESHOLD, 256 KiB) once at load: blocks that large (logit rows, grammar
 //   stacks, request-sized buffers) get their own mapping, unmapped on free. A fixed threshold
 //   also stops glibc from raising it after each large free, which is what sends such blocks into
@@ -15,31 +15,10 @@
 // ms on the main thread, only when nothing runs). On the tiny model, where the JS heap is most of
 // the anonymous memory, 20 rounds of mixed requests after a warm one grew it 7.3 MiB without, 3.8
 // MiB with. None of this changes what any allocation holds, so no output can change.
-import { dlopen, FFIType } from "bun:ffi";
+import { glibc, M_MMAP_THRESHOLD } from "../ffi/libc.ts";
 
-const M_MMAP_THRESHOLD = -3; // glibc malloc.h
 const MMAP_THRESHOLD = 256 * 1024;
 const IDLE_MS = 500;
-
-type Libc = { mallopt: (param: number, value: number) => number; malloc_trim: (pad: bigint) => number };
-
-let libc: Libc | null | undefined;
-
-function glibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (process.platform !== "linux") return libc;
-  try {
-    const lib = dlopen("libc.so.6", {
-      mallopt: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      malloc_trim: { args: [FFIType.u64], returns: FFIType.i32 },
-    });
-    libc = lib.symbols as unknown as Libc;
-  } catch {
-    // not glibc: nothing to tune
-  }
-  return libc;
-}
 
 /** Whether this process's C library has the calls (glibc). */
 export function canTrim(): boolean {

@@ -2,7 +2,7 @@
 // bench -> cli -> app (the composition root) -> routes -> gateway -> server -> config -> engine / models
 // -> ffi, never upwards, not even for a type, and with no cycle anywhere. Every relative
 // specifier counts: static imports, re-exports, dynamic import() and the worker scripts named
-// with new URL(..., import.meta.url).
+// with new URL(..., import.meta.url). Only the ffi layer imports bun:ffi.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -137,6 +137,11 @@ describe("layers", () => {
 
   test("no import from a lower layer to a higher one, or out of the tree", () => {
     expect(upward(graph)).toEqual([]);
+  });
+
+  test("only src/ffi/ imports bun:ffi (STYLE rule 8)", () => {
+    const outside = files.filter((f) => !f.startsWith("src/ffi/") && specifiers(texts.get(f)!).includes("bun:ffi"));
+    expect(outside).toEqual([]);
   });
 
   test("relative imports name files that exist", () => {
