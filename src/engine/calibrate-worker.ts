@@ -16,7 +16,7 @@
 import { Session, type SessionParams } from "../ffi/session.ts";
 import type { Pointer } from "../ffi/symbols.ts";
 import { stepCost, type ThreadTiming } from "./threads.ts";
-import { defaultSampler } from "./types.ts";
+import { VerifyTimer } from "./verify-timing.ts";
 
 export interface CalibrateRequest {
   model: number;
@@ -34,8 +34,8 @@ export type CalibrateReply =
   | { t: "done"; table: ThreadTiming[] }
   | { t: "failed"; message: string };
 
-/** Injected chain: the root (sampled) plus 15 tokens, deterministic and spread over the vocab. */
-const LONGEST = 15;
+/** The longest chain verified: the root (sampled) plus 15 injected tokens. */
+const LONGEST = 16;
 
 /** A step this many times the fastest of its kind so far ends its count's measurement (the
  *  count is dropped); after a round, so does a cost this many times the best count's. A count
@@ -53,10 +53,6 @@ function mean(xs: number[]): number | null {
 }
 
 function measure(req: CalibrateRequest): ThreadTiming[] {
-  const token = (k: number) => (k * 7919 + 13) % req.nVocab;
-  const prompt = [token(1), token(2)];
-  const chain = Array.from({ length: LONGEST }, (_, k) => token(100 + k));
-  const sampler = { ...defaultSampler, ignore_eos: true };
   const kinds: Kind[] = ["warm", "plain", "v4", "v16", "draft"];
   const times = new Map(req.counts.map((t) => [t, Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<Kind, number[]>]));
   const fastest = Object.fromEntries(kinds.map((k) => [k, Infinity])) as Record<Kind, number>;
@@ -77,16 +73,15 @@ function measure(req: CalibrateRequest): ThreadTiming[] {
         return ms <= SLOW_STEP * fastest[kind];
       };
       const s = Session.open(req.model as Pointer, req.drafter as Pointer | null, {
-        ...req.params, nCtx: 128, nBatch: 16, nThreads: threads, beamLength: LONGEST, adaptive: false, lookup: 0,
+        ...req.params, nCtx: 128, nBatch: 16, nThreads: threads, beamLength: LONGEST - 1, adaptive: false, lookup: 0,
       });
       try {
-        s.prefill(prompt, sampler);
-        s.step(false, 1); // samples the prompt's logits: no decode
+        const timer = new VerifyTimer(s, req.nVocab, LONGEST);
         // the warm-up pays for the context's first decode; its time only serves the check
-        const fine = keep("warm", s.step(false, 1).tVerifyMs) &&
-          keep("plain", s.step(false, 1).tVerifyMs) &&
-          keep("v4", s.stepBeams(chain, 1, 3, 1).tVerifyMs) &&
-          keep("v16", s.stepBeams(chain, 1, LONGEST, 1).tVerifyMs) &&
+        const fine = keep("warm", timer.verifyMs(1)) &&
+          keep("plain", timer.verifyMs(1)) &&
+          keep("v4", timer.verifyMs(4)) &&
+          keep("v16", timer.verifyMs(LONGEST)) &&
           (req.drafter === null || keep("draft", s.step(true, req.beamLength + 1).tDraftMs));
         if (!fine) dropped.add(threads);
       } finally {

@@ -14,7 +14,7 @@
 // speedup is the drafter's (and the walk's) own cost, the gap to S* is acceptance.
 import type { Model } from "../ffi/model.ts";
 import { Session, type SessionParams } from "../ffi/session.ts";
-import { defaultSampler } from "../ffi/sampler.ts";
+import { VerifyTimer } from "./verify-timing.ts";
 
 export interface Roofline {
   curveMs: number[]; // [n - 1] = c(n), the median over the repetitions
@@ -26,24 +26,18 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Measure c(1..maxNodes) on a session of its own (model loaded by the caller, no drafter). */
 export function measureRoofline(model: Model, params: SessionParams, maxNodes = 16, reps = 5): Roofline {
-  const token = (k: number) => (k * 7919 + 13) % model.nVocab;
-  const chain = Array.from({ length: maxNodes - 1 }, (_, k) => token(100 + k));
   const s = Session.open(model, null, {
     ...params, nCtx: 64 + reps * maxNodes * 2, beamWidth: 1, beamLength: Math.max(1, maxNodes - 1),
     adaptive: false, lookup: 0, lazyHead: false,
   });
   const samples: number[][] = Array.from({ length: maxNodes }, () => []);
   try {
-    s.prefill([token(1), token(2), token(3)], { ...defaultSampler, ignore_eos: true });
-    s.step(false, 1); // samples the prompt's logits: no decode
-    s.step(false, 1); // the context's first decode, not counted
+    const timer = new VerifyTimer(s, model.nVocab, maxNodes);
+    timer.verifyMs(1); // the context's first decode, not counted
     for (let r = 0; r < reps; r++) {
       // alternate the order so that a change in the machine's load does not favour one end
       const order = Array.from({ length: maxNodes }, (_, i) => (r % 2 === 0 ? i + 1 : maxNodes - i));
-      for (const n of order) {
-        const out = n === 1 ? s.step(false, 1) : s.stepBeams(chain.slice(0, n - 1), 1, n - 1, 1);
-        samples[n - 1]!.push(out.tVerifyMs);
-      }
+      for (const n of order) samples[n - 1]!.push(timer.verifyMs(n));
     }
   } finally {
     s.close();
