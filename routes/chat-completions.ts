@@ -20,8 +20,7 @@ export function chatCompletionsRoutes(state: ServerState): Hono<{ Variables: Req
   return new Hono<{ Variables: RequestIdVariables }>().post("/chat/completions", jsonBody(chatRequest), async (c) => {
     const startedAt = performance.now();
     const req = c.req.valid("json");
-    const engine = state.engine();
-    const model = state.resolveModel(req.model);
+    const { engine, model } = await state.use(c, req.model);
     const top = req.logprobs ? (req.top_logprobs ?? 0) : null;
     // the grammars (bounded: milliseconds) before the prompt (the template and tokenizer); a
     // forced tool call's grammar takes the sampler's place
@@ -31,7 +30,7 @@ export function chatCompletionsRoutes(state: ServerState): Hono<{ Variables: Req
       return [plan?.grammar ? { ...params, grammar: plan.grammar } : params, plan] as const;
     });
     const prompt = await chatPrompt(engine, req.messages, state.config.maxPromptBytes, tools?.prompt ?? null);
-    logPrompts(state, c.get("requestId"), [prompt]);
+    logPrompts(state, engine, c.get("requestId"), [prompt]);
     const maxTokens = completionBudget(prompt.length, req.max_completion_tokens ?? req.max_tokens, engine.info.nCtx, "messages");
     const n = req.n ?? 1;
     const specs = choiceSpecs([prompt], n, sampler, req.seed, {

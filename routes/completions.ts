@@ -27,8 +27,7 @@ export function completionsRoutes(state: ServerState): Hono<{ Variables: Request
   return new Hono<{ Variables: RequestIdVariables }>().post("/completions", jsonBody(completionRequest), async (c) => {
     const startedAt = performance.now();
     const req = c.req.valid("json");
-    const engine = state.engine();
-    const model = state.resolveModel(req.model);
+    const { engine, model } = await state.use(c, req.model);
     const n = req.n ?? 1;
     if (req.best_of && req.best_of !== n) {
       throw ApiError.invalid("best_of other than n is not supported (choices are not ranked)", "best_of");
@@ -40,7 +39,7 @@ export function completionsRoutes(state: ServerState): Hono<{ Variables: Request
     const prompts = typeof req.suffix === "string"
       ? await fimPrompts(engine, raw, req.suffix, state.config.maxPromptBytes)
       : await completionPrompts(engine, raw, state.config.maxPromptBytes);
-    logPrompts(state, c.get("requestId"), prompts);
+    logPrompts(state, engine, c.get("requestId"), prompts);
     const budgets = prompts.map((p) => completionBudget(p.length, req.max_tokens, engine.info.nCtx, "prompt"));
     const specs = choiceSpecs(prompts, n, sampler, req.seed, {
       maxTokens: budgets,

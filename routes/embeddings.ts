@@ -1,5 +1,5 @@
 // embeddings.ts - POST /v1/embeddings: each input (text, texts, token ids or lists of them) as
-// the loaded model's pooled last hidden states, unit length as OpenAI's are (rd_embedder, in the
+// the model's pooled last hidden states, unit length as OpenAI's are (rd_embedder, in the
 // engine's embedding worker); `dimensions` keeps the first N and normalises again (Matryoshka);
 // `encoding_format: "base64"` sends little-endian float32 bytes.
 import { Hono } from "hono";
@@ -52,8 +52,7 @@ function shorten(v: Float32Array, dims: number | null): Float32Array {
 export function embeddingsRoutes(state: ServerState): Hono<{ Variables: RequestIdVariables }> {
   return new Hono<{ Variables: RequestIdVariables }>().post("/embeddings", jsonBody(embeddingRequest), async (c) => {
     const req = c.req.valid("json");
-    const engine = state.engine();
-    const model = state.resolveModel(req.model);
+    const { engine, model } = await state.use(c, req.model);
     const raw = inputList(req.input);
     if (raw.length > MAX_EMBEDDING_INPUTS) {
       throw ApiError.invalid(`Invalid 'input': at most ${MAX_EMBEDDING_INPUTS} inputs per request (got ${raw.length})`, "input");
@@ -94,7 +93,7 @@ export function embeddingsRoutes(state: ServerState): Hono<{ Variables: RequestI
       }
       inputs.push(tokens);
     }
-    logPrompts(state, c.get("requestId"), inputs);
+    logPrompts(state, engine, c.get("requestId"), inputs);
     const vectors = await embeddings.embed(inputs, c.req.raw.signal);
     const base64 = req.encoding_format === "base64";
     return c.json({

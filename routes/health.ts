@@ -1,6 +1,7 @@
-// health.ts - GET /health: 200 once the model serves, 503 while it loads. Answers from the
-// main thread's event loop, which generation never blocks, so it stays fast under load. A pure
-// gateway (upstreams, no local model) is ready at once.
+// health.ts - GET /health: 200 once the default model serves, 503 while it loads (the other
+// models load on first use and do not count). Answers from the main thread's event loop, which
+// generation never blocks, so it stays fast under load. A pure gateway (upstreams, no local
+// model) is ready at once.
 import { Hono } from "hono";
 import type { Gateway } from "../src/gateway/gateway.ts";
 import type { ServerState } from "../src/server/state.ts";
@@ -17,6 +18,8 @@ export function healthRoutes(state: ServerState, gateway: Gateway | null = null)
       slots: s.slots,
       slots_busy: s.busySlots,
       queue_depth: s.queueDepth,
+      // with several models, which are loaded now
+      ...(state.pool!.models.length > 1 ? { models: state.pool!.models.map((m) => ({ id: m.id, state: m.state })) } : {}),
     });
   });
 }

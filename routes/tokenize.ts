@@ -1,6 +1,7 @@
 // tokenize.ts - POST /tokenize, llama-server's shape: {"content", "add_special" (false),
 // "parse_special" (true), "with_pieces" (false)} -> {"tokens": [ids]}, or with pieces
-// [{"id", "piece"}] where a piece that is not whole UTF-8 comes as its bytes.
+// [{"id", "piece"}] where a piece that is not whole UTF-8 comes as its bytes. An optional
+// "model" (as vLLM's /tokenize takes) picks one of several served models.
 import { Hono } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { z } from "zod";
@@ -11,6 +12,7 @@ import { jsonBody } from "../src/server/validate.ts";
 
 const tokenizeRequest = z.object({
   content: z.string(),
+  model: z.string().optional(), // which served model's tokenizer (default: the default model)
   add_special: z.boolean().optional(),
   parse_special: z.boolean().optional(),
   with_pieces: z.boolean().optional(),
@@ -29,7 +31,7 @@ function piece(bytes: Uint8Array): string | number[] {
 export function tokenizeRoutes(state: ServerState): Hono<{ Variables: RequestIdVariables }> {
   return new Hono<{ Variables: RequestIdVariables }>().post("/tokenize", jsonBody(tokenizeRequest), async (c) => {
     const req = c.req.valid("json");
-    const engine = state.engine();
+    const { engine } = await state.use(c, req.model);
     const limit = promptByteLimit(state.config.maxPromptBytes, engine.info.nCtx);
     if (Buffer.byteLength(req.content, "utf8") > limit) {
       throw ApiError.invalid(`Invalid 'content': this server tokenizes at most ${limit} bytes of text per request`, "content", "too_long");

@@ -1,10 +1,12 @@
 // app.ts - the Hono app, the composition root of the gateway: it sits above routes/ and
 // src/server/ and wires them, so that neither imports the other's wiring. Middleware (request
-// ids, request log + metrics, Host/Origin guard and CORS, 503 while shutting down, 405, API key)
-// comes from src/server/, the routes from routes/, one file per endpoint. Body limits (size,
-// time, Content-Type) apply where a route reads a body (validate.ts). The engine may still be loading (a Promise) or absent (null): routes that need it answer 503
-// until it is there. With upstreams (src/gateway/), a request whose model one of them serves is
-// forwarded before the local route reads it, and a pure gateway (no local model) has no engine.
+// ids, request log + metrics, Host/Origin guard and CORS, 503 while shutting down, 405, API key,
+// the models a request uses held until its response is out) comes from src/server/, the routes
+// from routes/, one file per endpoint. Body limits (size, time, Content-Type) apply where a route
+// reads a body (validate.ts). The default model may still be loading: routes that need it answer
+// 503 until it is there; the others load on first use. With upstreams (src/gateway/), a request
+// whose model one of them serves, and no local one, is forwarded before the local route reads
+// it, and a pure gateway (no local model) has no pool.
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId, type RequestIdVariables } from "hono/request-id";
@@ -21,6 +23,7 @@ import type { Gateway } from "./gateway/gateway.ts";
 import { requireApiKey } from "./server/api-key.ts";
 import { ApiError, errorResponse, onError, shuttingDown } from "./server/errors.ts";
 import { guard } from "./server/guard.ts";
+import { releaseLeases } from "./server/leases.ts";
 import type { ServerState } from "./server/state.ts";
 
 type Env = { Variables: RequestIdVariables };
@@ -36,6 +39,7 @@ export function createApp(state: ServerState, gateway: Gateway | null = null): H
     c.set("state", state);
     await next();
   });
+  app.use(releaseLeases());
   app.use(
     methodNotAllowed({
       app,
@@ -53,7 +57,7 @@ export function createApp(state: ServerState, gateway: Gateway | null = null): H
   }
 
   if (gateway) {
-    const localIds = () => (state.loaded ? state.modelIds() : []);
+    const localIds = () => state.pool?.ids() ?? [];
     for (const path of ["/chat/completions", "/completions", "/embeddings"]) app.post(`/v1${path}`, gateway.proxy(path, localIds));
   }
 

@@ -29,6 +29,26 @@ const optString = orNull(z.string().min(1));
 // false: no drafter at all (--no-drafter), null: the shipped one
 const drafterPath = z.union([z.literal(false), optString]);
 
+// serve's local models: a flag or env var spells one as MODEL[=DRAFTER] (DRAFTER: a path, or none
+// for no drafter) and several as repeated flags or a comma-separated list; the file holds these
+// strings or objects, which also take aliases. A path that holds '=' needs the object form.
+const localModel = z.object({
+  model: z.string().min(1), // a catalog name, a GGUF path or hf:<user>/<repo>/<file>
+  drafter: drafterPath.default(null), // a path; false: none; null: the shipped one
+  alias: z.array(z.string().min(1)).default([]), // more ids clients may send in `model`
+}).strict();
+function localModelString(v: string): unknown {
+  const eq = v.lastIndexOf("=");
+  if (eq < 0) return { model: v };
+  const drafter = v.slice(eq + 1).trim();
+  return { model: v.slice(0, eq).trim(), drafter: drafter.toLowerCase() === "none" ? false : drafter };
+}
+const localModels = z.preprocess((v) => {
+  const list = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+  return Array.isArray(list) ? list.map((e) => (typeof e === "string" ? localModelString(e) : e)) : list;
+}, z.array(localModel));
+export type LocalModelEntry = z.infer<typeof localModel>;
+
 // "a,b" from a flag or env var, an array from the file; repeated flags accumulate.
 const stringList = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
@@ -98,6 +118,7 @@ interface Setting {
   schema: z.ZodType;
   default: unknown;
   flag?: string; // --flag (default: the name in kebab-case); booleans also take --no-flag
+  env?: string; // env var (default: REDRAFTER_ and the name in SNAKE_CASE)
   boolean?: true;
   off?: unknown; // a value setting whose --no-flag sets this
   switches?: Record<string, unknown>; // other flags that set a fixed value (--fixed-length = --no-adaptive)
@@ -115,12 +136,16 @@ const S = <T extends z.ZodType>(s: Setting & { schema: T }) => s;
 const TABLE = {
   model: S({ schema: optString, default: null, meta: "NAME|PATH|hf:U/R/F",
     help: "target: a catalog name (redrafter models), a GGUF path or hf:<user>/<repo>/<file>; default: the catalog's default model (marked in redrafter models), fetched on first use" }),
+  models: S({ flag: "model", env: "REDRAFTER_MODEL", schema: localModels, default: [], repeat: true, meta: "NAME|PATH|hf:U/R/F[=DRAFTER]",
+    help: "a model to serve: a catalog name (redrafter models), a GGUF path or hf:<user>/<repo>/<file>, with =DRAFTER for its own drafter GGUF (=none: no drafter; default: the shipped one, if any); repeatable: the first is the default (loaded at start, never unloaded), the others load on first request within --models-memory-mib; the config file's `models` list also takes objects {model, drafter, alias}; none: the catalog's default model, fetched on first use" }),
   drafter: S({ schema: drafterPath, default: null, off: false, meta: "PATH",
-    help: "ReDrafter draft head GGUF; default: the shipped drafter matching the model, if any (--no-drafter: none, only the context copy drafts)" }),
+    help: "ReDrafter draft head GGUF (serve: of the first --model); default: the shipped drafter matching the model, if any (--no-drafter: none, only the context copy drafts)" }),
   draft: S({ schema: bool, default: true, boolean: true,
     help: "speculative decoding (--no-draft serves plain autoregressive decoding)" }),
   alias: S({ schema: stringList, default: [], repeat: true, meta: "NAME",
-    help: "extra model id clients may send in `model` (repeatable, or comma-separated)" }),
+    help: "extra model id clients may send in `model` for the first --model (repeatable, or comma-separated)" }),
+  modelsMemoryMib: S({ schema: intIn(0, 1 << 30), default: 0, shown: "auto", meta: "MIB",
+    help: "memory the local models may hold together (0 = auto: 80% of the cgroup's or machine's memory); before a model loads on first use, the least recently used models with no request in hand are unloaded until its estimate (GGUF files + KV cache + vocabulary tables + 16 MiB per slot) fits; if busy ones stand in the way the request gets 503 with Retry-After" }),
   host: S({ schema: z.string().min(1), default: "127.0.0.1", meta: "ADDR",
     help: "address to listen on" }),
   port: S({ schema: intIn(0, 65535), default: 8080, meta: "N",
@@ -240,19 +265,21 @@ const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
 /** The table with every setting's flag and env var spelled out. */
 export const SETTINGS = Object.fromEntries(
-  Object.entries(TABLE).map(([k, s]) => [k, { ...s, flag: (s as Setting).flag ?? kebab(k), env: `REDRAFTER_${snake(k)}` }]),
+  Object.entries(TABLE).map(([k, s]) => [k, { ...s, flag: (s as Setting).flag ?? kebab(k), env: (s as Setting).env ?? `REDRAFTER_${snake(k)}` }]),
 ) as { [K in SettingName]: Table[K] & { flag: string; env: string } };
 
-/** The settings of every command that loads an engine. */
-export const ENGINE = [
-  "model", "drafter", "draft", "ctxSize", "beamWidth", "beamLength", "gpuLayers", "device", "threads", "recalibrateThreads",
+/** How every command that loads an engine loads it, the model aside (serve: models). */
+export const ENGINE_SHAPE = [
+  "drafter", "draft", "ctxSize", "beamWidth", "beamLength", "gpuLayers", "device", "threads", "recalibrateThreads",
   "flashAttn", "batchInvariant", "kvF32", "adaptive", "lazyHead", "lookup",
 ] as const;
+/** The settings of every command that loads one engine. */
+export const ENGINE = ["model", ...ENGINE_SHAPE] as const;
 
 /** What each command reads. */
 export const COMMANDS = {
   serve: [
-    ...ENGINE, "alias", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
+    "models", ...ENGINE_SHAPE, "alias", "modelsMemoryMib", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
     "headerTimeout", "bodyTimeout", "requestTimeout", "shutdownGrace", "maxN", "maxPromptBytes", "maxSchemaDepth",
     "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "upstreams", "logRequests", "logPrompts", "verbose",
   ],

@@ -2,7 +2,7 @@
 // engine options built from the engine settings, and node:util parsing for the commands that take
 // no settings of the table (pull, models, bench scripts).
 import { parseArgs } from "node:util";
-import { ENGINE, settingsOf, type Config } from "../config.ts";
+import { ENGINE, ENGINE_SHAPE, settingsOf, type Config } from "../config.ts";
 import type { EngineOptions } from "../engine/engine.ts";
 import { parseThreads, type ThreadsSetting } from "../engine/threads.ts";
 import { shippedDrafterFor } from "../models/resolve.ts";
@@ -63,10 +63,11 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
   return out;
 }
 
-type EngineValues = Pick<Config, (typeof ENGINE)[number]>;
+type ShapeValues = Pick<Config, (typeof ENGINE_SHAPE)[number]>;
+type EngineValues = ShapeValues & { model: string | null };
 
 /** EngineOptions from the engine settings; serve adds its slots and queue. */
-export function engineOptions(v: EngineValues, model: string, drafter: string | null): EngineOptions {
+export function engineOptions(v: ShapeValues, model: string, drafter: string | null): EngineOptions {
   return {
     model, drafter, nCtx: v.ctxSize, beamWidth: v.beamWidth, beamLength: v.beamLength, nGpuLayers: v.gpuLayers, device: v.device,
     threads: v.threads, recalibrateThreads: v.recalibrateThreads, flashAttn: v.flashAttn, kvF32: v.kvF32,

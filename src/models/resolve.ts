@@ -5,7 +5,7 @@
 // drafter shipped in drafters/ for it, when there is one.
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { defaultModel, DRAFTERS_DIR, findModel, loadCatalog, modelForFile, shippedDrafter } from "./catalog.ts";
+import { defaultModel, DRAFTERS_DIR, findModel, loadCatalog, modelForFile, shippedDrafter, type CatalogModel } from "./catalog.ts";
 import { fetchModel, modelCacheDir } from "./fetch.ts";
 
 const HF_PROBE = "https://huggingface.co/api/models";
@@ -27,17 +27,26 @@ async function resolveHf(ref: string, cacheDir: string): Promise<string> {
   }
 }
 
-export async function resolveModel(ref: string | null, log: (msg: string) => void = console.error, cacheDir = modelCacheDir()): Promise<string> {
+/** What a model reference names, without fetching anything: a catalog model, a file that exists,
+ *  or an hf: reference. Throws for a missing file or an unknown name. */
+export function modelRef(ref: string | null): { catalog: CatalogModel } | { path: string } | { hf: string } {
   const catalog = loadCatalog();
-  if (ref === null) return fetchModel(defaultModel(catalog), cacheDir, log);
-  if (ref.startsWith("hf:")) return resolveHf(ref, cacheDir);
+  if (ref === null) return { catalog: defaultModel(catalog) };
+  if (ref.startsWith("hf:")) return { hf: ref };
   const known = pathLike(ref) ? undefined : findModel(catalog, ref);
-  if (known) return fetchModel(known, cacheDir, log);
+  if (known) return { catalog: known };
   const path = resolve(ref);
-  if (existsSync(path)) return path;
+  if (existsSync(path)) return { path };
   if (pathLike(ref)) throw new Error(`model file not found: ${path}`);
   const names = catalog.models.map((m) => m.name).join(", ");
   throw new Error(`unknown model '${ref}': not a file, and not in the catalog (${names}; see 'redrafter models')`);
+}
+
+export async function resolveModel(ref: string | null, log: (msg: string) => void = console.error, cacheDir = modelCacheDir()): Promise<string> {
+  const r = modelRef(ref);
+  if ("catalog" in r) return fetchModel(r.catalog, cacheDir, log);
+  if ("hf" in r) return resolveHf(r.hf, cacheDir);
+  return r.path;
 }
 
 /** The drafter shipped in drafters/ for a model file: the catalog's for a catalog model, else

@@ -19,6 +19,7 @@ export class ApiError extends Error {
     readonly type: ErrorType = status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error",
     readonly code: string | null = null,
     readonly param: string | null = null,
+    readonly headers: Record<string, string> = {}, // besides the status's own (STATUS_HEADERS)
   ) {
     super(message);
   }
@@ -87,7 +88,7 @@ const STATUS_HEADERS: Partial<Record<ApiError["status"], Record<string, string>>
 };
 
 export function errorResponse(c: Context, err: ApiError): Response {
-  return c.json(err.body, err.status, STATUS_HEADERS[err.status]);
+  return c.json(err.body, err.status, { ...STATUS_HEADERS[err.status], ...err.headers });
 }
 
 /** Hono's app.onError. */

@@ -1,7 +1,10 @@
 // metrics.ts - the gateway's counters and histograms plus the engine's own counters, rendered
 // in the Prometheus text format for GET /metrics. Names follow DESIGN.md section 4: tau, tree
 // dedup, drafted/accepted, step time by phase, queue depth, TTFT and inter-token latency (per
-// token: a speculative step that emits k tokens after a gap g counts k latencies of g/k).
+// token: a speculative step that emits k tokens after a gap g counts k latencies of g/k). The
+// engine's series are the default model's; each served model's state, loads and evictions
+// (src/engine/pool.ts) come labelled by model.
+import type { EnginePool, PoolModel } from "../engine/pool.ts";
 import { StepTotals, type EngineStats } from "../engine/stats.ts";
 import type { StepStats } from "../engine/types.ts";
 import type { RunObserver } from "./run.ts";
@@ -60,7 +63,7 @@ export class Metrics implements RunObserver {
     if (tokens > 0 && gapMs !== null) this.itl.observe(gapMs / 1000 / tokens, tokens);
   }
 
-  render(engine: EngineStats | null): string {
+  render(engine: EngineStats | null, pool: EnginePool | null = null): string {
     const out: string[] = [];
     const metric = (name: string, type: "counter" | "gauge", help: string, value: number | [string, number][]) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -101,6 +104,17 @@ export class Metrics implements RunObserver {
       metric("redrafter_queue_depth", "gauge", "requests waiting for a slot", e.queueDepth);
       metric("redrafter_slots_busy", "gauge", "slots generating now", e.busySlots);
       metric("redrafter_slots", "gauge", "slots (parallel generations)", e.slots);
+    }
+    if (pool) {
+      const per = (f: (m: PoolModel) => number) => pool.models.map((m): [string, number] => [`model="${m.id.replace(/["\\\n]/g, "_")}"`, f(m)]);
+      metric("redrafter_model_loaded", "gauge", "1 while the model is loaded", per((m) => Number(m.state === "loaded")));
+      metric("redrafter_model_loads_total", "counter", "times the model was loaded", per((m) => m.loads));
+      metric("redrafter_model_load_failures_total", "counter", "loads of the model that failed", per((m) => m.loadFailures));
+      metric("redrafter_model_evictions_total", "counter", "times the model was unloaded to make room for another", per((m) => m.evictions));
+      metric("redrafter_model_requests", "gauge", "requests using the model now or waiting for its load", per((m) => m.leases));
+      metric("redrafter_model_memory_estimate_bytes", "gauge", "memory the model is estimated to hold when loaded (0 until first loaded)", per((m) => m.bytes ?? 0));
+      metric("redrafter_models_memory_used_bytes", "gauge", "estimates of the loaded models, summed", pool.usedBytes);
+      metric("redrafter_models_memory_budget_bytes", "gauge", "--models-memory-mib, in bytes", pool.budgetBytes);
     }
     out.push(...this.ttft.render("redrafter_ttft_seconds", "time to first token"));
     out.push(...this.itl.render("redrafter_inter_token_latency_seconds", "time between generated tokens, per token"));

@@ -37,7 +37,7 @@ describe("loadConfig", () => {
       REDRAFTER_FLASH_ATTN: "on", REDRAFTER_MAX_BODY: "2MiB", REDRAFTER_ALIAS: "a, b",
     });
     expect(config).toMatchObject({
-      slots: 3, model: "/m.gguf", drafter: "/d.gguf", apiKey: "k", ctxSize: 2048, beamLength: 6,
+      slots: 3, models: [{ model: "/m.gguf", drafter: null, alias: [] }], drafter: "/d.gguf", apiKey: "k", ctxSize: 2048, beamLength: 6,
       draft: false, flashAttn: 1, maxBody: 2 << 20, alias: ["a", "b"],
     });
   });

@@ -5,6 +5,7 @@ import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig } from "../../src/config.ts";
 import { createApp } from "../../src/app.ts";
+import { EnginePool } from "../../src/engine/pool.ts";
 import { ServerState } from "../../src/server/state.ts";
 import { makeTinyModel, type TinyModel } from "../helpers/tiny-model.ts";
 import { EXACT, eventually, post, startServer, type TestServer } from "./server.ts";
@@ -161,8 +162,9 @@ describe("other statuses", () => {
   });
 
   it("503 while the model loads", async () => {
-    let release!: (v: never) => void;
-    const app = createApp(new ServerState({ ...defaultConfig, logRequests: false }, new Promise((r) => (release = r))));
+    const pool = new EnginePool([{ id: "tiny-model", aliases: [], drafter: null, estimate: async () => 0, load: () => new Promise(() => {}) }], 1 << 30, () => {});
+    void pool.start(); // never ends
+    const app = createApp(new ServerState({ ...defaultConfig, logRequests: false }, pool));
     for (const [method, path] of [["GET", "/health"], ["GET", "/v1/models"], ["POST", "/v1/chat/completions"]] as const) {
       const r = await app.request(path, {
         method,
@@ -171,7 +173,6 @@ describe("other statuses", () => {
       });
       await expectError(r, 503, { code: "model_loading", type: "server_error" });
     }
-    void release;
   });
 });
 
