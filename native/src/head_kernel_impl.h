@@ -65,8 +65,8 @@ using rd_hk_groups_fn = void (*)(const rd_hk_job & j, int32_t g0, int32_t g1);
 
 // The kernel of isa for K columns of type, or null when this build or CPU has none.
 rd_hk_groups_fn rd_hk_x86_kernel(ggml_type type, rd_hk_isa isa, int32_t K);
-rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa isa, int32_t K); // head_kernel_x86_q6k.cpp
-rd_hk_groups_fn rd_hk_x86_f16(rd_hk_isa isa, int32_t K);  // head_kernel_x86_f16.cpp
+rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa isa, int32_t K); // head_kernel_x86_q6k.cpp, x86 builds only
+rd_hk_groups_fn rd_hk_x86_f16(rd_hk_isa isa, int32_t K);  // head_kernel_x86_f16.cpp, x86 builds only
 rd_hk_groups_fn rd_hk_arm_kernel(ggml_type type, rd_hk_isa isa, int32_t K);
 bool rd_hk_x86_supported(rd_hk_isa isa);
 bool rd_hk_arm_supported(rd_hk_isa isa);

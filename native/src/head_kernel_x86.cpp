@@ -30,45 +30,42 @@ RD_AVX512 RD_INLINE __m512i bcast256(const uint8_t * p) {
     return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) p));
 }
 
-template <int K>
-RD_AVX512 void groups_avx512(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    const rd_hk_matrix & w = *j.w;
-    const int32_t nb = w.nb;
-    const size_t rb = w.row_bytes;
-    const __m512i flip = _mm512_set1_epi8((char) 0x80);
-    for (int32_t g = g0; g < g1; g++) {
-        const uint8_t * q = w.q + (size_t) g * RD_HK_GROUP * rb + 2; // quants of row 16 g, block 0
-        const uint16_t * sc = w.scales.data() + (size_t) g * nb * RD_HK_GROUP;
-        __m512 acc[K];
-        for (int c = 0; c < K; c++) acc[c] = _mm512_setzero_ps();
-        for (int32_t b = 0; b < nb; b++) {
-            const uint8_t * p = q + (size_t) b * 34;
-            // a: rows 0-3 in the lower 256 bits, 4-7 in the upper; e: rows 8-11 and 12-15
-            __m512i a[4], e[4];
-            for (int i = 0; i < 4; i++) {
-                a[i] = _mm512_xor_si512(rows2_512(p + i * rb, p + (4 + i) * rb), flip);
-                e[i] = _mm512_xor_si512(rows2_512(p + (8 + i) * rb, p + (12 + i) * rb), flip);
-            }
-            rd_tr4_512(a);
-            rd_tr4_512(e);
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (sc + (size_t) b * RD_HK_GROUP)));
-            for (int c = 0; c < K; c++) {
-                const uint8_t * pt = j.pat + ((size_t) c * nb + b) * RD_HK_PAT;
-                __m512i sa = bcast256(pt + RD_HK_CORR), se = sa;
-                for (int t = 0; t < 4; t++) {
-                    const __m512i x = bcast256(pt + 32 * t);
-                    sa = _mm512_dpbusd_epi32(sa, a[t], x);
-                    se = _mm512_dpbusd_epi32(se, e[t], x);
-                }
-                // 128-bit lanes of sa: rows 0-3 bytes 0-15, rows 0-3 bytes 16-31, rows 4-7 ..., ...
-                const __m512i isum = _mm512_add_epi32(_mm512_shuffle_i32x4(sa, se, 0x88), _mm512_shuffle_i32x4(sa, se, 0xDD));
-                const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(j.dx[(size_t) c * nb + b])); // exact
-                acc[c] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(isum), acc[c]);
-            }
-        }
-        for (int c = 0; c < K; c++) _mm512_storeu_ps(j.y + (size_t) c * w.V + (size_t) g * RD_HK_GROUP, acc[c]);
-    }
+// The scales of block b of rows r0.. (w.scales: [G][nb][16]).
+RD_INLINE const uint16_t * scales(const rd_hk_matrix & w, int32_t r0, int32_t b) {
+    return w.scales.data() + ((size_t) (r0 / RD_HK_GROUP) * w.nb + b) * RD_HK_GROUP + r0 % RD_HK_GROUP;
 }
+
+// Block b of 16 rows, quants + 128: a = rows 0-3 (lower 256 bits) and 4-7, e = rows 8-11 and
+// 12-15, transposed.
+struct block512 {
+    __m512i a[4], e[4];
+
+    RD_AVX512 RD_INLINE __m512 load(const rd_hk_job & j, int32_t r0, int32_t b) {
+        const rd_hk_matrix & w = *j.w;
+        const size_t rb = w.row_bytes;
+        const uint8_t * p = w.q + (size_t) r0 * rb + (size_t) b * 34 + 2; // + 2: past the block's fp16 scale
+        const __m512i flip = _mm512_set1_epi8((char) 0x80);
+        for (int i = 0; i < 4; i++) {
+            a[i] = _mm512_xor_si512(rows2_512(p + i * rb, p + (4 + i) * rb), flip);
+            e[i] = _mm512_xor_si512(rows2_512(p + (8 + i) * rb, p + (12 + i) * rb), flip);
+        }
+        rd_tr4_512(a);
+        rd_tr4_512(e);
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) scales(w, r0, b)));
+    }
+
+    RD_AVX512 RD_INLINE __m512i isum(const rd_hk_job & j, int c, int32_t b) const {
+        const uint8_t * pt = j.pat + ((size_t) c * j.w->nb + b) * RD_HK_PAT;
+        __m512i sa = bcast256(pt + RD_HK_CORR), se = sa;
+        for (int t = 0; t < 4; t++) {
+            const __m512i x = bcast256(pt + 32 * t);
+            sa = _mm512_dpbusd_epi32(sa, a[t], x);
+            se = _mm512_dpbusd_epi32(se, e[t], x);
+        }
+        // 128-bit lanes of sa: rows 0-3 bytes 0-15, rows 0-3 bytes 16-31, rows 4-7 ..., ...
+        return _mm512_add_epi32(_mm512_shuffle_i32x4(sa, se, 0x88), _mm512_shuffle_i32x4(sa, se, 0xDD));
+    }
+};
 
 // ---- AVX2: 8 rows per step, with AVX-VNNI (vpdpbusd) or without (vpmaddubsw + vpmaddwd) ----
 
@@ -96,51 +93,37 @@ struct dot_avxvnni {
     }
 };
 
-template <int K, class Dot>
-RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    const rd_hk_matrix & w = *j.w;
-    const int32_t nb = w.nb;
-    const size_t rb = w.row_bytes;
-    const __m256i flip = _mm256_set1_epi8((char) 0x80);
-    for (int32_t g = g0; g < g1; g++)
-        for (int32_t h = 0; h < 2; h++) {
-            const int32_t r0 = g * RD_HK_GROUP + 8 * h;
-            const uint8_t * q = w.q + (size_t) r0 * rb + 2;
-            const uint16_t * sc = w.scales.data() + (size_t) g * nb * RD_HK_GROUP + 8 * h;
-            __m256 acc[K];
-            for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_ps();
-            for (int32_t b = 0; b < nb; b++) {
-                const uint8_t * p = q + (size_t) b * 34;
-                __m256i a[4], e[4], abs_a[4], abs_e[4];
-                for (int i = 0; i < 4; i++) {
-                    a[i] = rd_load256(p + i * rb);
-                    e[i] = rd_load256(p + (4 + i) * rb);
-                    if (Dot::flip) a[i] = _mm256_xor_si256(a[i], flip), e[i] = _mm256_xor_si256(e[i], flip);
-                }
-                rd_tr4_256(a);
-                rd_tr4_256(e);
-                if (!Dot::flip)
-                    for (int t = 0; t < 4; t++) abs_a[t] = _mm256_abs_epi8(a[t]), abs_e[t] = _mm256_abs_epi8(e[t]);
-                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (sc + (size_t) b * RD_HK_GROUP)));
-                for (int c = 0; c < K; c++) {
-                    const uint8_t * pt = j.pat + ((size_t) c * nb + b) * RD_HK_PAT;
-                    const __m256i sa = Dot::sum(a, abs_a, pt), se = Dot::sum(e, abs_e, pt);
-                    // 128-bit halves: rows 0-3 bytes 0-15 | rows 0-3 bytes 16-31 (sa), the same for 4-7 (se)
-                    const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(sa, se, 0x20),
-                                                          _mm256_permute2x128_si256(sa, se, 0x31));
-                    const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(j.dx[(size_t) c * nb + b])); // exact
-                    acc[c] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(isum), acc[c]);
-                }
-            }
-            for (int c = 0; c < K; c++) _mm256_storeu_ps(j.y + (size_t) c * w.V + (size_t) r0, acc[c]);
-        }
-}
+// Block b of 8 rows: a = rows 0-3, e = rows 4-7, transposed (+ 128 for vpdpbusd, else with
+// their magnitudes for vpmaddubsw).
+template <class Dot> struct block256 {
+    __m256i a[4], e[4], abs_a[4], abs_e[4];
 
-struct kernels {
-    template <int K> static constexpr rd_hk_groups_fn avx512 = &groups_avx512<K>;
-    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &groups_avx2<K, dot_avxvnni>;
-    template <int K> static constexpr rd_hk_groups_fn avx2 = &groups_avx2<K, dot_avx2>;
+    RD_AVX2 RD_INLINE __m256 load(const rd_hk_job & j, int32_t r0, int32_t b) {
+        const rd_hk_matrix & w = *j.w;
+        const size_t rb = w.row_bytes;
+        const uint8_t * p = w.q + (size_t) r0 * rb + (size_t) b * 34 + 2;
+        const __m256i flip = _mm256_set1_epi8((char) 0x80);
+        for (int i = 0; i < 4; i++) {
+            a[i] = rd_load256(p + i * rb);
+            e[i] = rd_load256(p + (4 + i) * rb);
+            if (Dot::flip) a[i] = _mm256_xor_si256(a[i], flip), e[i] = _mm256_xor_si256(e[i], flip);
+        }
+        rd_tr4_256(a);
+        rd_tr4_256(e);
+        if (!Dot::flip)
+            for (int t = 0; t < 4; t++) abs_a[t] = _mm256_abs_epi8(a[t]), abs_e[t] = _mm256_abs_epi8(e[t]);
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) scales(w, r0, b)));
+    }
+
+    RD_AVX2 RD_INLINE __m256i isum(const rd_hk_job & j, int c, int32_t b) const {
+        const uint8_t * pt = j.pat + ((size_t) c * j.w->nb + b) * RD_HK_PAT;
+        const __m256i sa = Dot::sum(a, abs_a, pt), se = Dot::sum(e, abs_e, pt);
+        // 128-bit halves: rows 0-3 bytes 0-15 | rows 0-3 bytes 16-31 (sa), the same for 4-7 (se)
+        return _mm256_add_epi32(_mm256_permute2x128_si256(sa, se, 0x20), _mm256_permute2x128_si256(sa, se, 0x31));
+    }
 };
+
+using kernels = rd_hk_x86_int_kernels<block512, block256<dot_avxvnni>, block256<dot_avx2>>;
 
 } // namespace
 

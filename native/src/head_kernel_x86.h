@@ -1,8 +1,18 @@
 // head_kernel_x86.h - what the x86 kernels of every type share (head_kernel_x86.cpp: Q8_0,
-// head_kernel_x86_q6k.cpp: Q6_K): the per-function target attributes that let one binary run on
-// any x86-64 and pick a path at run time, and the register transposes that put rows in lanes.
+// head_kernel_x86_q6k.cpp: Q6_K, head_kernel_x86_f16.cpp: F16): the per-function target
+// attributes that let one binary run on any x86-64 and pick a path at run time, the register
+// transposes that put rows in lanes, the block loop of the integer kernels and the pick of a
+// type's kernel.
+//
+// Each helper is written once per vector width: a function is compiled for one target, and an
+// always_inline template instantiated for AVX-512 cannot be inlined into, or be, an AVX2 one
+// (GCC: "inlining failed ... target specific option mismatch"), so a width-generic template would
+// need macros or one translation unit per -m flag (whose shared inline functions the linker may
+// then take from the AVX-512 unit for everyone).
 // Include only under defined(__x86_64__) || defined(__i386__).
 #pragma once
+
+#include "head_kernel_impl.h"
 
 #include <immintrin.h>
 
@@ -44,6 +54,56 @@ RD_AVX2 RD_INLINE __m256i rd_dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
     __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(s) : "x"(u8), "x"(s8));
     return s;
 }
+
+// The block loop of the integer kernels (Q8_0, Q6_K) with rows in lanes, head_kernel.h's
+// arithmetic in the order that makes it batch invariant: per row set (16 rows in a zmm, 8 in a
+// ymm), per block b in order, per column c, acc[c] = fma(dw * dx[c][b], (float) isum[c], acc[c])
+// from 0 (dw * dx: exact for Q8_0, one rounding for Q6_K, the same one on every path). What a
+// type brings is its Block:
+//   load(j, r0, b): unpacks block b of rows r0.. once for all columns; returns their scales dw;
+//   isum(j, c, b): column c's exact integer sums against those rows.
+template <int K, class Block>
+RD_AVX512 void rd_hk_groups_int512(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    const rd_hk_matrix & w = *j.w;
+    Block blk;
+    for (int32_t r0 = g0 * RD_HK_GROUP; r0 < g1 * RD_HK_GROUP; r0 += 16) {
+        __m512 acc[K];
+        for (int c = 0; c < K; c++) acc[c] = _mm512_setzero_ps();
+        for (int32_t b = 0; b < w.nb; b++) {
+            const __m512 dw = blk.load(j, r0, b);
+            for (int c = 0; c < K; c++) {
+                const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(j.dx[(size_t) c * w.nb + b]));
+                acc[c] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(blk.isum(j, c, b)), acc[c]);
+            }
+        }
+        for (int c = 0; c < K; c++) _mm512_storeu_ps(j.y + (size_t) c * w.V + (size_t) r0, acc[c]);
+    }
+}
+
+template <int K, class Block>
+RD_AVX2 void rd_hk_groups_int256(const rd_hk_job & j, int32_t g0, int32_t g1) {
+    const rd_hk_matrix & w = *j.w;
+    Block blk;
+    for (int32_t r0 = g0 * RD_HK_GROUP; r0 < g1 * RD_HK_GROUP; r0 += 8) {
+        __m256 acc[K];
+        for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_ps();
+        for (int32_t b = 0; b < w.nb; b++) {
+            const __m256 dw = blk.load(j, r0, b);
+            for (int c = 0; c < K; c++) {
+                const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(j.dx[(size_t) c * w.nb + b]));
+                acc[c] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(blk.isum(j, c, b)), acc[c]);
+            }
+        }
+        for (int c = 0; c < K; c++) _mm256_storeu_ps(j.y + (size_t) c * w.V + (size_t) r0, acc[c]);
+    }
+}
+
+// The kernels of an integer type: its blocks for AVX-512, AVX2 with AVX-VNNI and plain AVX2.
+template <class Block512, class BlockVnni, class Block2> struct rd_hk_x86_int_kernels {
+    template <int K> static constexpr rd_hk_groups_fn avx512 = &rd_hk_groups_int512<K, Block512>;
+    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &rd_hk_groups_int256<K, BlockVnni>;
+    template <int K> static constexpr rd_hk_groups_fn avx2 = &rd_hk_groups_int256<K, Block2>;
+};
 
 // A type's kernels for K = 1..RD_HK_MAX_COLS columns, one table per ISA (Kernels::avx512<K>,
 // ::avx2_vnni<K>, ::avx2<K>: function pointers; a type without an AVX-VNNI path names its AVX2

@@ -117,8 +117,4 @@ rd_hk_groups_fn rd_hk_x86_f16(rd_hk_isa isa, int32_t K) {
     return rd_hk_x86_pick<kernels>(isa, K);
 }
 
-#else
-
-rd_hk_groups_fn rd_hk_x86_f16(rd_hk_isa, int32_t) { return nullptr; }
-
 #endif

@@ -37,11 +37,10 @@ RD_AVX512 RD_INLINE __m512i rows4(const uint8_t * p, size_t rb, int i) {
 }
 
 // One super-block of a group's rows, unpacked and transposed: q[s][t] = the rows' dword t of
-// sub-block s (quants 0..63), sc[s] = the rows' scales of s, dw = the rows' super-block scales.
+// sub-block s (quants 0..63), sc[s] = the rows' scales of s.
 struct prep512 {
     __m512i q[16][4];
     __m512i sc[16];
-    __m512  dw;
 };
 
 // The rows' scales in int32 lanes, from v[q] = the rows' scale dword q (sub-blocks 4q..4q+3).
@@ -57,8 +56,8 @@ RD_AVX512 RD_INLINE void scales512(const __m512i * v, __m512i * sc) {
 // p: the super-block of the group's first row. Quant 32 u + 16 c + k of a half h (u = 0..3,
 // c = 0..1, k = 0..15: sub-block 8 h + 2 u + c) has its low 4 bits in byte 16 c + k of the ql
 // chunk 64 h + 32 (u & 1) (low nibble for u < 2) and its high 2 bits at bit 2 u of byte
-// 32 h + 16 c + k of qh (head_kernel_q6k.cpp, unpack).
-RD_AVX512 RD_INLINE void prepare512(const uint8_t * p, size_t rb, prep512 & o) {
+// 32 h + 16 c + k of qh (head_kernel_q6k.cpp, unpack). Returns the rows' super-block scales.
+RD_AVX512 RD_INLINE __m512 prepare512(const uint8_t * p, size_t rb, prep512 & o) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
     for (int h = 0; h < 2; h++)
         for (int c = 0; c < 2; c++) {
@@ -84,38 +83,30 @@ RD_AVX512 RD_INLINE void prepare512(const uint8_t * p, size_t rb, prep512 & o) {
     scales512(s, o.sc);
     alignas(32) uint16_t dh[16];
     for (int r = 0; r < 16; r++) memcpy(&dh[r], p + (size_t) r * rb + RD_HK_Q6K_D, 2);
-    o.dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) dh));
+    return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) dh));
 }
 
-template <int K>
-RD_AVX512 void groups_avx512(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    const rd_hk_matrix & w = *j.w;
-    const int32_t nb = w.nb;
-    const size_t rb = w.row_bytes, d = (size_t) w.d;
+// Block b of 16 rows for rd_hk_groups_int512.
+struct block512 {
     prep512 o;
-    for (int32_t g = g0; g < g1; g++) {
-        const uint8_t * q = w.q + (size_t) g * RD_HK_GROUP * rb;
-        __m512 acc[K];
-        for (int c = 0; c < K; c++) acc[c] = _mm512_setzero_ps();
-        for (int32_t b = 0; b < nb; b++) {
-            prepare512(q + (size_t) b * RD_HK_Q6K_BYTES, rb, o);
-            for (int c = 0; c < K; c++) {
-                const int8_t * x = j.qx + (size_t) c * d + (size_t) b * QK;
-                const int32_t * corr = j.corr + ((size_t) c * nb + b) * 16;
-                __m512i isum = _mm512_setzero_si512();
-                for (int s = 0; s < 16; s++) {
-                    __m512i sub = _mm512_set1_epi32(corr[s]);
-                    for (int t = 0; t < 4; t++)
-                        sub = _mm512_dpbusd_epi32(sub, o.q[s][t], _mm512_set1_epi32(dword_at(x + 16 * s + 4 * t)));
-                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sub, o.sc[s]));
-                }
-                const __m512 sc = _mm512_mul_ps(o.dw, _mm512_set1_ps(j.dx[(size_t) c * nb + b]));
-                acc[c] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc[c]);
-            }
-        }
-        for (int c = 0; c < K; c++) _mm512_storeu_ps(j.y + (size_t) c * w.V + (size_t) g * RD_HK_GROUP, acc[c]);
+
+    RD_AVX512 RD_INLINE __m512 load(const rd_hk_job & j, int32_t r0, int32_t b) {
+        return prepare512(j.w->q + (size_t) r0 * j.w->row_bytes + (size_t) b * RD_HK_Q6K_BYTES, j.w->row_bytes, o);
     }
-}
+
+    RD_AVX512 RD_INLINE __m512i isum(const rd_hk_job & j, int c, int32_t b) const {
+        const int8_t * x = j.qx + (size_t) c * j.w->d + (size_t) b * QK;
+        const int32_t * corr = j.corr + ((size_t) c * j.w->nb + b) * 16;
+        __m512i isum = _mm512_setzero_si512();
+        for (int s = 0; s < 16; s++) {
+            __m512i sub = _mm512_set1_epi32(corr[s]);
+            for (int t = 0; t < 4; t++)
+                sub = _mm512_dpbusd_epi32(sub, o.q[s][t], _mm512_set1_epi32(dword_at(x + 16 * s + 4 * t)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sub, o.sc[s]));
+        }
+        return isum;
+    }
+};
 
 // ---- AVX2: 8 rows per vector, with AVX-VNNI (vpdpbusd) or without (vpmaddubsw + vpmaddwd) ----
 
@@ -128,7 +119,6 @@ RD_AVX2 RD_INLINE __m256i rows2(const uint8_t * p, size_t rb, int i) {
 struct prep256 {
     __m256i q[16][4];
     __m256i sc[16];
-    __m256  dw;
 };
 
 RD_AVX2 RD_INLINE void scales256(const __m256i * v, __m256i * sc) {
@@ -141,7 +131,7 @@ RD_AVX2 RD_INLINE void scales256(const __m256i * v, __m256i * sc) {
 }
 
 // prepare512 for 8 rows.
-RD_AVX2 RD_INLINE void prepare256(const uint8_t * p, size_t rb, prep256 & o) {
+RD_AVX2 RD_INLINE __m256 prepare256(const uint8_t * p, size_t rb, prep256 & o) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; h++)
         for (int c = 0; c < 2; c++) {
@@ -166,7 +156,7 @@ RD_AVX2 RD_INLINE void prepare256(const uint8_t * p, size_t rb, prep256 & o) {
     scales256(s, o.sc);
     alignas(16) uint16_t dh[8];
     for (int r = 0; r < 8; r++) memcpy(&dh[r], p + (size_t) r * rb + RD_HK_Q6K_D, 2);
-    o.dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) dh));
+    return _mm256_cvtph_ps(_mm_load_si128((const __m128i *) dh));
 }
 
 // sum (q - 32) qx of sub-block s for the 8 rows: corr + the 16 products of each row.
@@ -191,48 +181,30 @@ struct dot_avxvnni {
     }
 };
 
-template <int K, class Dot>
-RD_AVX2 void groups_avx2(const rd_hk_job & j, int32_t g0, int32_t g1) {
-    const rd_hk_matrix & w = *j.w;
-    const int32_t nb = w.nb;
-    const size_t rb = w.row_bytes, d = (size_t) w.d;
+// Block b of 8 rows for rd_hk_groups_int256.
+template <class Dot> struct block256 {
     prep256 o;
-    for (int32_t g = g0; g < g1; g++)
-        for (int32_t h = 0; h < 2; h++) {
-            const int32_t r0 = g * RD_HK_GROUP + 8 * h;
-            const uint8_t * q = w.q + (size_t) r0 * rb;
-            __m256 acc[K];
-            for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_ps();
-            for (int32_t b = 0; b < nb; b++) {
-                prepare256(q + (size_t) b * RD_HK_Q6K_BYTES, rb, o);
-                for (int c = 0; c < K; c++) {
-                    const int8_t * x = j.qx + (size_t) c * d + (size_t) b * QK;
-                    const int32_t * corr = j.corr + ((size_t) c * nb + b) * 16;
-                    __m256i isum = _mm256_setzero_si256();
-                    for (int s = 0; s < 16; s++)
-                        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(Dot::sum(o.q[s], corr[s], x + 16 * s), o.sc[s]));
-                    const __m256 sc = _mm256_mul_ps(o.dw, _mm256_set1_ps(j.dx[(size_t) c * nb + b]));
-                    acc[c] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(isum), acc[c]);
-                }
-            }
-            for (int c = 0; c < K; c++) _mm256_storeu_ps(j.y + (size_t) c * w.V + (size_t) r0, acc[c]);
-        }
-}
 
-struct kernels {
-    template <int K> static constexpr rd_hk_groups_fn avx512 = &groups_avx512<K>;
-    template <int K> static constexpr rd_hk_groups_fn avx2_vnni = &groups_avx2<K, dot_avxvnni>;
-    template <int K> static constexpr rd_hk_groups_fn avx2 = &groups_avx2<K, dot_avx2>;
+    RD_AVX2 RD_INLINE __m256 load(const rd_hk_job & j, int32_t r0, int32_t b) {
+        return prepare256(j.w->q + (size_t) r0 * j.w->row_bytes + (size_t) b * RD_HK_Q6K_BYTES, j.w->row_bytes, o);
+    }
+
+    RD_AVX2 RD_INLINE __m256i isum(const rd_hk_job & j, int c, int32_t b) const {
+        const int8_t * x = j.qx + (size_t) c * j.w->d + (size_t) b * QK;
+        const int32_t * corr = j.corr + ((size_t) c * j.w->nb + b) * 16;
+        __m256i isum = _mm256_setzero_si256();
+        for (int s = 0; s < 16; s++)
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(Dot::sum(o.q[s], corr[s], x + 16 * s), o.sc[s]));
+        return isum;
+    }
 };
+
+using kernels = rd_hk_x86_int_kernels<block512, block256<dot_avxvnni>, block256<dot_avx2>>;
 
 } // namespace
 
 rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa isa, int32_t K) {
     return rd_hk_x86_pick<kernels>(isa, K);
 }
-
-#else
-
-rd_hk_groups_fn rd_hk_x86_q6_k(rd_hk_isa, int32_t) { return nullptr; }
 
 #endif
