@@ -4,7 +4,6 @@
 // file (a catalog model not in the cache yet is fetched when first needed). Mistakes (a missing
 // file, an unknown name, one id for two models) fail here, before the server listens.
 import { basename } from "node:path";
-import type { Config, LocalModelEntry } from "../config.ts";
 import { modelForFile, loadCatalog, modelFileName, shippedDrafter } from "./catalog.ts";
 import { modelRef, resolveDrafter, resolveModel, shippedDrafterFor } from "./resolve.ts";
 
@@ -15,7 +14,19 @@ export interface LocalModel {
   file(): Promise<string>; // the GGUF (fetching a catalog model the first time)
 }
 
-type Settings = Pick<Config, "models" | "drafter" | "draft" | "alias">;
+/** One --model entry as config.ts parses it (this layer sits below config, so the shape is
+ *  restated here): drafter a path, false for none, null for the shipped one. */
+export interface LocalModelEntry {
+  model: string;
+  drafter: string | false | null;
+  alias: string[];
+}
+interface Settings {
+  models: LocalModelEntry[];
+  drafter: string | false | null; // --drafter / --no-drafter, for the first model
+  draft: boolean;
+  alias: string[]; // --alias, for the first model
+}
 type Entry = Omit<LocalModelEntry, "model"> & { model: string | null }; // null: the catalog's default
 
 /** The models to serve, the default first: --model entries, or the catalog's default when none.
