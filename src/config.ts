@@ -180,6 +180,8 @@ const TABLE = {
     help: "generations that run at once" }),
   queueSize: S({ schema: intIn(0, 100000), default: 16, meta: "N",
     help: "requests that may wait for a slot; more get 429" }),
+  maxQueueWait: S({ schema: intIn(0, 86400), default: 60, meta: "SECONDS",
+    help: "a request whose wait for a slot, by the prefill queued ahead of it, is expected to pass this gets 429 with Retry-After (0 = no bound)" }),
   apiKey: S({ schema: optString, default: null, meta: "KEY",
     help: "require `Authorization: Bearer KEY` on /v1/*" }),
   apiKeyFile: S({ schema: optString, default: null, meta: "PATH",
@@ -279,7 +281,7 @@ export const ENGINE = ["model", ...ENGINE_SHAPE] as const;
 /** What each command reads. */
 export const COMMANDS = {
   serve: [
-    "models", ...ENGINE_SHAPE, "alias", "modelsMemoryMib", "host", "port", "slots", "queueSize", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
+    "models", ...ENGINE_SHAPE, "alias", "modelsMemoryMib", "host", "port", "slots", "queueSize", "maxQueueWait", "apiKey", "apiKeyFile", "maxBody", "corsOrigin", "allowedHost",
     "headerTimeout", "bodyTimeout", "requestTimeout", "shutdownGrace", "maxN", "maxPromptBytes", "maxSchemaDepth",
     "maxSchemaBytes", "maxSchemaAlternatives", "maxGrammarBytes", "upstreams", "logRequests", "logPrompts", "verbose",
   ],

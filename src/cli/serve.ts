@@ -114,6 +114,6 @@ function modelSpec(m: LocalModel, config: Config): ModelSpec {
     aliases: m.aliases,
     drafter: m.drafter,
     estimate,
-    load: async () => Engine.load({ ...engineOptions(config, await m.file(), m.drafter), slots: config.slots, queueSize: config.queueSize, log }),
+    load: async () => Engine.load({ ...engineOptions(config, await m.file(), m.drafter), slots: config.slots, queueSize: config.queueSize, maxQueueWaitMs: config.maxQueueWait * 1000, log }),
   };
 }

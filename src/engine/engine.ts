@@ -18,7 +18,7 @@ import { modelInfo, modelParams, sessionShape, type EngineOptions } from "./opti
 import { loadWeights, WorkerSlot } from "./slots.ts";
 import { StepTotals, type EngineStats } from "./stats.ts";
 import { closingEvent, stepEvent } from "./step-event.ts";
-import { DEFAULT_PREFILL_MS_PER_TOKEN, takeNext } from "./turn.ts";
+import { DEFAULT_PREFILL_MS_PER_TOKEN, expectedWaitMs, takeNext } from "./turn.ts";
 import type { GenerateRequest, ModelInfo } from "./types.ts";
 import type { FromWorker } from "./worker-protocol.ts";
 
@@ -36,6 +36,7 @@ export class Engine {
   readonly #slots: WorkerSlot[] = [];
   readonly #queue: Generation[] = [];
   readonly #queueSize: number;
+  readonly #maxQueueWaitMs: number;
   readonly #capacity: number;
   readonly #decoder = new TextDecoder();
   readonly #steps = new StepTotals(); // every step since load
@@ -58,6 +59,7 @@ export class Engine {
     this.#params = params;
     this.#speculative = drafter !== null || (params.lookup ?? 0) > 0;
     this.#queueSize = opts.queueSize ?? 16;
+    this.#maxQueueWaitMs = opts.maxQueueWaitMs ?? 0;
     this.#capacity = (opts.slots ?? 1) + this.#queueSize;
     this.info = modelInfo(opts, model, drafter !== null, params, first);
   }
@@ -141,6 +143,16 @@ export class Engine {
     if (!slot && this.#queue.length >= this.#queueSize) {
       this.#stats.requestsRejected++;
       throw new QueueFullError(this.#queueSize);
+    }
+    if (!slot && this.#maxQueueWaitMs > 0) {
+      const running = this.#slots.flatMap((s) => (s.job ? [s.job] : []));
+      const waitMs = expectedWaitMs(job, running, this.#queue, this.#slots.length, this.#prefillRate(), performance.now());
+      if (waitMs > this.#maxQueueWaitMs) {
+        this.#stats.requestsRejected++;
+        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        throw new QueueFullError(this.#queueSize, `the prompts ahead need about ${s(waitMs)} of prefill, over the ${s(this.#maxQueueWaitMs)} a request may wait`,
+          Math.max(1, Math.ceil((waitMs - this.#maxQueueWaitMs) / 1000)));
+      }
     }
     this.#stats.requests++;
     if (req.signal) {
@@ -293,8 +305,13 @@ export class Engine {
 
   /** The queued generation whose turn comes first (turn.ts), at the prefill rate measured so far. */
   #takeNext(): Generation | undefined {
+    return takeNext(this.#queue, this.#prefillRate());
+  }
+
+  /** Prefill milliseconds per prompt token, measured so far. */
+  #prefillRate(): number {
     const { prefillMs, promptTokens } = this.#stats;
-    return takeNext(this.#queue, promptTokens > 0 ? prefillMs / promptTokens : DEFAULT_PREFILL_MS_PER_TOKEN);
+    return promptTokens > 0 ? prefillMs / promptTokens : DEFAULT_PREFILL_MS_PER_TOKEN;
   }
 
   #release(slot: WorkerSlot): void {

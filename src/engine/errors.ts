@@ -25,10 +25,15 @@ export class EngineError extends Error {
   }
 }
 
-/** Every slot is busy and the wait queue holds queueSize requests already. */
+/** Every slot is busy and the wait queue holds queueSize requests already, or (retryAfterS set)
+ *  the prefill queued ahead would keep a new request waiting longer than the engine allows. */
 export class QueueFullError extends Error {
   override name = "QueueFullError";
-  constructor(readonly queueSize: number) {
-    super(`${queueSize} requests are already waiting for a slot`);
+  constructor(
+    readonly queueSize: number,
+    message = `${queueSize} requests are already waiting for a slot`,
+    readonly retryAfterS = 1,
+  ) {
+    super(message);
   }
 }

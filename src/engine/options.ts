@@ -26,6 +26,7 @@ export interface EngineOptions {
   lookup?: number; // context-copy beam, tokens at most (0 = off); drafts also without a drafter. Default 16
   slots?: number; // parallel sessions. Default 1
   queueSize?: number; // requests waiting beyond the slots before QueueFullError. Default 16
+  maxQueueWaitMs?: number; // refuse (QueueFullError) a request expected to wait longer for a slot (turn.ts); 0 = no bound. Default 0
 }
 
 export function modelParams(opts: EngineOptions): ModelParams {

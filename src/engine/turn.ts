@@ -4,7 +4,8 @@
 // prompts. So a queued generation's turn is its arrival time plus the prefill its prompt would
 // take at the engine's measured rate: a short request overtakes a long one that arrived less than
 // the long one's own prefill time before it, and no request is overtaken by later arrivals for
-// longer than its own prefill would take.
+// longer than its own prefill would take. A request whose expected wait (expectedWaitMs) is over
+// the engine's bound is refused at once (a 429 with Retry-After) rather than queued.
 import type { Generation } from "./generation.ts";
 
 /** Prefill cost assumed before the engine has measured one (ms per prompt token). */
@@ -22,4 +23,17 @@ export function takeNext(queue: Generation[], msPerToken: number): Generation | 
   let best = 0;
   for (let i = 1; i < queue.length; i++) if (turnOf(queue[i]!, rate) < turnOf(queue[best]!, rate)) best = i;
   return queue.splice(best, 1)[0];
+}
+
+/** How long `job` would wait for a slot, counting prefill only: what is left of the running
+ *  generations' prefills plus the prefills of the queued ones whose turn comes before its own,
+ *  shared by the slots. Decoding time is not counted: how many tokens a generation will produce
+ *  is not known in advance. */
+export function expectedWaitMs(job: Generation, running: Generation[], queue: Generation[], slots: number, msPerToken: number, now: number): number {
+  const rate = Number.isFinite(msPerToken) && msPerToken > 0 ? msPerToken : DEFAULT_PREFILL_MS_PER_TOKEN;
+  let work = 0;
+  for (const r of running) work += Math.max(0, r.submittedAt + r.queueMs + r.req.prompt.length * rate - now);
+  const mine = turnOf(job, rate);
+  for (const q of queue) if (turnOf(q, rate) <= mine) work += q.req.prompt.length * rate;
+  return work / Math.max(1, slots);
 }

@@ -50,7 +50,8 @@ export function fromZod(error: z.ZodError): ApiError {
  *  that is stopping a 503. */
 export function fromEngine(err: unknown): ApiError | null {
   if (err instanceof QueueFullError) {
-    return new ApiError(429, `The server is busy (${err.message}), retry shortly`, "rate_limit_error", "queue_full");
+    return new ApiError(429, `The server is busy (${err.message}), retry shortly`, "rate_limit_error", "queue_full", null,
+      { "Retry-After": String(err.retryAfterS) });
   }
   if (!(err instanceof EngineError)) return null;
   switch (err.code) {

@@ -224,6 +224,35 @@ describe("queue order", () => {
   });
 });
 
+describe("queue wait bound", () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.load(options({ slots: 1, queueSize: 4, maxQueueWaitMs: 1e-6 }));
+  });
+  afterAll(() => engine?.close());
+
+  test("a request expected to wait past maxQueueWaitMs is refused with QueueFullError and a retry time", async () => {
+    const ac = new AbortController();
+    const running = engine.generate(request(engine, PROMPTS[0]!, { maxTokens: 1500, signal: ac.signal }, { ignore_eos: true }));
+    await new Promise((r) => setTimeout(r, 50)); // its prefill is over: nothing is left of it to wait for
+    const first = engine.generate(request(engine, PROMPTS[1]!, { maxTokens: 2 }, { ignore_eos: true })); // nothing ahead: queued
+    expect(engine.stats().queueDepth).toBe(1);
+    let refused: unknown = null;
+    try {
+      engine.generate(request(engine, PROMPTS[2]!, { maxTokens: 2 }, { ignore_eos: true }));
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(QueueFullError);
+    expect((refused as QueueFullError).message).toMatch(/of prefill, over the/);
+    expect((refused as QueueFullError).retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(engine.stats().queueDepth).toBe(1);
+    ac.abort();
+    expect((await collect(running)).finish).toBe("cancelled");
+    expect((await collect(first)).tokens).toHaveLength(2);
+  });
+});
+
 describe("parallel slots", () => {
   test("two slots generate concurrently, each as it would alone", async () => {
     const engine = await Engine.load(options({ slots: 2 }));

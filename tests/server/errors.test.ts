@@ -237,3 +237,15 @@ describe("an error in the middle of a stream", () => {
     }
   }, 60_000);
 });
+
+describe("fromEngine", () => {
+  it("a refusal by the queue's expected wait is a 429 whose Retry-After is the engine's estimate", async () => {
+    const { fromEngine } = await import("../../src/server/errors.ts");
+    const { QueueFullError } = await import("../../src/engine/errors.ts");
+    const e = fromEngine(new QueueFullError(16, "the prompts ahead need about 90.0 s of prefill, over the 60.0 s a request may wait", 30));
+    expect(e?.status).toBe(429);
+    expect(e?.headers["Retry-After"]).toBe("30");
+    expect(e?.message).toContain("90.0 s of prefill");
+    expect(fromEngine(new QueueFullError(16))?.headers["Retry-After"]).toBe("1");
+  });
+});
