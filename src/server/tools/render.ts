@@ -69,11 +69,21 @@ export function hermesCall(name: string, args: unknown): string {
   return `<tool_call>\n${dumps({ name, arguments: args })}\n</tool_call>`;
 }
 
+/** A tool as the model is shown it. `strict` is an instruction to the API (the arguments must
+ *  match the schema, which the grammar of a required or named call ensures), not part of a tool
+ *  as models saw tools in training: rendered, it changes their answers (Qwen2.5-Coder-0.5B,
+ *  asked for Paris's weather with `strict: true` in the tool, writes a markdown JSON block instead
+ *  of its <tool_call>). */
+export function modelTool(t: Tool): Tool {
+  const { strict: _, ...fn } = t.function;
+  return { type: "function", function: fn };
+}
+
 /** The system-prompt text that describes the tools to a template without tool support. */
 export function fallbackToolPrompt(tools: readonly Tool[]): string {
   return "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n" +
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n" +
-    tools.map(dumps).join("\n") +
+    tools.map((t) => dumps(modelTool(t))).join("\n") +
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n" +
     '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>';
 }
@@ -95,7 +105,7 @@ function nativeInput(msgs: readonly TemplateMessage[], p: ToolPrompt): TemplateI
     return out;
   });
   if (!p.offer) return { messages, vars: {}, bytes };
-  const tools = p.tools.map((t) => ({ type: "function", function: t.function }));
+  const tools = p.tools.map(modelTool);
   return { messages, vars: { tools }, bytes: bytes + utf8Length(JSON.stringify(tools)) };
 }
 

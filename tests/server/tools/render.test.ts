@@ -57,6 +57,14 @@ describe("tool prompts", () => {
       "<|im_start|>assistant\n");
   });
 
+  it("`strict` is not shown to the model, natively or in the fallback prompt", () => {
+    const strict: Tool = { ...weather, function: { ...weather.function, strict: true } };
+    const plain = render(QWEN, history, { format: toolFormat(QWEN), tools: [weather], offer: true });
+    expect(render(QWEN, history, { format: toolFormat(QWEN), tools: [strict], offer: true })).toBe(plain);
+    expect(fallbackToolPrompt([strict])).toBe(fallbackToolPrompt([weather]));
+    expect(fallbackToolPrompt([strict])).not.toContain("strict");
+  });
+
   it("tool_choice none: the tools are not shown, the history still is", () => {
     const text = render(QWEN, history, { format: toolFormat(QWEN), tools: [weather], offer: false });
     expect(text).not.toContain("# Tools");
