@@ -2,12 +2,8 @@
 tiny random GGUF made by native/build/make-tiny-model: streamed and whole chat, usage, errors,
 tool calls through the SDK's pydantic helper (a forced call, the result fed back)."""
 import json
-import os
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import openai
@@ -15,50 +11,20 @@ import pydantic
 import pytest
 from typing import Literal
 
-ROOT = Path(__file__).resolve().parents[2]
-BUN = ROOT / "node_modules" / ".bin" / "bun"
+from rd_server import ROOT, serve
+
 MAKE_TINY = ROOT / "native" / "build" / "make-tiny-model"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def base_url():
     if not MAKE_TINY.exists():
         subprocess.run(["node", str(ROOT / "scripts" / "build-native.js")], cwd=ROOT, check=True)
-    tmp = tempfile.TemporaryDirectory(prefix="rd-py-")
-    model = Path(tmp.name) / "tiny-model.gguf"
-    subprocess.run([str(MAKE_TINY), str(model), "--seed", "3"], check=True, capture_output=True)
-    port = free_port()
-    log = open(Path(tmp.name) / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(BUN), "src/cli/main.ts", "serve", "--model", str(model), "--port", str(port),
-         "--threads", "1", "--flash-attn", "off", "--no-log-requests"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("server did not start:\n" + (Path(tmp.name) / "server.log").read_text())
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-        tmp.cleanup()
+    with tempfile.TemporaryDirectory(prefix="rd-py-") as tmp:
+        model = Path(tmp) / "tiny-model.gguf"
+        subprocess.run([str(MAKE_TINY), str(model), "--seed", "3"], check=True, capture_output=True)
+        with serve(model, "--threads", "1", "--flash-attn", "off") as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
