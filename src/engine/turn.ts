@@ -11,6 +11,9 @@ import type { Generation } from "./generation.ts";
 /** Prefill cost assumed before the engine has measured one (ms per prompt token). */
 export const DEFAULT_PREFILL_MS_PER_TOKEN = 1;
 
+/** The rate to plan with: the one given when it is a positive number, else the default. */
+const usable = (msPerToken: number) => (Number.isFinite(msPerToken) && msPerToken > 0 ? msPerToken : DEFAULT_PREFILL_MS_PER_TOKEN);
+
 /** When `job` should start: its submission time plus its prompt's expected prefill time. */
 export function turnOf(job: Generation, msPerToken: number): number {
   return job.submittedAt + job.req.prompt.length * msPerToken;
@@ -19,9 +22,13 @@ export function turnOf(job: Generation, msPerToken: number): number {
 /** Remove and return the queued generation whose turn comes first (ties: the earlier arrival). */
 export function takeNext(queue: Generation[], msPerToken: number): Generation | undefined {
   if (queue.length === 0) return undefined;
-  const rate = Number.isFinite(msPerToken) && msPerToken > 0 ? msPerToken : DEFAULT_PREFILL_MS_PER_TOKEN;
+  const rate = usable(msPerToken);
   let best = 0;
-  for (let i = 1; i < queue.length; i++) if (turnOf(queue[i]!, rate) < turnOf(queue[best]!, rate)) best = i;
+  let bestTurn = turnOf(queue[0]!, rate);
+  for (let i = 1; i < queue.length; i++) {
+    const t = turnOf(queue[i]!, rate);
+    if (t < bestTurn) [best, bestTurn] = [i, t];
+  }
   return queue.splice(best, 1)[0];
 }
 
@@ -30,7 +37,7 @@ export function takeNext(queue: Generation[], msPerToken: number): Generation | 
  *  shared by the slots. Decoding time is not counted: how many tokens a generation will produce
  *  is not known in advance. */
 export function expectedWaitMs(job: Generation, running: Generation[], queue: Generation[], slots: number, msPerToken: number, now: number): number {
-  const rate = Number.isFinite(msPerToken) && msPerToken > 0 ? msPerToken : DEFAULT_PREFILL_MS_PER_TOKEN;
+  const rate = usable(msPerToken);
   let work = 0;
   for (const r of running) work += Math.max(0, r.submittedAt + r.queueMs + r.req.prompt.length * rate - now);
   const mine = turnOf(job, rate);

@@ -1,7 +1,6 @@
 """test_openai_sdk.py - the official Python `openai` SDK against a real `redrafter serve` on a
 tiny random GGUF made by native/build/make-tiny-model: streamed and whole chat, usage, errors,
 tool calls through the SDK's pydantic helper (a forced call, the result fed back)."""
-import json
 import subprocess
 import tempfile
 from pathlib import Path
