@@ -1,6 +1,6 @@
 // turn.ts - which queued generation a freed slot takes next. First come, first served lets one
-// long prompt hold every short request behind it for its whole prefill (a 4k-token prompt
-// prefills for ~20 s on one CPU thread with Gemma 3 270M); shortest first would starve long
+// long prompt hold every short request behind it for its whole prefill (3-4k-token prompts
+// prefilled in 19-24 s on one CPU thread with Gemma 3 270M); shortest first would starve long
 // prompts. So a queued generation's turn is its arrival time plus the prefill its prompt would
 // take at the engine's measured rate: a short request overtakes a long one that arrived less than
 // the long one's own prefill time before it, and no request is overtaken by later arrivals for
