@@ -255,6 +255,11 @@ const TABLE = {
   lr: S({ schema: numberIn(1e-8), default: 1e-3, meta: "X", help: "peak learning rate" }),
   initSeed: S({ flag: "seed", schema: intIn(0), default: 42, meta: "S", help: "initialisation (and distill: data order) seed" }),
   resume: S({ schema: bool, default: false, boolean: true, help: "continue training from PATH.ckpt (same settings, its teacher data as is)" }),
+  score: S({ schema: stringList, default: [], repeat: true, meta: "FILE",
+    help: "also score by prefill (every position recorded, at prompt-processing speed) the prompts' texts and this file's (repeatable; duplicates and held-out prompts dropped)" }),
+  scoreMaxS: S({ schema: numberIn(0), default: 0, meta: "S", help: "stop scoring after S seconds (0 = no limit)" }),
+  maxPositions: S({ schema: intIn(0), default: 0, meta: "N", help: "train on whole training sequences up to N positions, in a seeded order (0 = all): points of a data curve" }),
+  saveHoldout: S({ schema: optString, default: null, meta: "PATH", help: "write the held-out prompts to this JSONL file (for redrafter bench)" }),
   teacherMaxS: S({ schema: numberIn(0), default: 0, meta: "S", help: "stop collecting after S seconds and train on what is there (0 = no limit)" }),
   tauTokens: S({ schema: intIn(1), default: 64, meta: "N", help: "tokens per held-out prompt for tau" }),
   cacheDir: S({ schema: optString, default: null, meta: "DIR", help: "teacher data cache; default .cache/distill in the repository" }),
@@ -290,7 +295,7 @@ export const COMMANDS = {
   distill: [
     "target", "prompts", "out", "limit", "holdout", "maxNewTokens", "parallel", "teacherTopK", "trainBeamLength",
     "trainDraftVocab", "nProj", "nLayers", "trainWeights", "epochs", "batch", "lr", "initSeed", "resume", "teacherMaxS",
-    "tauTokens", "cacheDir", "threads", "verbose",
+    "score", "scoreMaxS", "maxPositions", "saveHoldout", "tauTokens", "cacheDir", "threads", "verbose",
   ],
   drafterInit: ["target", "out", "initDraftVocab", "nLayers", "nProj", "initWeights", "initSeed", "verbose"],
 } as const satisfies Record<string, readonly SettingName[]>;

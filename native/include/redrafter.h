@@ -485,6 +485,9 @@ typedef struct rd_train_params {
                                  end and the finish); 0 = only those. Default 200 */
     int32_t  n_threads;       /* CPU threads; 0 = half the hardware threads. Default 0 */
     uint64_t seed;            /* initialisation and data order. Default 42 */
+    int64_t  max_positions;   /* train on whole training sequences, in a seeded order, up to this
+                                 many positions (the held-out ones stay the same); 0 = all.
+                                 Default 0 */
 } rd_train_params;
 
 /* Progress, filled by rd_trainer_run. acc1/accB/eval_kl are from the latest evaluation
@@ -512,7 +515,10 @@ typedef struct rd_train_progress {
 RD_API void rd_train_default_params(rd_train_params * p);
 
 /* Prepare training a drafter for target m on the teacher file at teacher_path (from
- * rd_teacher_run; an incomplete file is used as far as it goes). Weights start from
+ * rd_teacher_run; an incomplete file is used as far as it goes), or on several pooled, their
+ * paths separated by newlines. Held out: p->holdout of the prompt indices (the same index in
+ * every file), evaluated on their answer positions (on every position when no file holds
+ * answers, i.e. only scored texts). Weights start from
  * rd_drafter_write_random's initialisation with p->seed. checkpoint_path (NULL = none) is
  * where checkpoints go (weights, AdamW moments, step, seed); with resume and an existing
  * checkpoint there, training continues from it and ends with the same weights as an

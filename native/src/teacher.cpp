@@ -63,7 +63,7 @@ static size_t record_bytes(int64_t n, int64_t d, int64_t K) {
 // Reading
 
 teacher_file::~teacher_file() {
-    if (map) munmap(map, map_size);
+    for (auto & [map, size] : maps) munmap(map, size);
 }
 
 rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file * out, size_t * valid_end) {
@@ -76,8 +76,8 @@ rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file 
     void * map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return rd_fail(RD_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
-    out->map = map;
-    out->map_size = size;
+    for (auto & [old, old_size] : out->maps) munmap(old, old_size);
+    out->maps.assign(1, {map, size});
 
     file_header h;
     memcpy(&h, map, sizeof h);
@@ -126,6 +126,21 @@ rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file 
     if (valid_end) *valid_end = off;
     if (out->complete && (out->seqs.size() != h.n_records || off != size))
         return rd_fail(RD_ERR_FORMAT, "teacher file '%s' is corrupt: %zu valid records of %u", path, out->seqs.size(), h.n_records);
+    return RD_OK;
+}
+
+rd_status teacher_file_add(const char * path, bool allow_partial, teacher_file * out) {
+    teacher_file more;
+    if (rd_status st = teacher_file_open(path, allow_partial, &more); st != RD_OK) return st;
+    if (more.fingerprint != out->fingerprint || more.n_embd != out->n_embd || more.n_vocab != out->n_vocab || more.top_k != out->top_k)
+        return rd_fail(RD_ERR_MISMATCH, "teacher file '%s' differs from the first one (another target or top-K)", path);
+    out->seqs.insert(out->seqs.end(), more.seqs.begin(), more.seqs.end());
+    out->n_positions += more.n_positions;
+    out->complete = out->complete && more.complete;
+    const uint64_t keys[2] = {out->key, more.key};
+    out->key = rd_fnv1a(RD_FNV_START, keys, sizeof keys);
+    out->maps.insert(out->maps.end(), more.maps.begin(), more.maps.end());
+    more.maps.clear(); // now owned by out
     return RD_OK;
 }
 
@@ -500,12 +515,13 @@ rd_status rd_teacher_run(rd_teacher * t, int32_t max_ms, rd_teacher_progress * p
 // Draft vocabulary
 
 void teacher_draft_vocab(const teacher_file & tf, int32_t n, int32_t * ids, double * coverage) {
-    // answer tokens = the teacher's greedy choice from the last prompt position onwards
+    // answer tokens = the teacher's greedy choice from the last prompt position onwards; in a
+    // scored text (no answer) its greedy choice at every position
     std::vector<int64_t> out_count((size_t) tf.n_vocab, 0), in_count((size_t) tf.n_vocab, 0);
     int64_t total = 0;
     for (const teacher_seq & s : tf.seqs) {
         for (int32_t i = 0; i < s.n; i++) in_count[(size_t) s.tokens[i]]++;
-        for (int32_t i = std::max(0, s.n_tail - 1); i < s.n; i++) {
+        for (int32_t i = teacher_seq_has_answer(s) ? std::max(0, s.n_tail - 1) : 0; i < s.n; i++) {
             out_count[(size_t) s.ids[(size_t) i * tf.top_k]]++;
             total++;
         }

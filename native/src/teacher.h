@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 // One recorded sequence: n positions (the last n_tail prompt tokens, then the fed answer tokens).
@@ -27,8 +28,10 @@ struct teacher_file {
     std::vector<teacher_seq> seqs; // in file order
     int64_t  n_positions = 0;
 
-    void *   map = nullptr;
-    size_t   map_size = 0;
+    std::vector<std::pair<void *, size_t>> maps; // one per file (teacher_file_add pools several)
+    teacher_file() = default;
+    teacher_file(const teacher_file &) = delete;
+    teacher_file & operator=(const teacher_file &) = delete;
     ~teacher_file();
 };
 
@@ -36,6 +39,16 @@ struct teacher_file {
 // that is not complete is refused unless allow_partial (then its last, truncated record is
 // ignored and *valid_end tells where the valid records end).
 rd_status teacher_file_open(const char * path, bool allow_partial, teacher_file * out, size_t * valid_end = nullptr);
+
+// Pool the sequences of the teacher file at path into out (opened by teacher_file_open):
+// RD_ERR_MISMATCH unless both come from the same target with the same top-K. out's key
+// becomes a hash of both keys; out is complete only when both are.
+rd_status teacher_file_add(const char * path, bool allow_partial, teacher_file * out);
+
+// Whether sequence s holds answer positions (the target's own greedy tokens after the prompt
+// tail); a scored text (rd_teacher_params.prompt_tail covering the whole prompt, one new
+// token) holds none.
+inline bool teacher_seq_has_answer(const teacher_seq & s) { return s.n > s.n_tail; }
 
 // The n most frequent answer tokens of tf (ranking: answer count, input count, lower id) into
 // ids; *coverage (may be NULL) = share of answer tokens inside. n in 1..tf.n_vocab.

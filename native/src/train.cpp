@@ -53,6 +53,7 @@ void rd_train_default_params(rd_train_params * p) {
     p->checkpoint_every = 200;
     p->n_threads = 0;
     p->seed = 42;
+    p->max_positions = 0;
 }
 
 void train_graph::release() {
@@ -388,7 +389,20 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
     t->L = p->beam_length;
     t->teacher_path = teacher_path;
     if (checkpoint_path) t->ckpt_path = checkpoint_path;
-    if (rd_status st = teacher_file_open(teacher_path, true, &t->data); st != RD_OK) return st;
+    if (p->max_positions < 0) return rd_fail(RD_ERR_INVALID_ARG, "max_positions must be >= 0");
+    {
+        // one path, or several separated by newlines: their sequences are pooled
+        std::string paths = teacher_path;
+        size_t a = 0;
+        for (bool first = true; a <= paths.size(); first = false) {
+            const size_t b = std::min(paths.find('\n', a), paths.size());
+            const std::string one = paths.substr(a, b - a);
+            a = b + 1;
+            if (one.empty()) return rd_fail(RD_ERR_INVALID_ARG, "an empty teacher file path in '%s'", teacher_path);
+            if (rd_status st = first ? teacher_file_open(one.c_str(), true, &t->data) : teacher_file_add(one.c_str(), true, &t->data); st != RD_OK)
+                return st;
+        }
+    }
     if (t->data.fingerprint != m->fingerprint || t->data.n_vocab != m->n_vocab || t->data.n_embd != m->n_embd)
         return rd_fail(RD_ERR_MISMATCH, "teacher file '%s' was recorded from another target than '%s'", teacher_path, m->name.c_str());
 
@@ -398,13 +412,33 @@ rd_status rd_trainer_init(rd_model * m, const char * teacher_path, const rd_trai
     t->draft_index.assign((size_t) m->n_vocab, -1);
     for (int32_t i = 0; i < p->n_draft_vocab; i++) t->draft_index[(size_t) t->vocab_ids[(size_t) i]] = i;
 
-    // samples: every position with L following ones; held-out sequences by a seeded hash
-    for (int32_t si = 0; si < (int32_t) t->data.seqs.size(); si++) {
+    // samples: every position with L following ones; held-out sequences by a seeded hash of the
+    // prompt index (so a prompt's answer and its scored text are held out together), evaluated
+    // on their answers when there are any; training sequences in a seeded order up to
+    // max_positions
+    const int32_t n_seqs = (int32_t) t->data.seqs.size();
+    bool any_answer = false;
+    for (const teacher_seq & s : t->data.seqs) any_answer = any_answer || teacher_seq_has_answer(s);
+    std::vector<int32_t> train_seqs;
+    for (int32_t si = 0; si < n_seqs; si++) {
         const teacher_seq & s = t->data.seqs[(size_t) si];
         uint64_t st = p->seed ^ (0xA5A5A5A5ull + (uint64_t) s.prompt);
-        const bool held = (double) (rd_splitmix64(&st) >> 11) * 0x1.0p-53 < (double) p->holdout;
-        for (int32_t i = 0; i + t->L < s.n; i++) (held ? t->eval : t->train).push_back({si, i});
+        if ((double) (rd_splitmix64(&st) >> 11) * 0x1.0p-53 >= (double) p->holdout) { train_seqs.push_back(si); continue; }
+        const int32_t i0 = any_answer ? std::max(0, s.n_tail - 1) : 0;
+        for (int32_t i = i0; i + t->L < s.n; i++) t->eval.push_back({si, i});
     }
+    if (p->max_positions > 0) {
+        t->data.key = rd_fnv1a(t->data.key, &p->max_positions, sizeof p->max_positions); // a checkpoint names its data
+        uint64_t st = p->seed ^ 0x5EED5E0Full;
+        for (size_t i = train_seqs.size(); i > 1; i--) std::swap(train_seqs[i - 1], train_seqs[(size_t) (rd_splitmix64(&st) % i)]);
+        int64_t kept = 0;
+        size_t n_keep = 0;
+        while (n_keep < train_seqs.size() && kept < p->max_positions) kept += t->data.seqs[(size_t) train_seqs[n_keep++]].n;
+        train_seqs.resize(n_keep);
+        std::sort(train_seqs.begin(), train_seqs.end());
+    }
+    for (int32_t si : train_seqs)
+        for (int32_t i = 0; i + t->L < t->data.seqs[(size_t) si].n; i++) t->train.push_back({si, i});
     if (t->train.empty())
         return rd_fail(RD_ERR_INVALID_ARG, "teacher file '%s' holds no training sample (answers shorter than %d + 1 tokens?)", teacher_path, t->L);
     if (t->eval.size() > (size_t) p->max_eval_samples) {

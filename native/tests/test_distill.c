@@ -1,7 +1,8 @@
 /* test_distill.c - knowledge distillation on the tiny target: teacher data (parallel greedy
  * answers, reused from the cache on rerun), a short training run whose loss goes down and whose
  * drafter beats a random one of the same shape on tau over held-out prompts, --resume from a
- * mid-run checkpoint ending in byte-identical weights, and clear errors (empty prompts, a
+ * mid-run checkpoint ending in byte-identical weights, texts scored by prefill pooled with the
+ * answers (same held-out prompts; a position budget), and clear errors (empty prompts, a
  * malformed prompt file, a checkpoint of another target, an unwritable output, a draft vocab
  * larger than the target's). Scratch files go to the working directory and are removed. */
 #include "redrafter.h"
@@ -20,6 +21,7 @@
 #define F_OUT_B     "test_distill_b.gguf"
 #define F_RANDOM    "test_distill_random.gguf"
 #define F_BAD_JSONL "test_distill_bad.jsonl"
+#define F_SCORE     "test_distill_score.rdt"
 
 #define N_TRAIN 18
 #define N_HOLD  6 /* 24 prompts: all of tests/fixtures/prompts.jsonl */
@@ -176,6 +178,55 @@ int main(void) {
     free(a);
     free(b);
 
+    /* texts scored by prefill (every prompt position, one new token), pooled with the answers:
+     * more training samples, the same held-out answers; a position budget takes fewer */
+    {
+        rd_teacher_params tp;
+        teacher_params(&tp, 1);
+        tp.max_new_tokens = 1;
+        tp.prompt_tail = tp.n_ctx_seq;
+        rd_teacher * ts = NULL;
+        rd_teacher_progress sp;
+        memset(&sp, 0, sizeof sp);
+        remove(F_SCORE);
+        if (CHECK_OK(rd_teacher_init(m, &tp, train.tokens, train.offsets, train.n, F_SCORE, &ts)))
+            do { if (!CHECK_OK(rd_teacher_run(ts, 1000, &sp))) break; } while (!sp.finished);
+        rd_teacher_free(ts);
+        CHECK_EQ_INT(sp.n_positions, train.offsets[train.n]); /* every prompt token, nothing generated */
+
+        rd_train_params q;
+        train_params(&q);
+        q.epochs = 1;
+        rd_train_progress alone, pooled, budget;
+        const char * both = F_TEACHER "\n" F_SCORE;
+        rd_trainer * tq = NULL;
+        if (CHECK_OK(rd_trainer_init(m, F_TEACHER, &q, NULL, false, &tq))) CHECK_OK(rd_trainer_run(tq, 1000000, 1, &alone));
+        rd_trainer_free(tq);
+        tq = NULL;
+        if (CHECK_OK(rd_trainer_init(m, both, &q, NULL, false, &tq))) CHECK_OK(rd_trainer_run(tq, 1000000, 1, &pooled));
+        rd_trainer_free(tq);
+        tq = NULL;
+        q.max_positions = positions / 2;
+        if (CHECK_OK(rd_trainer_init(m, both, &q, NULL, false, &tq))) CHECK_OK(rd_trainer_run(tq, 1000000, 1, &budget));
+        rd_trainer_free(tq);
+        printf("pooled: %lld train samples alone, %lld pooled, %lld within %lld positions; %lld held out\n",
+               (long long) alone.n_train_samples, (long long) pooled.n_train_samples, (long long) budget.n_train_samples,
+               (long long) q.max_positions, (long long) pooled.n_eval_samples);
+        CHECK(pooled.n_train_samples > alone.n_train_samples, "pooling added no sample");
+        CHECK(alone.n_eval_samples > 0, "no held-out answer");
+        CHECK_EQ_INT(pooled.n_eval_samples, alone.n_eval_samples);
+        CHECK_EQ_INT(budget.n_eval_samples, alone.n_eval_samples);
+        CHECK(budget.n_train_samples > 0 && budget.n_train_samples <= q.max_positions + 48 + 40,
+              "%lld samples for a budget of %lld positions", (long long) budget.n_train_samples, (long long) q.max_positions);
+
+        q.max_positions = 0;
+        tq = NULL;
+        CHECK_EQ_INT(rd_trainer_init(m, F_TEACHER "\n", &q, NULL, false, &tq), RD_ERR_INVALID_ARG);
+        q.max_positions = -1;
+        CHECK_EQ_INT(rd_trainer_init(m, F_TEACHER, &q, NULL, false, &tq), RD_ERR_INVALID_ARG);
+        CHECK(tq == NULL, "no handle on failure");
+    }
+
     /* tau on held-out prompts: trained > random of the same shape */
     rd_drafter_init_params ip;
     rd_drafter_init_default_params(&ip);
@@ -229,12 +280,15 @@ int main(void) {
             CHECK_EQ_INT(rd_trainer_init(mb, F_TEACHER_B, &q, F_CKPT_A, true, &tb), RD_ERR_MISMATCH);
             CHECK(strstr(rd_last_error(), "checkpoint") != NULL, "message: %s", rd_last_error());
             CHECK_EQ_INT(rd_trainer_init(mb, F_TEACHER, &q, NULL, false, &tb), RD_ERR_MISMATCH);
+            /* pooling files of two targets */
+            CHECK_EQ_INT(rd_trainer_init(m, F_TEACHER "\n" F_TEACHER_B, &q, NULL, false, &tb), RD_ERR_MISMATCH);
+            CHECK(strstr(rd_last_error(), F_TEACHER_B) != NULL, "message: %s", rd_last_error());
         }
         free(pb.tokens);
     }
 
     const char * scratch[] = {F_TEACHER, F_TEACHER_B, F_CKPT_A, F_CKPT_B, F_OUT_A, F_OUT_B, F_RANDOM, F_BAD_JSONL,
-                              "test_distill_empty.rdt"};
+                              F_SCORE, "test_distill_empty.rdt"};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++) remove(scratch[i]);
     free(train.tokens);
     free(hold.tokens);

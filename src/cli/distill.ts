@@ -4,17 +4,17 @@
 // training with an evaluation per epoch and checkpoints (--resume continues) -> the drafter GGUF
 // -> tau on held-out prompts. The native work is time-sliced (250 ms per call), so this loop
 // polls progress and draws the bars on stderr without a worker.
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { COMMANDS, settingsOf } from "../config.ts";
 import { chatFormat, chatPromptText } from "../engine/chat-template.ts";
 import { Drafter } from "../ffi/drafter.ts";
-import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens } from "../ffi/distill.ts";
+import { evalTau, packPrompts, Teacher, Trainer, type PromptTokens, type TeacherParams } from "../ffi/distill.ts";
 import { Model } from "../ffi/model.ts";
 import { repoRoot, setNativeLogQuiet } from "../ffi/symbols.ts";
 import { phaseLine } from "../models/progress.ts";
 import { autoProj, UsageError } from "./args.ts";
-import { readPrompts, spread } from "./prompts.ts";
+import { readPrompts, spread, type Prompt } from "./prompts.ts";
 
 const settings = settingsOf(COMMANDS.distill);
 
@@ -42,6 +42,46 @@ function templated(model: Model, prompts: string[]): number[][] {
 
 const pause = () => new Promise<void>((r) => setTimeout(r, 0)); // lets SIGINT through between slices
 
+/** Each prompt text once (the first occurrence). */
+function unique(prompts: Prompt[]): Prompt[] {
+  const seen = new Set<string>();
+  return prompts.filter((p) => !seen.has(p.prompt) && (seen.add(p.prompt), true));
+}
+
+/** KV cells per scored text: longer texts are skipped. */
+const SCORE_CTX = 1024;
+
+/** Collect (or find in the cache, or resume) teacher data for these prompts: the target's greedy
+ *  answers, or with maxNewTokens 1 and promptTail covering the prompt, the prompt's text scored
+ *  by prefill. Returns the file's path; a --resume of training keeps the file as it is. */
+async function collectTeacher(model: Model, phase: string, prompts: PromptTokens, params: TeacherParams, maxS: number,
+                              cacheDir: string, keepAsIs: boolean, interrupted: () => boolean): Promise<string> {
+  const path = join(cacheDir, `${phase}-${Teacher.cacheKey(model, prompts, params)}.rdt`);
+  if (keepAsIs && existsSync(path)) {
+    process.stderr.write(`${phase}: resuming training: using ${path} as it is\n`);
+    return path;
+  }
+  const t0 = performance.now();
+  const teacher = Teacher.open(model, prompts, path, params);
+  let tp;
+  try {
+    do {
+      tp = teacher.run(250);
+      const rate = params.maxNewTokens === 1 ? `${(tp.n_tokens_run / Math.max(tp.elapsed_s, 1e-9)).toFixed(1)} prefill tok/s` : `${tp.tokens_per_s.toFixed(1)} tok/s`;
+      phaseLine(phase, tp.n_done + tp.n_skipped, tp.n_prompts, rate, tp.eta_s, `${tp.n_positions} positions`);
+      await pause();
+    } while (!tp.finished && !interrupted() && (maxS <= 0 || tp.elapsed_s < maxS));
+  } finally {
+    teacher.close();
+  }
+  const [done, skipped] = params.maxNewTokens === 1 ? ["texts scored", "texts too long"] : ["answers", "prompts too long"];
+  process.stderr.write(`\n${phase}: ${tp.n_done} ${done} (${tp.n_resumed} from the cache, ${tp.n_skipped} ${skipped}), ${tp.n_positions} positions, ` +
+    `${((performance.now() - t0) / 1000).toFixed(1)} s -> ${path}\n`);
+  if (interrupted()) throw new UsageError(`interrupted: the ${phase} data collected so far is kept; rerun with --resume`);
+  if (!tp.finished) process.stderr.write(`${phase}: stopped by its time limit; training on what was collected\n`);
+  return path;
+}
+
 export async function runDistill(argv: string[]): Promise<void> {
   const { values: v, help } = settings.load(argv);
   if (help) return void console.log(HELP);
@@ -55,19 +95,24 @@ export async function runDistill(argv: string[]): Promise<void> {
   const threads = v.threads === "auto" ? 0 : v.threads; // 0: the library's default, half the hardware threads
   const cacheDir = resolve(v.cacheDir ?? join(repoRoot, ".cache", "distill"));
 
-  // all prompts, then an even stride of --limit; the last --holdout of them are held out
-  const all = promptFiles.flatMap((f) => readPrompts(f).map((p) => p.prompt));
+  // all prompts (each text once), then an even stride of --limit; the last --holdout of them are held out
+  const all = unique(promptFiles.flatMap((f) => readPrompts(f)));
   const picked = shuffled(spread(all, limit), seed);
   const nUse = picked.length;
   const nHold = Math.min(holdout, Math.floor(nUse / 2));
+  const heldOut = picked.slice(nUse - nHold);
 
-  // fail now rather than after the training: the output must be writable
-  try {
-    mkdirSync(dirname(out), { recursive: true });
-    closeSync(openSync(out, "a"));
-  } catch (e) {
-    throw new UsageError(`cannot write --out ${out}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  // fail now rather than after the training: the outputs must be writable
+  for (const [flag, path] of [["--out", out], ["--save-holdout", v.saveHoldout ? resolve(v.saveHoldout) : null]] as const) {
+    if (!path) continue;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      closeSync(openSync(path, "a"));
+    } catch (e) {
+      throw new UsageError(`cannot write ${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
   }
+  if (v.saveHoldout) writeFileSync(resolve(v.saveHoldout), heldOut.map((p) => JSON.stringify(p) + "\n").join(""));
 
   setNativeLogQuiet(!v.verbose);
   // as redrafter-distill: the teacher decodes many sequences per batch, where repacked weights are
@@ -78,44 +123,34 @@ export async function runDistill(argv: string[]): Promise<void> {
   process.on("SIGINT", onSigint);
   try {
     if (nDraftVocab > model.nVocab) throw new UsageError(`--draft-vocab ${nDraftVocab} is larger than the target's vocabulary (${model.nVocab})`);
-    const toks = templated(model, picked);
+    const trainTexts = picked.slice(0, nUse - nHold).map((p) => p.prompt);
+    const toks = templated(model, picked.map((p) => p.prompt));
     const train = packPrompts(toks.slice(0, nUse - nHold));
     const held: PromptTokens | null = nHold > 0 ? packPrompts(toks.slice(nUse - nHold)) : null;
     process.stderr.write(`prompts: ${nUse - nHold} for teacher data, ${nHold} held out (of ${all.length} in ${promptFiles.length} file(s))\n`);
-
-    // phase 1: teacher data, cached by target + prompts + settings
-    const teacherParams = { nParallel: parallel, maxNewTokens: maxNew, topK, threads };
-    const key = Teacher.cacheKey(model, train, teacherParams);
     mkdirSync(cacheDir, { recursive: true });
-    const teacherPath = join(cacheDir, `teacher-${key}.rdt`);
     // resuming a training run keeps its teacher data exactly as it was (even if incomplete)
     const ckpt = `${out}.ckpt`;
-    if (v.resume && existsSync(ckpt) && existsSync(teacherPath)) {
-      process.stderr.write(`teacher: resuming training from ${ckpt}: using ${teacherPath} as it is\n`);
-    } else {
-      const t0 = performance.now();
-      const teacher = Teacher.open(model, train, teacherPath, teacherParams);
-      let tp;
-      try {
-        do {
-          tp = teacher.run(250);
-          phaseLine("teacher", tp.n_done + tp.n_skipped, tp.n_prompts, `${tp.tokens_per_s.toFixed(1)} tok/s`, tp.eta_s, `${tp.n_positions} positions`);
-          await pause();
-        } while (!tp.finished && !interrupted && (teacherMaxS <= 0 || tp.elapsed_s < teacherMaxS));
-      } finally {
-        teacher.close();
-      }
-      process.stderr.write(`\nteacher: ${tp.n_done} answers (${tp.n_resumed} from the cache, ${tp.n_skipped} prompts too long), ${tp.n_positions} positions, ` +
-        `${((performance.now() - t0) / 1000).toFixed(1)} s -> ${teacherPath}\n`);
-      if (interrupted) throw new UsageError("interrupted: the teacher data collected so far is kept; rerun with --resume");
-      if (!tp.finished) process.stderr.write(`teacher: stopped by --teacher-max-s ${teacherMaxS}; training on what was collected\n`);
+    const collect = (phase: string, prompts: PromptTokens, params: TeacherParams, maxS: number) =>
+      collectTeacher(model, phase, prompts, params, maxS, cacheDir, v.resume && existsSync(ckpt), () => interrupted);
+
+    // phase 1: teacher data, cached by target + prompts + settings: the target's own answers,
+    // then (--score) texts scored by prefill. A scored text's index is its prompt's index in the
+    // answers' list, so the trainer holds a prompt's answer and text out together.
+    const teacherPaths = [await collect("teacher", train, { nParallel: parallel, maxNewTokens: maxNew, topK, threads }, teacherMaxS)];
+    if (v.score.length > 0) {
+      const seen = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
+      const extra = v.score.flatMap((f) => readPrompts(f)).map((p) => p.prompt).filter((t) => !seen.has(t) && (seen.add(t), true));
+      const texts = packPrompts([...toks.slice(0, nUse - nHold), ...templated(model, extra)]);
+      process.stderr.write(`score: ${trainTexts.length + extra.length} texts (${extra.length} beside the prompts)\n`);
+      teacherPaths.push(await collect("score", texts, { nParallel: 1, maxNewTokens: 1, promptTail: SCORE_CTX, nCtxSeq: SCORE_CTX, topK, threads }, v.scoreMaxS));
     }
 
     // phase 2+3: draft vocabulary and training
     const t1 = performance.now();
-    const trainer = Trainer.open(model, teacherPath, {
+    const trainer = Trainer.open(model, teacherPaths, {
       beamLength: L, nDraftVocab, nLayers, nProj: v.nProj ?? autoProj(model),
-      weights, epochs, batchSize: batch, lr, seed, threads,
+      weights, epochs, batchSize: batch, lr, seed, threads, maxPositions: v.maxPositions,
     }, ckpt, v.resume);
     let pr;
     let evals = 0;
@@ -137,7 +172,7 @@ export async function runDistill(argv: string[]): Promise<void> {
     } finally {
       trainer.close();
     }
-    process.stderr.write(`\ntrain: ${pr.step} steps over ${pr.n_train_samples} samples/epoch, draft vocab ${nDraftVocab} (coverage ${(pr.coverage * 100).toFixed(1)}%), ` +
+    process.stderr.write(`\ntrain: ${pr.step} steps over ${pr.n_train_samples} samples/epoch (${pr.n_eval_samples} held out), draft vocab ${nDraftVocab} (coverage ${(pr.coverage * 100).toFixed(1)}%), ` +
       `${((performance.now() - t1) / 1000).toFixed(1)} s -> ${out}\n`);
 
     // phase 4: tau by real speculative generation on the held-out prompts

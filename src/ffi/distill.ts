@@ -125,6 +125,8 @@ export interface TrainParams {
   checkpointEvery?: number;
   threads?: number;
   seed?: number | bigint;
+  /** train on whole training sequences up to this many positions (0 = all) */
+  maxPositions?: number;
 }
 
 export interface TrainProgress {
@@ -159,7 +161,9 @@ export class Trainer extends Handle {
     lib().rd_trainer_free(p);
   }
 
-  static open(model: Model, teacherPath: string, params: TrainParams, checkpoint: string | null, resume: boolean): Trainer {
+  /** teacherPaths: one teacher file, or several whose sequences are pooled. */
+  static open(model: Model, teacherPaths: string | string[], params: TrainParams, checkpoint: string | null, resume: boolean): Trainer {
+    const teacherPath = typeof teacherPaths === "string" ? teacherPaths : teacherPaths.join("\n");
     const L = lib();
     const p = new Struct("rd_train_params");
     L.rd_train_default_params(p.bytes);
@@ -179,6 +183,7 @@ export class Trainer extends Handle {
     set("checkpoint_every", params.checkpointEvery);
     set("n_threads", params.threads);
     set("seed", params.seed);
+    set("max_positions", params.maxPositions);
     const out = new BigUint64Array(1);
     check(L.rd_trainer_init(model.ptr, cstr(teacherPath), p.bytes, checkpoint === null ? null : cstr(checkpoint), resume, out), "training");
     return new Trainer(Number(out[0]) as Pointer, model, p.get("beam_length"));

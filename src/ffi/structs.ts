@@ -113,7 +113,7 @@ export const layouts = {
     },
   },
   rd_train_params: {
-    size: 80,
+    size: 88,
     fields: {
       beam_length: [0, "i32"],
       n_draft_vocab: [4, "i32"],
@@ -133,6 +133,7 @@ export const layouts = {
       checkpoint_every: [60, "i32"],
       n_threads: [64, "i32"],
       seed: [72, "u64"],
+      max_positions: [80, "u64"],
     },
   },
   rd_train_progress: {

@@ -2,7 +2,7 @@
 // with Bun) on the tiny target: a short distillation writes a drafter that bench accepts, a rerun
 // reuses the cached teacher data, and user mistakes are clear errors without stacks.
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { repoRoot } from "../../src/ffi/symbols.ts";
@@ -45,6 +45,23 @@ describe("redrafter distill / bench", () => {
     const s = JSON.parse(b.stdout);
     for (const k of ["tau", "speedup", "tokens_per_s_ar", "tokens_per_s_spec", "dedup", "draft_share", "head_share"]) expect(s).toHaveProperty(k);
     expect(s.greedy_outputs_identical).toBe(1);
+  });
+
+  test("--score adds texts scored by prefill, without the held-out prompts; --save-holdout writes those", () => {
+    const extra = join(tiny.dir, "extra.jsonl");
+    const more = Array.from({ length: 5 }, (_, i) => JSON.stringify({ prompt: `A plain text to score, number ${i}.` }));
+    writeFileSync(extra, [readFileSync(prompts, "utf8").trim(), ...more].join("\n") + "\n");
+    const held = join(tiny.dir, "held.jsonl");
+    const r = redrafter("distill", "--target", tiny.model, "--prompts", prompts, "--score", extra, "--save-holdout", held,
+      "--max-positions", "300", "--out", join(tiny.dir, "scored.gguf"), "--cache-dir", join(tiny.dir, "cache-score"), ...small);
+    expect(r.code, r.stderr).toBe(0);
+    // 16 training prompts, then the extra file's texts that are neither training nor held-out
+    // prompts: the 4 prompts --limit left out and the 5 new texts
+    expect(r.stderr).toMatch(/score: 25 texts \(9 beside the prompts\)/);
+    expect(r.stderr).toMatch(/score: 25 texts scored \(0 from the cache/);
+    const heldOut = readFileSync(held, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(heldOut).toHaveLength(4);
+    for (const p of heldOut) expect(p.prompt).toMatch(/^Story number \d+/);
   });
 
   test("user mistakes are one-line errors", () => {
