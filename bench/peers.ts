@@ -19,7 +19,7 @@
 // Prints a table (stderr), the JSON (stdout with --json, a file with --out) and plots
 // (bench/peers/plot.py, matplotlib in .cache/plot-venv) into --plot (default docs/race).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,6 +30,7 @@ import {
   llamaServer, llamaServerContestant, NodeLlamaCpp, redrafter, redrafterServer,
   type Contestant, type RunResult, type Server, type Shared,
 } from "./peers/contestants.ts";
+import { runPlot } from "./plot-venv.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: v } = parseArgs({
@@ -157,7 +158,7 @@ try {
   const json = JSON.stringify(report, null, 1);
   if (v.out) writeFileSync(v.out, json + "\n");
   if (v.json) process.stdout.write(json + "\n");
-  if (!v["no-plot"]) plot(report, v.plot!);
+  if (!v["no-plot"]) runPlot(join(ROOT, "bench", "peers", "plot.py"), report, v.plot!);
 } finally {
   for (const s of servers) s.close();
   await nlc.close();
@@ -227,17 +228,3 @@ function printTable(report: ReturnType<typeof summarize>): void {
   process.stderr.write([fmt(head), "|" + w.map((n, j) => (j < 2 ? "-".repeat(n + 2) : "-".repeat(n + 1) + ":") + "|").join(""), ...lines.map(fmt)].join("\n") + "\n");
 }
 
-/** bench/peers/plot.py in its own venv (.cache/plot-venv, matplotlib from PyPI, made once). */
-function plot(report: ReturnType<typeof summarize>, dir: string): void {
-  const venv = join(ROOT, ".cache", "plot-venv");
-  const py = join(venv, "bin", "python");
-  if (!existsSync(py) || spawnSync(py, ["-c", "import matplotlib"]).status !== 0) {
-    log(`making ${venv} (pip install matplotlib)`);
-    execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
-    execFileSync(py, ["-m", "pip", "install", "-q", "matplotlib==3.11.2"], { stdio: "inherit" });
-  }
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(mkdtempSync(join(tmpdir(), "rd-peers-")), "race.json");
-  writeFileSync(tmp, JSON.stringify(report));
-  execFileSync(py, [join(ROOT, "bench", "peers", "plot.py"), tmp, dir], { stdio: "inherit" });
-}
