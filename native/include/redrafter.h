@@ -128,14 +128,6 @@ RD_API int32_t rd_model_token_fim_mid(const rd_model * m);
  * A drafter stores it and is refused by any target with another one. */
 RD_API uint64_t rd_model_fingerprint(const rd_model * m);
 
-/* Write a copy of the GGUF at src to dst with its quantized weight matrices converted to type
- * ("q8_0" or "f16"; other tensors and all metadata as they are, general.file_type updated).
- * Deterministic: the same src gives the same bytes. On x86 CPUs llama.cpp multiplies q8_0 and
- * f16 weights by several tokens at once, so verifying a tree costs far less than with e.g. q4_1.
- * RD_ERR_INVALID_ARG (unknown type, nothing to convert), RD_ERR_FORMAT (src not a GGUF),
- * RD_ERR_IO (dst not writable). Needs no loaded model. */
-RD_API rd_status rd_model_requantize(const char * src, const char * dst, const char * type);
-
 /* "" when the model runs batch-invariant (rd_model_params.batch_invariant: asked for, and the
  * check at load found tokens decoded one at a time and in one batch bit-identical); otherwise
  * why not, e.g. "5 tokens decoded in one batch differ ... (hidden state max |diff| 2.4e-07, ...)".

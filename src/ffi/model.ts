@@ -39,11 +39,6 @@ export class Model extends Handle {
     return new Model(Number(out[0]) as Pointer, path);
   }
 
-  /** Write src with its quantized matrices converted to q8_0 or f16 into dst (rd_model_requantize). */
-  static requantize(src: string, dst: string, type: "q8_0" | "f16"): void {
-    check(lib().rd_model_requantize(cstr(src), cstr(dst), cstr(type)), `requantizing ${src}`);
-  }
-
   /** Own a model that another thread loaded (see detach). */
   static fromPointer(p: Pointer, path: string): Model {
     return new Model(p, path);

@@ -21,7 +21,6 @@ const definitions = {
 
   rd_model_default_params: { args: [ptr], returns: voidT },
   rd_model_load: { args: [ptr, ptr, ptr], returns: i32 },
-  rd_model_requantize: { args: [ptr, ptr, ptr], returns: i32 },
   rd_model_free: { args: [ptr], returns: voidT },
   rd_model_n_vocab: { args: [ptr], returns: i32 },
   rd_model_n_embd: { args: [ptr], returns: i32 },
