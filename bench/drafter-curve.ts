@@ -10,6 +10,8 @@
 //       [--positions 25000,50000,0] [--draft-vocab 4096] [--layers 1] [--proj E] [--beam-length 2]
 //       [--epochs 1] [--batch 128] [--lr 3e-3] [--seed 42] [--threads 1] [--limit 30]
 //       [--tau-tokens 64] [--tau-beams 1] [--keep DIR] [--out ROWS.jsonl] [--plot DIR]
+//   bun bench/drafter-curve.ts --model M --drafter D.gguf --heldout H.jsonl ...   (a reference:
+//       an existing drafter's tau on the same prompts, no training; a row without accuracies)
 //
 // Teacher files come from `redrafter distill` (--cache-dir: teacher-KEY.rdt answers, score-KEY.rdt
 // scored texts). Position budget 0 = all. Each row is appended to --out as one JSON line, so
@@ -50,6 +52,7 @@ const { values: v } = parseArgs({
     out: { type: "string", default: join(ROOT, "docs", "curve", "rows.jsonl") },
     plot: { type: "string" },
     "plot-only": { type: "boolean", default: false },
+    drafter: { type: "string" },
   },
 });
 
@@ -71,27 +74,45 @@ if (v["plot-only"]) {
   plotRows();
   process.exit(0);
 }
-if (!v.model || !v.teacher || !v.heldout) throw new Error("--model, --teacher NAME=FILE[,FILE] and --heldout are required");
-const eq = v.teacher.indexOf("=");
+if (!v.model || !(v.teacher || v.drafter) || !v.heldout) throw new Error("--model, --teacher NAME=FILE[,FILE] (or --drafter D) and --heldout are required");
+const L = int("beam-length"), threads = int("threads"), tauTokens = int("tau-tokens"), tauBeams = int("tau-beams");
+setNativeLogQuiet(true);
+const model = Model.load(resolve(v.model), { batchInvariant: false });
+const format = chatFormat(model);
+const held = spread(readPrompts(v.heldout), int("limit"));
+const heldTokens = packPrompts(held.map((p) => Array.from(model.tokenize(chatPromptText(format, [{ role: "user", content: p.prompt }]), true, true))));
+mkdirSync(resolve(v.out!, ".."), { recursive: true });
+const tauOn = { tau_prompts: held.length, tau_tokens: tauTokens, tau_beams: tauBeams, heldout: basename(v.heldout) };
+
+/** tau of the drafter file at path on the held-out prompts */
+function tauOf(path: string): number {
+  const drafter = Drafter.load(path, model);
+  try {
+    return evalTau(model, drafter.ptr, heldTokens, tauBeams, L, tauTokens, threads).tau;
+  } finally {
+    drafter.close();
+  }
+}
+
+if (v.drafter) {
+  const tau = tauOf(resolve(v.drafter));
+  appendFileSync(v.out!, JSON.stringify({ set: `reference: ${basename(v.drafter)}`, beam_length: L, tau, ...tauOn, drafter: resolve(v.drafter) }) + "\n");
+  log(`${basename(v.drafter)}: tau ${tau.toFixed(3)}`);
+  model.close();
+  process.exit(0);
+}
+const eq = v.teacher!.indexOf("=");
 if (eq < 1) throw new Error("--teacher is NAME=FILE[,FILE...]");
-const set = v.teacher.slice(0, eq);
-const files = v.teacher.slice(eq + 1).split(",").map((f) => resolve(f));
+const set = v.teacher!.slice(0, eq);
+const files = v.teacher!.slice(eq + 1).split(",").map((f) => resolve(f));
 for (const f of files) if (!existsSync(f)) throw new Error(`no teacher file ${f}`);
 const budgets = v.positions!.split(",").map((x) => {
   const n = Number(x);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--positions: ${x} is not a whole number >= 0`);
   return n;
 });
-const L = int("beam-length"), threads = int("threads"), tauTokens = int("tau-tokens"), tauBeams = int("tau-beams");
-
-setNativeLogQuiet(true);
-const model = Model.load(resolve(v.model), { batchInvariant: false });
-const format = chatFormat(model);
-const held = spread(readPrompts(v.heldout), int("limit"));
-const heldTokens = packPrompts(held.map((p) => Array.from(model.tokenize(chatPromptText(format, [{ role: "user", content: p.prompt }]), true, true))));
 const keep = v.keep ? resolve(v.keep) : join(ROOT, ".cache", "drafter-curve");
 mkdirSync(keep, { recursive: true });
-mkdirSync(resolve(v.out!, ".."), { recursive: true });
 
 const shape = { draft_vocab: int("draft-vocab"), layers: int("layers"), proj: v.proj === undefined ? autoProj(model) : int("proj"), beam_length: L };
 for (const budget of budgets) {
@@ -111,22 +132,16 @@ for (const budget of budgets) {
     trainer.close();
   }
   const trainS = (performance.now() - t0) / 1000;
-  const drafter = Drafter.load(out, model);
-  let tau;
-  try {
-    tau = evalTau(model, drafter.ptr, heldTokens, tauBeams, L, tauTokens, threads);
-  } finally {
-    drafter.close();
-  }
+  const tau = tauOf(out);
   const row = {
     set, teacher: files.map((f) => basename(f)), max_positions: budget, ...shape, epochs: int("epochs"),
     n_train_samples: pr.n_train_samples, n_eval_samples: pr.n_eval_samples, coverage: pr.coverage,
     eval_kl: pr.eval_kl, acc1: pr.acc1, acc4: pr.accB, train_s: trainS,
-    tau: tau.tau, tau_prompts: held.length, tau_tokens: tauTokens, tau_beams: tauBeams, heldout: basename(v.heldout), drafter: out,
+    tau, ...tauOn, drafter: out,
   };
   appendFileSync(v.out!, JSON.stringify(row) + "\n");
   log(`${name}: ${pr.n_train_samples} samples, top-1 ${pr.acc1.map((x) => x.toFixed(3)).join(" ")}, ` +
-    `top-4 ${pr.accB.map((x) => x.toFixed(3)).join(" ")}, KL ${pr.eval_kl.toFixed(2)}, tau ${tau.tau.toFixed(3)} (${trainS.toFixed(0)} s)`);
+    `top-4 ${pr.accB.map((x) => x.toFixed(3)).join(" ")}, KL ${pr.eval_kl.toFixed(2)}, tau ${tau.toFixed(3)} (${trainS.toFixed(0)} s)`);
 }
 model.close();
 if (v.plot) plotRows();

@@ -2,7 +2,8 @@
 
     python plot.py REPORT.json OUT_DIR
 
-REPORT.json is {"rows": [...]}, one row per trained drafter. Writes OUT_DIR/curve.png: tau on
+REPORT.json is {"rows": [...]}, one row per trained drafter (rows without accuracies are
+existing drafters measured for reference: a dotted line at their tau). Writes OUT_DIR/curve.png: tau on
 the held-out prompts and held-out top-1 per draft step against training samples, one line per
 teacher set and drafter shape.
 """
@@ -24,8 +25,10 @@ def main(path: str, out: str) -> None:
     with open(path) as f:
         rows = json.load(f)["rows"]
     lines = defaultdict(list)
+    refs = [r for r in rows if "acc1" not in r]  # an existing drafter's tau: a horizontal line
     for r in rows:
-        lines[label(r)].append(r)
+        if "acc1" in r:
+            lines[label(r)].append(r)
     fig, (a_tau, a_acc) = plt.subplots(1, 2, figsize=(13, 5))
     for name, rs in sorted(lines.items()):
         rs.sort(key=lambda r: r["n_train_samples"])
@@ -34,6 +37,10 @@ def main(path: str, out: str) -> None:
         for k in range(len(rs[0]["acc1"])):
             a_acc.plot(x, [r["acc1"][k] for r in rs], marker="o", linestyle="-" if k == 0 else "--",
                        color=p.get_color(), label=f"{name}, step {k + 1}")
+    for r in refs:
+        a_tau.axhline(r["tau"], linestyle=":", color="gray")
+        a_tau.annotate(f"{r['set']}: {r['tau']:.3f}", (0.02, r["tau"]), xycoords=("axes fraction", "data"),
+                       fontsize=7, color="gray", va="bottom")
     r0 = rows[0]
     a_tau.set_title(f"tau on {r0['tau_prompts']} held-out prompts ({r0['heldout']}), "
                     f"{r0['tau_tokens']} tokens, B {r0['tau_beams']}", fontsize=9)
