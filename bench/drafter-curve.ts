@@ -96,7 +96,7 @@ function tauOf(path: string): number {
 
 if (v.drafter) {
   const tau = tauOf(resolve(v.drafter));
-  appendFileSync(v.out!, JSON.stringify({ set: `reference: ${basename(v.drafter)}`, beam_length: L, tau, ...tauOn, drafter: resolve(v.drafter) }) + "\n");
+  appendFileSync(v.out!, JSON.stringify({ set: `reference: ${basename(v.drafter)}`, beam_length: L, tau, ...tauOn, drafter: basename(v.drafter) }) + "\n");
   log(`${basename(v.drafter)}: tau ${tau.toFixed(3)}`);
   model.close();
   process.exit(0);
@@ -137,7 +137,7 @@ for (const budget of budgets) {
     set, teacher: files.map((f) => basename(f)), max_positions: budget, ...shape, epochs: int("epochs"),
     n_train_samples: pr.n_train_samples, n_eval_samples: pr.n_eval_samples, coverage: pr.coverage,
     eval_kl: pr.eval_kl, acc1: pr.acc1, acc4: pr.accB, train_s: trainS,
-    tau, ...tauOn, drafter: out,
+    tau, ...tauOn, drafter: basename(out),
   };
   appendFileSync(v.out!, JSON.stringify(row) + "\n");
   log(`${name}: ${pr.n_train_samples} samples, top-1 ${pr.acc1.map((x) => x.toFixed(3)).join(" ")}, ` +
