@@ -21,8 +21,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { autoProj } from "../src/cli/args.ts";
+import { templated } from "../src/cli/distill.ts";
 import { readPrompts, spread } from "../src/cli/prompts.ts";
-import { chatFormat, chatPromptText } from "../src/engine/chat-template.ts";
 import { evalTau, packPrompts, Trainer } from "../src/ffi/distill.ts";
 import { Drafter } from "../src/ffi/drafter.ts";
 import { Model } from "../src/ffi/model.ts";
@@ -78,9 +78,8 @@ if (!v.model || !(v.teacher || v.drafter) || !v.heldout) throw new Error("--mode
 const L = int("beam-length"), threads = int("threads"), tauTokens = int("tau-tokens"), tauBeams = int("tau-beams");
 setNativeLogQuiet(true);
 const model = Model.load(resolve(v.model), { batchInvariant: false });
-const format = chatFormat(model);
 const held = spread(readPrompts(v.heldout), int("limit"));
-const heldTokens = packPrompts(held.map((p) => Array.from(model.tokenize(chatPromptText(format, [{ role: "user", content: p.prompt }]), true, true))));
+const heldTokens = packPrompts(templated(model, held.map((p) => p.prompt)));
 mkdirSync(resolve(v.out!, ".."), { recursive: true });
 const tauOn = { tau_prompts: held.length, tau_tokens: tauTokens, tau_beams: tauBeams, heldout: basename(v.heldout) };
 

@@ -35,7 +35,7 @@ function shuffled<T>(items: T[], seed: number): T[] {
 }
 
 /** Prompts rendered as one user turn with the target's chat template, then tokenized. */
-function templated(model: Model, prompts: string[]): number[][] {
+export function templated(model: Model, prompts: string[]): number[][] {
   const format = chatFormat(model);
   return prompts.map((p) => Array.from(model.tokenize(chatPromptText(format, [{ role: "user", content: p }]), true, true)));
 }
@@ -63,18 +63,19 @@ async function collectTeacher(model: Model, phase: string, prompts: PromptTokens
   }
   const t0 = performance.now();
   const teacher = Teacher.open(model, prompts, path, params);
+  const scoring = params.maxNewTokens === 1;
   let tp;
   try {
     do {
       tp = teacher.run(250);
-      const rate = params.maxNewTokens === 1 ? `${(tp.n_tokens_run / Math.max(tp.elapsed_s, 1e-9)).toFixed(1)} prefill tok/s` : `${tp.tokens_per_s.toFixed(1)} tok/s`;
+      const rate = scoring ? `${(tp.n_tokens_run / Math.max(tp.elapsed_s, 1e-9)).toFixed(1)} prefill tok/s` : `${tp.tokens_per_s.toFixed(1)} tok/s`;
       phaseLine(phase, tp.n_done + tp.n_skipped, tp.n_prompts, rate, tp.eta_s, `${tp.n_positions} positions`);
       await pause();
     } while (!tp.finished && !interrupted() && (maxS <= 0 || tp.elapsed_s < maxS));
   } finally {
     teacher.close();
   }
-  const [done, skipped] = params.maxNewTokens === 1 ? ["texts scored", "texts too long"] : ["answers", "prompts too long"];
+  const [done, skipped] = scoring ? ["texts scored", "texts too long"] : ["answers", "prompts too long"];
   process.stderr.write(`\n${phase}: ${tp.n_done} ${done} (${tp.n_resumed} from the cache, ${tp.n_skipped} ${skipped}), ${tp.n_positions} positions, ` +
     `${((performance.now() - t0) / 1000).toFixed(1)} s -> ${path}\n`);
   if (interrupted()) throw new UsageError(`interrupted: the ${phase} data collected so far is kept; rerun with --resume`);
@@ -125,7 +126,8 @@ export async function runDistill(argv: string[]): Promise<void> {
     if (nDraftVocab > model.nVocab) throw new UsageError(`--draft-vocab ${nDraftVocab} is larger than the target's vocabulary (${model.nVocab})`);
     const trainTexts = picked.slice(0, nUse - nHold).map((p) => p.prompt);
     const toks = templated(model, picked.map((p) => p.prompt));
-    const train = packPrompts(toks.slice(0, nUse - nHold));
+    const trainToks = toks.slice(0, nUse - nHold);
+    const train = packPrompts(trainToks);
     const held: PromptTokens | null = nHold > 0 ? packPrompts(toks.slice(nUse - nHold)) : null;
     process.stderr.write(`prompts: ${nUse - nHold} for teacher data, ${nHold} held out (of ${all.length} in ${promptFiles.length} file(s))\n`);
     mkdirSync(cacheDir, { recursive: true });
@@ -141,7 +143,7 @@ export async function runDistill(argv: string[]): Promise<void> {
     if (v.score.length > 0) {
       const seen = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
       const extra = v.score.flatMap((f) => readPrompts(f)).map((p) => p.prompt).filter((t) => !seen.has(t) && (seen.add(t), true));
-      const texts = packPrompts([...toks.slice(0, nUse - nHold), ...templated(model, extra)]);
+      const texts = packPrompts([...trainToks, ...templated(model, extra)]);
       process.stderr.write(`score: ${trainTexts.length + extra.length} texts (${extra.length} beside the prompts)\n`);
       teacherPaths.push(await collect("score", texts, { nParallel: 1, maxNewTokens: 1, promptTail: SCORE_CTX, nCtxSeq: SCORE_CTX, topK, threads }, v.scoreMaxS));
     }
