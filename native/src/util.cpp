@@ -1,4 +1,5 @@
 // util.cpp - per-thread last error, version, backend loading and threads, log control.
+#include "body_kernel.h"
 #include "internal.h"
 
 #include <algorithm>
@@ -68,6 +69,7 @@ rd_status rd_backend_init(const char * dir) try {
         llama_log_set(log_cb, nullptr);
         if (dir) ggml_backend_load_all_from_path(dir);
         else ggml_backend_load_all();
+        rd_body_backend_register(); // before any model: see body_backend.cpp
         llama_backend_init();
     });
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr)

@@ -91,6 +91,7 @@ static rd_model * open_model(const char * env) {
 rd_model * rd_test_open_model(void)   { return open_model("RD_TEST_MODEL"); }
 rd_model * rd_test_open_model_b(void) { return open_model("RD_TEST_MODEL_B"); }
 rd_model * rd_test_open_model_q8(void) { return open_model("RD_TEST_MODEL_Q8"); }
+rd_model * rd_test_open_model_q41(void) { return open_model("RD_TEST_MODEL_Q41"); }
 
 int rd_test_read_prompts(int max, char *** out) {
     const char * env  = getenv("RD_TEST_PROMPTS");

@@ -1,8 +1,9 @@
 /* test_exact.c - the first property: speculative generation with a (random) drafter and the
  * context copy (rd_session_params.lookup) equals plain decoding token for token, greedy and
  * seeded sampling, on the tiny model (f32 weights, f32 KV cache, flash attention off); so does
- * the context copy alone, without a drafter, and the tiny model with its output layer in Q8_0
- * (the session's own head kernel). 20 prompts x 128 tokens per mode. */
+ * the context copy alone, without a drafter, the tiny model with its output layer in Q8_0
+ * (the session's own head kernel) and with its layers' matrices in Q4_1 (the body kernel's ggml
+ * backend, native/src/body_backend.cpp). 20 prompts x 128 tokens per mode. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
@@ -118,6 +119,18 @@ int main(void) {
             }
             rd_drafter_free(d8);
             rd_model_free(q8);
+            /* the layers in Q4_1: every matrix product of plain steps and trees alike through
+             * body_kernel.h, whose bits do not depend on how many tokens share a call */
+            rd_model * q41 = rd_test_open_model_q41();
+            rd_drafter * d41 = NULL;
+            if (q41 && CHECK_OK(rd_drafter_load(path, q41, &d41))) {
+                g_adaptive = false;
+                compare(q41, d41, prompts, n, 0.0f);
+                g_adaptive = true;
+                compare(q41, d41, prompts, n, 0.8f);
+            }
+            rd_drafter_free(d41);
+            rd_model_free(q41);
             rd_test_free_prompts(prompts, n);
         }
     }

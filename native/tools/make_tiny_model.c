@@ -3,7 +3,7 @@
  * and a chat template. Same arguments -> byte-identical file, in milliseconds.
  *
  *   make-tiny-model OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]
- *                   [--output-type T | --output-q8]
+ *                   [--output-type T | --output-q8] [--body-type q4_1]
  *
  * Vocabulary, ids in order: <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF>, the chat
  * markers <|system|> <|user|> <|assistant|> <|end|> (control; <|end|> ends a turn and is an
@@ -17,6 +17,8 @@
  * prompt, does not collapse onto one token and does not stop early. --output-type stores the
  * output layer as ggml type T (a name as ggml spells it: q8_0, the type of Gemma 3's; q6_K, that
  * of most Q4_K_M / Q5_K_M files; f16), the rest stays F32; --output-q8 is --output-type q8_0.
+ * --body-type q4_1 stores the layers' seven matrices as Q4_1 (SmolLM2's body; the body kernel,
+ * native/src/body_kernel.h); norms and the embedding stay F32.
  */
 /* Over 300 lines because the vocabulary, its merges and the weights must agree in one file. */
 #include "ggml.h"
@@ -190,7 +192,7 @@ static const char CHAT_TEMPLATE[] =
 static int usage(const char * argv0) {
     fprintf(stderr,
         "usage: %s OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]\n"
-        "         [--output-type T | --output-q8]\n"
+        "         [--output-type T | --output-q8] [--body-type q4_1]\n"
         "  defaults: --seed 1 --vocab 512 --embd 64 --layers 2 --ctx 2048 --name tiny-random-llama --output-type f32\n"
         "  T: f32, f16, q8_0 or q6_K\n"
         "  D must be a multiple of %d (the head count) with an even head size, and of T's block size; N >= %d\n",
@@ -221,6 +223,7 @@ int main(int argc, char ** argv) {
     const char * name     = "tiny-random-llama";
     long long seed = 1, n_vocab = 512, n_embd = 64, n_layer = 2, n_ctx = 2048;
     int output_type = GGML_TYPE_F32;
+    int body_type = GGML_TYPE_F32;
 
     for (int i = 1; i < argc; i++) {
         const char * a = argv[i];
@@ -232,6 +235,14 @@ int main(int argc, char ** argv) {
         else if (strcmp(a, "--layers") == 0) { dst = &n_layer; hi = 256; }
         else if (strcmp(a, "--ctx")    == 0) { dst = &n_ctx; }
         else if (strcmp(a, "--output-q8") == 0) { output_type = GGML_TYPE_Q8_0; continue; }
+        else if (strcmp(a, "--body-type") == 0) {
+            if (++i >= argc || strcasecmp(argv[i], "q4_1") != 0) {
+                fprintf(stderr, "%s: bad value for %s (q4_1)\n", argv[0], a);
+                return usage(argv[0]);
+            }
+            body_type = GGML_TYPE_Q4_1;
+            continue;
+        }
         else if (strcmp(a, "--output-type") == 0) {
             if (++i >= argc || (output_type = parse_type(argv[i])) < 0) {
                 fprintf(stderr, "%s: bad value for %s\n", argv[0], a);
@@ -325,6 +336,25 @@ int main(int argc, char ** argv) {
         add_tensor(ctx, gg, &rng, blk, "ffn_up.weight",      n_embd, n_ff,      w_in);
         add_tensor(ctx, gg, &rng, blk, "ffn_down.weight",    n_ff,   n_embd,    w_ff);
     }
+    /* the layers' matrices converted (--body-type), written in place of their F32 data */
+    void ** bq = calloc((size_t) n_layer * 7, sizeof *bq);
+    if (!bq) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
+    if (body_type != GGML_TYPE_F32) {
+        static const char * const MATS[7] = { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
+        const enum ggml_type t = (enum ggml_type) body_type;
+        for (int il = 0; il < n_layer; il++)
+            for (int k = 0; k < 7; k++) {
+                char tn[64];
+                snprintf(tn, sizeof tn, "blk.%d.%s.weight", il, MATS[k]);
+                struct ggml_tensor * w = ggml_get_tensor(ctx, tn);
+                void ** q = &bq[il * 7 + k];
+                *q = malloc(ggml_row_size(t, w->ne[0]) * (size_t) w->ne[1]);
+                if (!*q) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
+                ggml_quantize_chunk(t, (const float *) w->data, *q, 0, w->ne[1], w->ne[0], NULL);
+                gguf_set_tensor_type(gg, tn, t);
+                gguf_set_tensor_data(gg, tn, *q);
+            }
+    }
     add_tensor(ctx, gg, &rng, "", "output_norm.weight", n_embd, 0, 0.0f);
     /* output_norm leaves the hidden state with rms 1, so logit std = std(w) * sqrt(D) = 3 for
      * the ~250 word tokens, whose best is then ~8. Like a trained model, it seldom spells out
@@ -353,6 +383,8 @@ int main(int argc, char ** argv) {
     gguf_free(gg);
     ggml_free(ctx);
     free(oq);
+    for (int i = 0; i < n_layer * 7; i++) free(bq[i]);
+    free(bq);
     free(texts);
     free(v.text); free(v.score); free(v.type);
     return ok ? 0 : 1;

@@ -1,0 +1,113 @@
+// body_kernel.cpp - the Q4_1 body kernel (body_kernel.h): the activations, the scalar reference
+// every SIMD path must equal bit for bit, and the split of rows over threads.
+#include "body_kernel.h"
+#include "thread_pool.h"
+
+#include "ggml.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+    const int32_t nb = d / RD_BK_QK;
+    s.qx.resize((size_t) K * d);
+    s.dx.resize((size_t) K * nb);
+    s.sx.resize((size_t) K * nb);
+    s.pat.resize((size_t) K * nb * RD_BK_PAT);
+    for (int32_t c = 0; c < K; c++)
+        for (int32_t b = 0; b < nb; b++) {
+            const float * v = x + (size_t) c * x_stride + (size_t) b * RD_BK_QK;
+            int8_t * q = s.qx.data() + (size_t) c * d + (size_t) b * RD_BK_QK;
+            float amax = 0.0f;
+            bool finite = true;
+            for (int32_t k = 0; k < RD_BK_QK; k++) {
+                finite = finite && std::isfinite(v[k]);
+                amax = std::max(amax, std::fabs(v[k]));
+            }
+            float & dx = s.dx[(size_t) c * nb + b];
+            float & sx = s.sx[(size_t) c * nb + b];
+            if (!finite) {
+                memset(q, 0, RD_BK_QK);
+                dx = sx = NAN;
+                continue;
+            }
+            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            int32_t sum = 0;
+            for (int32_t k = 0; k < RD_BK_QK; k++) {
+                q[k] = (int8_t) std::nearbyint(v[k] * id);
+                sum += q[k];
+            }
+            dx = amax / 127.0f;
+            sx = dx * (float) sum;
+        }
+    // Pattern j of a block (j < 4): x's dword j (values 4j..4j+3) four times, then dword 4 + j four
+    // times, the shape of 4 rows' quants after the in-lane transpose (body_kernel_x86.cpp).
+    for (size_t cb = 0; cb < (size_t) K * nb; cb++) {
+        const int8_t * q = s.qx.data() + cb * RD_BK_QK;
+        uint8_t * p = s.pat.data() + cb * RD_BK_PAT;
+        for (int32_t j = 0; j < 4; j++)
+            for (int32_t h = 0; h < 2; h++)
+                for (int32_t l = 0; l < 4; l++) memcpy(p + j * 32 + h * 16 + l * 4, q + (4 * h + j) * 4, 4);
+    }
+}
+
+static inline float fp16_at(const uint8_t * p) {
+    ggml_fp16_t h;
+    memcpy(&h, p, sizeof h);
+    return ggml_fp16_to_fp32(h);
+}
+
+static void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
+    const int32_t d = j.nb * RD_BK_QK;
+    for (int32_t r = r0; r < r1; r++) {
+        const uint8_t * row = j.W + (size_t) r * j.row_bytes;
+        for (int32_t c = 0; c < j.K; c++) {
+            const int8_t * qx = j.s->qx.data() + (size_t) c * d;
+            const float * dx = j.s->dx.data() + (size_t) c * j.nb;
+            const float * sx = j.s->sx.data() + (size_t) c * j.nb;
+            float a = 0.0f, m = 0.0f;
+            for (int32_t b = 0; b < j.nb; b++) {
+                const uint8_t * blk = row + (size_t) b * RD_BK_BLOCK_BYTES;
+                const int8_t * xb = qx + (size_t) b * RD_BK_QK;
+                int32_t isum = 0;
+                for (int32_t k = 0; k < 16; k++) isum += (blk[4 + k] & 0x0F) * xb[k] + (blk[4 + k] >> 4) * xb[16 + k];
+                a = std::fma(fp16_at(blk) * dx[b], (float) isum, a);
+                m = std::fma(fp16_at(blk + 2), sx[b], m);
+            }
+            j.y[(size_t) c * j.y_stride + r] = a + m;
+        }
+    }
+}
+
+void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
+    // The SIMD kernels take whole groups of RD_BK_ROWS rows from r0; the rest is the reference's.
+    const int32_t r_simd = r0 + (r1 - r0) / RD_BK_ROWS * RD_BK_ROWS;
+    if (isa == rd_hk_isa::scalar || !rd_hk_isa_supported(isa) || !rd_bk_rows_x86(j, r0, r_simd, isa))
+        return rows_scalar(j, r0, r1);
+    rows_scalar(j, r_simd, r1);
+}
+
+namespace {
+struct split {
+    const rd_bk_job * j;
+    rd_hk_isa         isa;
+};
+} // namespace
+
+void rd_bk_matmul(const rd_bk_job & j, rd_pool * pool, rd_hk_isa isa) {
+    if (!pool || pool->size() <= 1 || j.V < RD_BK_ROWS * pool->size()) {
+        rd_bk_rows(j, 0, j.V, isa);
+        return;
+    }
+    split sp{&j, isa};
+    pool->run(
+        [](void * arg, int32_t i, int32_t n) {
+            const split & p = *static_cast<const split *>(arg);
+            const int64_t G = p.j->V / RD_BK_ROWS; // whole groups per thread, the last takes the tail
+            const int32_t r0 = (int32_t) (G * i / n) * RD_BK_ROWS;
+            const int32_t r1 = i + 1 == n ? p.j->V : (int32_t) (G * (i + 1) / n) * RD_BK_ROWS;
+            rd_bk_rows(*p.j, r0, r1, p.isa);
+        },
+        &sp);
+}

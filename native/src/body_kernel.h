@@ -1,0 +1,72 @@
+// body_kernel.h - the target's Q4_1 weight matrices (the body of a model such as SmolLM2's) times
+// K activation columns in one pass over the weights. ggml's CPU backend multiplies a Q4_1 matrix
+// by one column at a time (no tiled kernel for Q4_1 on x86), so verifying a tree of K tokens
+// costs nearly K plain steps there; here each weight block is unpacked once per row for up to
+// RD_BK_TILE columns. body_backend.cpp runs it for llama.cpp as a ggml backend.
+//
+// Shape legend: V = rows of W, d = row length, nb = d / 32 blocks per row, K = columns.
+//
+// Arithmetic (Q4_1 block: fp16 scale dw, fp16 minimum mw, 32 unsigned 4-bit quants qw; value =
+// dw * qw + mw). Activations per column and block of 32: amax = max |x|, dx = amax / 127 (f32),
+// qx = nearbyint(x * (127 / amax)) (0 when amax is 0), sx = dx * (float) sum(qx); a block with
+// NaN or infinity gets dx = sx = NaN. Then for each row r and column c, from a = m = 0,
+//
+//   for b = 0..nb-1 in order:  a = fma(dw[b] * dx[c][b], (float) isum[b], a)
+//                              m = fma(mw[b], sx[c][b], m)
+//   isum[b] = sum_{k < 32} qw[k] qx[k]   (exact, |isum| <= 60960)
+//   y[c][r] = a + m
+//
+// Batch invariance: y[c][r] is this sequence of float operations whatever K, the column tile,
+// the thread count or the instruction set (SIMD paths differ only in how they get the exact
+// integer isum), so plain decoding (K = 1) and a tree's verification see the same bits.
+#pragma once
+
+#include "head_kernel.h" // rd_hk_isa
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+class rd_pool;
+
+constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 block
+constexpr size_t  RD_BK_BLOCK_BYTES = 20; // fp16 dw, fp16 mw, 16 bytes of nibble pairs
+constexpr int32_t RD_BK_TILE = 4;         // columns per pass over a row group
+constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels (and of the threads' split)
+constexpr size_t  RD_BK_PAT = 4 * 32;     // pattern bytes per column and block
+
+// The activations of one call, quantized (reused across calls, grown on demand).
+struct rd_bk_scratch {
+    std::vector<int8_t>  qx;  // [K][d]
+    std::vector<float>   dx;  // [K][nb]
+    std::vector<float>   sx;  // [K][nb]
+    std::vector<uint8_t> pat; // [K][nb][4][32]: the x86 kernels' activation patterns (body_kernel_x86.cpp)
+};
+
+// Quantize K columns of d floats (column c at x + c * x_stride) into s.
+void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
+
+// One multiplication: W (V rows of row_bytes, nb blocks each) by the K columns in s; column c of y
+// at y + c * y_stride, rows r0..r1-1.
+struct rd_bk_job {
+    const uint8_t *       W;
+    size_t                row_bytes;
+    int32_t               V, nb, K;
+    const rd_bk_scratch * s;
+    float *               y;
+    size_t                y_stride;
+};
+
+// Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar).
+void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
+
+// Every row, split over pool's threads (pool may be null: the caller's thread alone).
+void rd_bk_matmul(const rd_bk_job & j, rd_pool * pool, rd_hk_isa isa);
+
+// The x86 SIMD rows (body_kernel_x86.cpp): false when isa has no path there.
+bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
+
+// Register the ggml backend that runs Q4_1 matrix products with this kernel (body_backend.cpp),
+// once per process, before models are loaded. Skipped (false) when the CPU has no SIMD path
+// (ggml's own kernels are faster than the scalar reference) or RD_BODY_KERNEL=0.
+bool rd_body_backend_register();

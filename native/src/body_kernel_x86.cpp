@@ -1,0 +1,113 @@
+// body_kernel_x86.cpp - the Q4_1 body kernel's x86 paths (AVX-512 VNNI on ymm, AVX2 with
+// AVX-VNNI, AVX2), chosen at run time. The arithmetic is body_kernel.h's; only how the exact
+// integer isum is computed differs from the scalar reference.
+//
+// Shape of one block step (4 rows of a group, block b): each row's 32 quants are unpacked into a
+// ymm in element order (8 dwords of 4 values), and the 4 rows are transposed inside each 128-bit
+// half, so that lane l holds row l's dword j in the lower half and dword 4 + j in the upper half
+// (rd_tr4_256). Per column, 4 vpdpbusd against the block's activation patterns (the same shape,
+// made once per call by rd_bk_quantize) leave each row's sum in its own lane of the two halves:
+// one add gives the 4 rows' isum, and the float steps run on 4 rows at once. The unpack and the
+// transpose are paid once per block for all the columns of a tile.
+#include "body_kernel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "head_kernel_x86.h" // RD_AVX512, RD_AVX2, RD_INLINE, rd_tr4_256, rd_dpbusd_vex
+
+#include <cstring>
+
+namespace {
+
+// One row's block: its 32 quants in element order (low nibbles, then high nibbles).
+RD_AVX2 RD_INLINE __m256i unpack(const uint8_t * blk) {
+    const __m128i v = _mm_loadu_si128((const __m128i *) (blk + 4));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+    return _mm256_set_m128i(hi, lo);
+}
+
+// The 4 rows' [dw0..dw3 | mw0..mw3] of the block at p (row i at p + i * rb), as floats.
+RD_AVX2 RD_INLINE __m256 scales4(const uint8_t * p, size_t rb) {
+    int32_t h[4];
+    for (int i = 0; i < 4; i++) memcpy(&h[i], p + i * rb, 4);
+    const __m128i g = _mm_loadu_si128((const __m128i *) h);
+    const __m128i split = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    return _mm256_cvtph_ps(_mm_shuffle_epi8(g, split));
+}
+
+RD_AVX2 RD_INLINE __m256i dot_avx2(__m256i s, __m256i w, const uint8_t * pat) {
+    const __m256i x = _mm256_loadu_si256((const __m256i *) pat);
+    return _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
+}
+RD_AVX2 RD_INLINE __m256i dot_avx2_vnni(__m256i s, __m256i w, const uint8_t * pat) {
+    return rd_dpbusd_vex(s, w, _mm256_loadu_si256((const __m256i *) pat));
+}
+RD_AVX512 RD_INLINE __m256i dot_avx512(__m256i s, __m256i w, const uint8_t * pat) {
+    return _mm256_dpbusd_epi32(s, w, _mm256_loadu_si256((const __m256i *) pat));
+}
+
+// Rows r .. r + 3 by columns c0 .. c0 + NC - 1, for each instruction set (a function is compiled
+// for one target, so the loop is written once as a macro and instantiated three times).
+#define RD_BK_GROUP_TILE(NAME, TARGET, DOT)                                                          \
+    template <int NC>                                                                                \
+    TARGET void NAME(const rd_bk_job & j, int32_t r, int32_t c0) {                                   \
+        const size_t rb = j.row_bytes;                                                               \
+        const uint8_t * rows = j.W + (size_t) r * rb;                                                \
+        __m128 a[NC], m[NC];                                                                         \
+        for (int c = 0; c < NC; c++) a[c] = m[c] = _mm_setzero_ps();                                 \
+        for (int32_t b = 0; b < j.nb; b++) {                                                         \
+            const uint8_t * blk = rows + (size_t) b * RD_BK_BLOCK_BYTES;                             \
+            __m256i w[4] = {unpack(blk), unpack(blk + rb), unpack(blk + 2 * rb), unpack(blk + 3 * rb)}; \
+            rd_tr4_256(w);                                                                           \
+            const __m256 sc = scales4(blk, rb);                                                      \
+            const __m128 dw = _mm256_castps256_ps128(sc), mw = _mm256_extractf128_ps(sc, 1);         \
+            for (int c = 0; c < NC; c++) {                                                           \
+                const size_t cb = (size_t) (c0 + c) * j.nb + b;                                      \
+                const uint8_t * pat = j.s->pat.data() + cb * RD_BK_PAT;                              \
+                __m256i s = _mm256_setzero_si256();                                                  \
+                for (int t = 0; t < 4; t++) s = DOT(s, w[t], pat + 32 * t);                          \
+                const __m128i is = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)); \
+                const __m128 scale = _mm_mul_ps(dw, _mm_set1_ps(j.s->dx[cb]));                       \
+                a[c] = _mm_fmadd_ps(scale, _mm_cvtepi32_ps(is), a[c]);                               \
+                m[c] = _mm_fmadd_ps(mw, _mm_set1_ps(j.s->sx[cb]), m[c]);                             \
+            }                                                                                        \
+        }                                                                                            \
+        for (int c = 0; c < NC; c++) _mm_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r, _mm_add_ps(a[c], m[c])); \
+    }                                                                                                \
+    TARGET void NAME##_rows(const rd_bk_job & j, int32_t r0, int32_t r1) {                          \
+        for (int32_t r = r0; r + RD_BK_ROWS <= r1; r += RD_BK_ROWS) {                                \
+            int32_t c = 0;                                                                           \
+            for (; c + 4 <= j.K; c += 4) NAME<4>(j, r, c);                                           \
+            switch (j.K - c) {                                                                       \
+            case 3: NAME<3>(j, r, c); break;                                                         \
+            case 2: NAME<2>(j, r, c); break;                                                         \
+            case 1: NAME<1>(j, r, c); break;                                                         \
+            default: break;                                                                          \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+static_assert(RD_BK_TILE == 4 && RD_BK_ROWS == 4, "the tiles below are written for 4 rows x 4 columns");
+RD_BK_GROUP_TILE(tile_avx2, RD_AVX2, dot_avx2)
+RD_BK_GROUP_TILE(tile_avx2_vnni, RD_AVX2, dot_avx2_vnni)
+RD_BK_GROUP_TILE(tile_avx512, RD_AVX512, dot_avx512)
+#undef RD_BK_GROUP_TILE
+
+} // namespace
+
+// Whole groups from r0 (r1 - r0 a multiple of RD_BK_ROWS).
+bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
+    switch (isa) {
+    case rd_hk_isa::avx2: tile_avx2_rows(j, r0, r1); return true;
+    case rd_hk_isa::avx2_vnni: tile_avx2_vnni_rows(j, r0, r1); return true;
+    case rd_hk_isa::avx512_vnni: tile_avx512_rows(j, r0, r1); return true;
+    default: return false;
+    }
+}
+
+#else
+
+bool rd_bk_rows_x86(const rd_bk_job &, int32_t, int32_t, rd_hk_isa) { return false; }
+
+#endif

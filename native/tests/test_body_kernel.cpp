@@ -1,0 +1,191 @@
+// test_body_kernel.cpp - the Q4_1 body kernel (native/src/body_kernel.h) and its ggml backend
+// (body_backend.cpp), on random Q4_1 matrices that ggml's own quantizer wrote (V not a multiple of
+// 4, so the scalar tail runs too; one activation block all zero, one of a single large value).
+//
+// Exact, each with memcmp:
+//   every SIMD path this CPU runs == the scalar reference (integer sums are exact, the float steps
+//     are the same operations in the same order);
+//   column c of a K-column call == the 1-column call of that column, for K = 1..9;
+//   1, 2, 3 and 4 threads give the same bits;
+//   the backend's MUL_MAT in a ggml graph == rd_bk_matmul.
+// Bounded: |y - the double-precision product of ggml's dequantized weights and the unquantized
+//   activations| <= sum_k |w_k| dx / 2 (the activation rounding) + 1e-5 sum_k |w_k x_k|.
+// Also: a NaN activation makes its own column NaN and no other; the backend takes Q4_1 products
+// and refuses others; the tiny model with Q4_1 layers passes the model's batch-invariance check.
+#include "harness.h"
+#include "body_kernel.h"
+#include "internal.h"
+#include "thread_pool.h"
+
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+#include "ggml.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+static uint32_t g_rng = 4242;
+static float uniform() { // [-1, 1)
+    g_rng = g_rng * 1664525u + 1013904223u;
+    return (float) ((g_rng >> 8) / 8388608.0) - 1.0f;
+}
+
+struct q41 {
+    std::vector<uint8_t> bytes;
+    std::vector<float>   deq; // ggml's dequantization, [V][d]
+    int32_t V = 0, d = 0;
+    rd_bk_job job(const rd_bk_scratch & s, int32_t K, float * y) const {
+        return {bytes.data(), ggml_row_size(GGML_TYPE_Q4_1, d), V, d / RD_BK_QK, K, &s, y, (size_t) V};
+    }
+};
+
+static q41 make_matrix(int32_t V, int32_t d) {
+    q41 m;
+    m.V = V, m.d = d;
+    std::vector<float> w((size_t) V * d);
+    for (float & v : w) v = uniform() * 0.1f + 0.02f; // an offset, so the minimum term matters
+    m.bytes.resize(ggml_row_size(GGML_TYPE_Q4_1, d) * V);
+    ggml_quantize_chunk(GGML_TYPE_Q4_1, w.data(), m.bytes.data(), 0, V, d, nullptr);
+    m.deq.resize(w.size());
+    ggml_get_type_traits(GGML_TYPE_Q4_1)->to_float(m.bytes.data(), m.deq.data(), (int64_t) w.size());
+    return m;
+}
+
+static std::vector<float> make_x(int32_t K, int32_t d) {
+    std::vector<float> x((size_t) K * d);
+    for (float & v : x) v = uniform() * 2.0f;
+    for (int32_t k = 0; k < 32 && d >= 64; k++) x[32 + k] = 0.0f; // column 0, block 1: all zero
+    if (K > 1) x[(size_t) d + 5] = 300.0f;                          // column 1: one large value
+    return x;
+}
+
+static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa, rd_pool * pool = nullptr) {
+    rd_bk_scratch s;
+    rd_bk_quantize(x, (size_t) m.d, K, m.d, s);
+    std::vector<float> y((size_t) K * m.V);
+    const rd_bk_job j = m.job(s, K, y.data());
+    if (pool) rd_bk_matmul(j, pool, isa);
+    else rd_bk_rows(j, 0, m.V, isa);
+    return y;
+}
+
+static bool same(const std::vector<float> & a, const std::vector<float> & b) {
+    return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+static void check_matrix(int32_t V, int32_t d) {
+    const int32_t K = 9;
+    const q41 m = make_matrix(V, d);
+    const std::vector<float> x = make_x(K, d);
+    const std::vector<float> ref = run(m, x.data(), K, rd_hk_isa::scalar);
+
+    // against the double-precision product
+    rd_bk_scratch s;
+    rd_bk_quantize(x.data(), (size_t) d, K, d, s);
+    double worst = 0.0;
+    for (int32_t c = 0; c < K; c++)
+        for (int32_t r = 0; r < V; r++) {
+            double exact = 0.0, bound = 0.0, mag = 0.0;
+            for (int32_t k = 0; k < d; k++) {
+                const double w = m.deq[(size_t) r * d + k], xv = x[(size_t) c * d + k];
+                exact += w * xv;
+                mag += std::fabs(w * xv);
+                bound += std::fabs(w) * s.dx[(size_t) c * (d / 32) + k / 32] / 2.0;
+            }
+            const double err = std::fabs(ref[(size_t) c * V + r] - exact);
+            worst = std::max(worst, err / (bound + 1e-5 * mag));
+        }
+    printf("V=%d d=%d: largest error / bound %.3f\n", V, d, worst);
+    CHECK(worst <= 1.0, "V=%d d=%d: the kernel is within the activation rounding of the exact product", V, d);
+
+    // every SIMD path this CPU runs: the reference's bits
+    for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx2_vnni, rd_hk_isa::avx512_vnni}) {
+        if (!rd_hk_isa_supported(isa)) continue;
+        CHECK(same(run(m, x.data(), K, isa), ref), "V=%d d=%d: %s == scalar", V, d, rd_hk_isa_name(isa));
+    }
+    const rd_hk_isa best = rd_hk_best_isa();
+    // a column's bits do not depend on how many columns share the call
+    for (int32_t k = 1; k <= K; k++) {
+        const std::vector<float> y = run(m, x.data(), k, best);
+        for (int32_t c = 0; c < k; c++) {
+            const std::vector<float> one = run(m, x.data() + (size_t) c * d, 1, best);
+            CHECK(memcmp(y.data() + (size_t) c * V, one.data(), (size_t) V * sizeof(float)) == 0,
+                  "V=%d d=%d: column %d of a %d-column call == its 1-column call", V, d, c, k);
+        }
+    }
+    // nor on the threads
+    for (int32_t t = 1; t <= 4; t++) {
+        rd_pool pool(t);
+        CHECK(same(run(m, x.data(), K, best, &pool), ref), "V=%d d=%d: %d threads == scalar", V, d, t);
+    }
+    // NaN stays in its column
+    std::vector<float> xn = x;
+    xn[(size_t) 2 * d + 7] = NAN;
+    const std::vector<float> yn = run(m, xn.data(), K, best);
+    bool own = true, others = true;
+    for (int32_t c = 0; c < K; c++)
+        for (int32_t r = 0; r < V; r++) {
+            const float v = yn[(size_t) c * V + r];
+            if (c == 2) own = own && std::isnan(v);
+            else others = others && v == ref[(size_t) c * V + r];
+        }
+    CHECK(own && others, "V=%d d=%d: a NaN activation makes its column NaN and leaves the others", V, d);
+}
+
+// The backend through a ggml graph: MUL_MAT of a Q4_1 weight by K columns.
+static void check_backend() {
+    ggml_backend_dev_t dev = ggml_backend_dev_by_name("RD-Q4_1");
+    const rd_hk_isa best = rd_hk_best_isa();
+    const bool simd = best == rd_hk_isa::avx2 || best == rd_hk_isa::avx2_vnni || best == rd_hk_isa::avx512_vnni;
+    CHECK(simd == (dev != nullptr), "the backend is registered exactly when the CPU has a SIMD path (%s)",
+          rd_hk_isa_name(best));
+    if (!dev) return;
+    CHECK(ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_ACCEL, "an ACCEL device");
+
+    const int32_t V = 67, d = 96, K = 5;
+    const q41 m = make_matrix(V, d);
+    const std::vector<float> x = make_x(K, d);
+    ggml_init_params ip = {4 * ggml_tensor_overhead() + ggml_graph_overhead() + 1024, nullptr, true};
+    ggml_context * ctx = ggml_init(ip);
+    ggml_tensor * w = ggml_new_tensor_2d(ctx, GGML_TYPE_Q4_1, d, V);
+    ggml_tensor * xt = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, d, K);
+    ggml_tensor * y = ggml_mul_mat(ctx, w, xt);
+    ggml_tensor * q8 = ggml_new_tensor_2d(ctx, GGML_TYPE_Q8_0, d, V);
+    ggml_tensor * y8 = ggml_mul_mat(ctx, q8, xt);
+    CHECK(ggml_backend_dev_supports_op(dev, y), "takes a Q4_1 product");
+    CHECK(!ggml_backend_dev_supports_op(dev, y8), "leaves a Q8_0 product to ggml-cpu");
+    ggml_cgraph * g = ggml_new_graph(ctx);
+    ggml_build_forward_expand(g, y);
+    ggml_backend_t be = ggml_backend_dev_init(dev, nullptr);
+    ggml_backend_buffer_t buf = ggml_backend_alloc_ctx_tensors_from_buft(ctx, ggml_backend_cpu_buffer_type());
+    if (CHECK(be && buf, "backend and buffer")) {
+        ggml_backend_tensor_set(w, m.bytes.data(), 0, m.bytes.size());
+        ggml_backend_tensor_set(xt, x.data(), 0, x.size() * sizeof(float));
+        CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes");
+        std::vector<float> got((size_t) K * V);
+        ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
+        CHECK(same(got, run(m, x.data(), K, best)), "the backend's MUL_MAT == rd_bk_matmul");
+    }
+    ggml_backend_buffer_free(buf);
+    ggml_backend_free(be);
+    ggml_free(ctx);
+}
+
+int main() {
+    check_matrix(4 * 11 + 3, 32 * 7);
+    check_matrix(64, 32 * 18);
+    check_matrix(3, 32); // tail rows only
+    // a model with Q4_1 layers: loading it registers the backend and checks batch invariance
+    // (rd_model_batch_invariance), which its plain and speculative steps rely on (test_exact)
+    rd_model * m = rd_test_open_model_q41();
+    if (m) {
+        const char * why = rd_model_batch_invariance(m);
+        CHECK(why[0] == '\0', "the Q4_1 tiny model is batch invariant (%s)", why);
+        check_backend();
+        rd_model_free(m);
+    }
+    return rd_test_done();
+}
