@@ -15,6 +15,7 @@
 
 #include "head_kernel_x86.h" // RD_AVX512, RD_AVX2, RD_INLINE, rd_tr4_256, rd_dpbusd_vex
 
+#include <algorithm>
 #include <cstring>
 
 namespace {
@@ -94,6 +95,76 @@ RD_BK_GROUP_TILE(tile_avx2_vnni, RD_AVX2, dot_avx2_vnni)
 RD_BK_GROUP_TILE(tile_avx512, RD_AVX512, dot_avx512)
 #undef RD_BK_GROUP_TILE
 
+// ---- AVX-512: 8 rows per step, rows 0-3 in the lower 256 bits and 4-7 in the upper ----
+
+// Rows i and j's block: [row i's 32 quants | row j's], each in element order.
+RD_AVX512 RD_INLINE __m512i unpack2(const uint8_t * bi, const uint8_t * bj) {
+    const __m128i vi = _mm_loadu_si128((const __m128i *) (bi + 4)), vj = _mm_loadu_si128((const __m128i *) (bj + 4));
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(vi, vi)), _mm256_set_m128i(vj, vj), 1);
+    const __m512i shift = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0, 0, // low nibbles in the
+                                           0x0004000400040004, 0x0004000400040004, 0, 0); // even 128-bit lanes
+    return _mm512_and_si512(_mm512_srlv_epi16(z, shift), _mm512_set1_epi8(0x0F));
+}
+
+// The 8 rows' [dw0..dw7 | mw0..mw7] of the block at p (row i at p + i * rb), as floats.
+RD_AVX512 RD_INLINE __m512 scales8(const uint8_t * p, size_t rb) {
+    int32_t h[8];
+    for (int i = 0; i < 8; i++) memcpy(&h[i], p + i * rb, 4);
+    const __m256i split = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m256i g = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *) h), split);
+    return _mm512_cvtph_ps(_mm256_permute4x64_epi64(g, _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+template <int NC>
+RD_AVX512 void group8_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
+    const size_t rb = j.row_bytes;
+    const uint8_t * rows = j.W + (size_t) r * rb;
+    __m256 a[NC], m[NC];
+    for (int c = 0; c < NC; c++) a[c] = m[c] = _mm256_setzero_ps();
+    for (int32_t b = 0; b < j.nb; b++) {
+        const uint8_t * blk = rows + (size_t) b * RD_BK_BLOCK_BYTES;
+        __m512i w[4];
+        for (int t = 0; t < 4; t++) w[t] = unpack2(blk + t * rb, blk + (4 + t) * rb);
+        rd_tr4_512(w);
+        const __m512 sc = scales8(blk, rb);
+        const __m256 dw = _mm512_castps512_ps256(sc), mw = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sc), 1));
+        for (int c = 0; c < NC; c++) {
+            const size_t cb = (size_t) (c0 + c) * j.nb + b;
+            const uint8_t * pat = j.s->pat.data() + cb * RD_BK_PAT;
+            __m512i s = _mm512_setzero_si512();
+            for (int t = 0; t < 4; t++)
+                s = _mm512_dpbusd_epi32(s, w[t], _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (pat + 32 * t))));
+            // rows 0-3: 128-bit lanes 0 + 1; rows 4-7: lanes 2 + 3
+            const __m512i pair = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+            const __m256i is = _mm512_castsi512_si256(_mm512_shuffle_i32x4(pair, pair, _MM_SHUFFLE(2, 0, 2, 0)));
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(j.s->dx[cb]));
+            a[c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(is), a[c]);
+            m[c] = _mm256_fmadd_ps(mw, _mm256_set1_ps(j.s->sx[cb]), m[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) _mm256_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r, _mm256_add_ps(a[c], m[c]));
+}
+
+// Groups of 8 rows by tiles of up to 8 columns, then a last group of 4 rows (the 4-row kernel).
+RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
+    int32_t r = r0;
+    for (; r + 8 <= r1; r += 8)
+        for (int32_t c = 0; c < j.K; c += 8) {
+            switch (std::min(8, j.K - c)) {
+            case 8: group8_avx512<8>(j, r, c); break;
+            case 7: group8_avx512<7>(j, r, c); break;
+            case 6: group8_avx512<6>(j, r, c); break;
+            case 5: group8_avx512<5>(j, r, c); break;
+            case 4: group8_avx512<4>(j, r, c); break;
+            case 3: group8_avx512<3>(j, r, c); break;
+            case 2: group8_avx512<2>(j, r, c); break;
+            default: group8_avx512<1>(j, r, c); break;
+            }
+        }
+    tile_avx512_rows(j, r, r1);
+}
+
 } // namespace
 
 // Whole groups from r0 (r1 - r0 a multiple of RD_BK_ROWS).
@@ -101,7 +172,7 @@ bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) 
     switch (isa) {
     case rd_hk_isa::avx2: tile_avx2_rows(j, r0, r1); return true;
     case rd_hk_isa::avx2_vnni: tile_avx2_vnni_rows(j, r0, r1); return true;
-    case rd_hk_isa::avx512_vnni: tile_avx512_rows(j, r0, r1); return true;
+    case rd_hk_isa::avx512_vnni: rows_avx512(j, r0, r1); return true;
     default: return false;
     }
 }
