@@ -7,29 +7,32 @@
 // so plain decoding and verification run the same arithmetic (batch invariance).
 //
 // Registered once per process by rd_backend_init (util.cpp), before any model is loaded: ggml's
-// device list is global, so every llama context made afterwards gets one of these backends.
+// device list is global, so every llama context made afterwards gets one of these backends. It
+// takes products only inside an rd_body_scope(true) on the calling thread (body_kernel.h): the
+// one-thread contexts of sessions (session_target.cpp) and of the load-time invariance check
+// (model.cpp). Other contexts (more threads, embeddings, distillation) see a backend that
+// supports nothing, and ggml's scheduler leaves everything to ggml-cpu.
 #include "body_kernel.h"
-#include "thread_pool.h"
 
 #include "ggml-backend-impl.h"
 #include "ggml-backend.h"
 #include "ggml.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 
 namespace {
 
-struct body_ctx {
-    rd_hk_isa                isa = rd_hk_isa::scalar;
-    int32_t                  n_threads = 1;
-    std::unique_ptr<rd_pool> pool; // null while n_threads == 1
-    rd_bk_scratch            scratch;
+struct body_ctx { // one per llama context; its decodes run one thread, the caller's
+    rd_hk_isa     isa = rd_hk_isa::scalar;
+    rd_bk_scratch scratch;
 };
 
 rd_hk_isa g_isa = rd_hk_isa::scalar; // set once by rd_body_backend_register
+thread_local bool t_on = false;      // rd_body_scope
+std::atomic<uint64_t> g_products{0};
 
 const char * NAME = "RD-Q4_1";
 
@@ -51,7 +54,8 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     const rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                         &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    rd_bk_matmul(job, ctx.pool.get(), ctx.isa);
+    rd_bk_matmul(job, nullptr, ctx.isa);
+    g_products.fetch_add(1, std::memory_order_relaxed);
 }
 
 // ---- backend (stream) ----
@@ -98,18 +102,6 @@ ggml_guid_t guid() {
     return &g;
 }
 
-// llama.cpp calls this before each graph (n_threads for one token, n_threads_batch for more).
-void set_n_threads(ggml_backend_t b, int n) {
-    body_ctx & ctx = *static_cast<body_ctx *>(b->context);
-    n = n < 1 ? 1 : n;
-    if (n == ctx.n_threads) return;
-    try {
-        ctx.pool.reset(n > 1 ? new rd_pool(n) : nullptr);
-        ctx.n_threads = n;
-    } catch (...) { // no threads to be had: keep the pool there is (slower, not wrong)
-    }
-}
-
 // ---- device ----
 
 const char * dev_name(ggml_backend_dev_t) { return NAME; }
@@ -145,6 +137,7 @@ ggml_backend_buffer_t dev_buffer_from_ptr(ggml_backend_dev_t, void * ptr, size_t
 }
 
 bool dev_supports_op(ggml_backend_dev_t, const ggml_tensor * op) {
+    if (!t_on) return false;
     switch (op->op) {
     case GGML_OP_NONE:
     case GGML_OP_RESHAPE:
@@ -176,9 +169,7 @@ ggml_backend_dev_t reg_device(ggml_backend_reg_t r, size_t i) {
     return i == 0 ? &dev : nullptr;
 }
 
-void * reg_proc(ggml_backend_reg_t, const char * name) {
-    return strcmp(name, "ggml_backend_set_n_threads") == 0 ? reinterpret_cast<void *>(set_n_threads) : nullptr;
-}
+void * reg_proc(ggml_backend_reg_t, const char *) { return nullptr; }
 
 const ggml_backend_reg_i REG_I = {reg_name, reg_device_count, reg_device, reg_proc};
 
@@ -188,6 +179,11 @@ ggml_backend_reg_t reg() {
 }
 
 } // namespace
+
+uint64_t rd_body_products() { return g_products.load(); }
+
+rd_body_scope::rd_body_scope(bool on) : prev_(t_on) { t_on = on; }
+rd_body_scope::~rd_body_scope() { t_on = prev_; }
 
 bool rd_body_backend_register() {
     static const bool registered = [] {

@@ -70,3 +70,21 @@ bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
 // once per process, before models are loaded. Skipped (false) when the CPU has no SIMD path
 // (ggml's own kernels are faster than the scalar reference) or RD_BODY_KERNEL=0.
 bool rd_body_backend_register();
+
+// Matrix products the backend has computed in this process (for tests: that llama.cpp routes here).
+uint64_t rd_body_products();
+
+// The backend takes products only while a scope that turned it on is open on this thread: around
+// the creation and every decode of a llama context that runs ONE thread (ggml's scheduler asks
+// the backend on the calling thread). With more threads, ggml-cpu would hand over to this
+// backend's own threads and back ~400 times per token: on the 2-core machine that ran 6-10x slower
+// than ggml alone, so such contexts keep ggml's kernels (body_backend.cpp).
+struct rd_body_scope {
+    explicit rd_body_scope(bool on);
+    ~rd_body_scope();
+    rd_body_scope(const rd_body_scope &) = delete;
+    rd_body_scope & operator=(const rd_body_scope &) = delete;
+
+  private:
+    bool prev_;
+};

@@ -1,4 +1,5 @@
 // model.cpp - the target model: loading through llama.cpp, metadata, tokenizer, fingerprint.
+#include "body_kernel.h"
 #include "internal.h"
 #include "gguf_matrix.h"
 #include "hash.h"
@@ -42,6 +43,7 @@ static rd_status check_gguf_file(const char * path) {
 // go to llamafile's sgemm from 2 tokens). 5 tokens: a repacked weight would take its batched
 // kernel from 4. Returns "" or what differs.
 static std::string batch_check(const rd_model * m) {
+    rd_body_scope body(true); // one thread, as the sessions that run the body kernel (body_kernel.h)
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = 16;
     cp.n_batch = cp.n_ubatch = 8;

@@ -1,6 +1,7 @@
 // session_target.cpp - the llama.cpp context of a session, its batch and decode (see
 // session_target.h).
 #include "session_target.h"
+#include "body_kernel.h"
 
 #include <cstring>
 
@@ -63,6 +64,8 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     cp.cb_eval = eval_cb;
     cp.cb_eval_user_data = &t;
     cp.no_perf = true;
+    t.one_thread = n_threads == 1;
+    rd_body_scope body(t.one_thread); // the scheduler's graphs are reserved here (body_kernel.h)
     t.ctx = llama_init_from_model(m->lm, cp);
     if (!t.ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
     t.n_ctx = (int32_t) llama_n_ctx(t.ctx);
@@ -86,6 +89,7 @@ void session_target_add(session_target & t, int32_t tok, int32_t pos, uint32_t s
 
 rd_status session_target_decode(session_target & t) {
     rd_log_cancel_scope quiet_cancel(&t.cancel);
+    rd_body_scope body(t.one_thread);
     const int32_t rc = llama_decode(t.ctx, t.batch);
     if (rc == 0) return RD_OK;
     if (rc == 2 || t.cancel.load()) return rd_fail(RD_ERR_CANCELLED, "cancelled");

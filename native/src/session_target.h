@@ -15,6 +15,7 @@ struct session_target {
     int32_t n_ctx = 0, n_batch = 0;
     int32_t n_seq = 1;         // llama sequences: one per beam, the copy beam's last (>= 1)
     bool    flash = false;
+    bool    one_thread = false; // decodes on one thread: Q4_1 products go to the body kernel
     bool    invariant = false; // the model is batch-invariant: flash attention on an f16 KV cache
                                // (bf16 V with 2+ threads), one chain per step (session_policy.h)
     std::atomic<bool> cancel{false};

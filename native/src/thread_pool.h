@@ -1,19 +1,14 @@
-// thread_pool.h - a small persistent pool for our own kernels (the LM head, the Q4_1 body
-// kernel): run(fn) calls fn(i, n) for i = 0..n-1, part 0 on the caller's thread and the others on
-// workers created once. The body kernel calls run() for every matrix product of a decode (~200 per
-// token, a few tens of microseconds apart), so hand-offs spin first: a worker polls for the next
-// job for up to RD_POOL_SPIN_US before it sleeps on a condition variable, and run() polls for the
-// workers' end the same way. A pool idle for longer costs no CPU (the machine is often shared).
+// thread_pool.h - a small persistent pool for the session's own kernels (the LM head): run(fn)
+// calls fn(i, n) for i = 0..n-1, part 0 on the caller's thread and the others on workers created
+// once, so a call costs two condition-variable hand-offs instead of n thread creations. Workers
+// sleep between calls (no spinning: the machine is often shared with llama.cpp's own threads).
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-constexpr int64_t RD_POOL_SPIN_US = 100;
 
 class rd_pool {
   public:
@@ -33,9 +28,9 @@ class rd_pool {
     std::vector<std::thread> threads_;
     std::mutex               mu_;
     std::condition_variable  start_, done_;
-    std::atomic<uint64_t>    gen_{0};     // bumped by run() (under mu_): a new job for the workers
-    std::atomic<int32_t>     pending_{0}; // workers still running the current job
-    std::atomic<bool>        stop_{false};
+    uint64_t                 gen_ = 0;     // bumped by run(): a new job for the workers
+    int32_t                  pending_ = 0; // workers still running the current job
+    bool                     stop_ = false;
     void (*fn_)(void *, int32_t, int32_t) = nullptr;
     void *                   arg_ = nullptr;
 };

@@ -11,7 +11,8 @@
 // Bounded: |y - the double-precision product of ggml's dequantized weights and the unquantized
 //   activations| <= sum_k |w_k| dx / 2 (the activation rounding) + 1e-5 sum_k |w_k x_k|.
 // Also: a NaN activation makes its own column NaN and no other; the backend takes Q4_1 products
-// and refuses others; the tiny model with Q4_1 layers passes the model's batch-invariance check.
+// and refuses others, and takes nothing outside an rd_body_scope(true) (contexts of 2+ threads);
+// the tiny model with Q4_1 layers passes the model's batch-invariance check.
 #include "harness.h"
 #include "body_kernel.h"
 #include "internal.h"
@@ -135,6 +136,30 @@ static void check_matrix(int32_t V, int32_t d) {
     CHECK(own && others, "V=%d d=%d: a NaN activation makes its column NaN and leaves the others", V, d);
 }
 
+// Sessions: one of 1 thread sends its Q4_1 products to the backend, one of 2 threads does not.
+static void check_sessions(rd_model * m, bool registered) {
+    for (int32_t threads : {1, 2}) {
+        rd_session_params p;
+        rd_session_default_params(&p);
+        p.n_ctx = 256;
+        p.n_threads = threads;
+        rd_session * s = nullptr;
+        if (!CHECK_OK(rd_session_init(m, nullptr, &p, &s))) continue;
+        rd_sampler_params sp;
+        rd_sampler_default_params(&sp);
+        const int32_t prompt[4] = {1, 300, 301, 302};
+        int32_t out[4];
+        rd_step_result r;
+        const uint64_t before = rd_body_products();
+        CHECK_OK(rd_session_prefill(s, prompt, 4, &sp));
+        CHECK_OK(rd_session_step(s, false, 4, out, nullptr, &r));
+        const bool used = rd_body_products() > before;
+        CHECK(used == (registered && threads == 1), "%d thread(s): the body kernel %s", threads,
+              used ? "ran" : "did not run");
+        rd_session_free(s);
+    }
+}
+
 // The backend through a ggml graph: MUL_MAT of a Q4_1 weight by K columns.
 static void check_backend() {
     ggml_backend_dev_t dev = ggml_backend_dev_by_name("RD-Q4_1");
@@ -155,8 +180,15 @@ static void check_backend() {
     ggml_tensor * y = ggml_mul_mat(ctx, w, xt);
     ggml_tensor * q8 = ggml_new_tensor_2d(ctx, GGML_TYPE_Q8_0, d, V);
     ggml_tensor * y8 = ggml_mul_mat(ctx, q8, xt);
+    CHECK(!ggml_backend_dev_supports_op(dev, y), "takes nothing outside an rd_body_scope(true)");
+    rd_body_scope on(true);
     CHECK(ggml_backend_dev_supports_op(dev, y), "takes a Q4_1 product");
     CHECK(!ggml_backend_dev_supports_op(dev, y8), "leaves a Q8_0 product to ggml-cpu");
+    {
+        rd_body_scope off(false); // a context of more threads inside
+        CHECK(!ggml_backend_dev_supports_op(dev, y), "takes nothing inside an rd_body_scope(false)");
+    }
+    CHECK(ggml_backend_dev_supports_op(dev, y), "the outer scope is back");
     ggml_cgraph * g = ggml_new_graph(ctx);
     ggml_build_forward_expand(g, y);
     ggml_backend_t be = ggml_backend_dev_init(dev, nullptr);
@@ -185,6 +217,7 @@ int main() {
         const char * why = rd_model_batch_invariance(m);
         CHECK(why[0] == '\0', "the Q4_1 tiny model is batch invariant (%s)", why);
         check_backend();
+        check_sessions(m, ggml_backend_dev_by_name("RD-Q4_1") != nullptr);
         rd_model_free(m);
     }
     return rd_test_done();
