@@ -87,6 +87,19 @@ static int compare(rd_model * m, rd_drafter * d, char ** prompts, int n_prompts,
     return total_copied;
 }
 
+/* m (freed here) with the random drafter at path: greedy at full trees, seeded with adaptive length */
+static void compare_quantized(rd_model * m, const char * path, char ** prompts, int n) {
+    rd_drafter * d = NULL;
+    if (m && CHECK_OK(rd_drafter_load(path, m, &d))) {
+        g_adaptive = false;
+        compare(m, d, prompts, n, 0.0f);
+        g_adaptive = true;
+        compare(m, d, prompts, n, 0.8f);
+    }
+    rd_drafter_free(d);
+    rd_model_free(m);
+}
+
 int main(void) {
     rd_model * m = rd_test_open_model();
     if (!m) return rd_test_done();
@@ -109,28 +122,10 @@ int main(void) {
             CHECK(compare(m, NULL, prompts, n, 0.0f) > 0, "the context copy proposes accepted tokens without a drafter");
             /* the output layer in Q8_0: every logit, plain steps' too, from the session's own
              * kernel (head_kernel.h), whose bits do not depend on how many nodes share a call */
-            rd_model * q8 = rd_test_open_model_q8();
-            rd_drafter * d8 = NULL;
-            if (q8 && CHECK_OK(rd_drafter_load(path, q8, &d8))) {
-                g_adaptive = false;
-                compare(q8, d8, prompts, n, 0.0f);
-                g_adaptive = true;
-                compare(q8, d8, prompts, n, 0.8f);
-            }
-            rd_drafter_free(d8);
-            rd_model_free(q8);
+            compare_quantized(rd_test_open_model_q8(), path, prompts, n);
             /* the layers in Q4_1: every matrix product of plain steps and trees alike through
              * body_kernel.h, whose bits do not depend on how many tokens share a call */
-            rd_model * q41 = rd_test_open_model_q41();
-            rd_drafter * d41 = NULL;
-            if (q41 && CHECK_OK(rd_drafter_load(path, q41, &d41))) {
-                g_adaptive = false;
-                compare(q41, d41, prompts, n, 0.0f);
-                g_adaptive = true;
-                compare(q41, d41, prompts, n, 0.8f);
-            }
-            rd_drafter_free(d41);
-            rd_model_free(q41);
+            compare_quantized(rd_test_open_model_q41(), path, prompts, n);
             rd_test_free_prompts(prompts, n);
         }
     }

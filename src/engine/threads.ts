@@ -44,17 +44,20 @@ export interface ThreadTiming {
   rounds: number; // plain-step samples behind the means (fewer for a count dropped early)
 }
 
-/** Expected time of one decoding step at this count (Infinity when a step it needs was not
- *  measured). Without speculation every step is plain. With it, a step is plain half the time
- *  (the policy drafts nothing, requests without drafting, the first token after a prefill) and
- *  verifies a short drafter tree or a long copy a quarter of the time each:
- *    cost = plain/2 + (draft + verify4)/4 + verify16/4. */
+/** Expected time per generated token at this count (Infinity when a step it needs was not
+ *  measured). Without speculation every step is plain. With it, the adaptive policy drafts only
+ *  when a tree pays, so a count is worth its cheapest way to a token: a plain step (1 token), a
+ *  drafter tree of 4 nodes taken as 2 tokens, or a copy of 16 nodes taken as 4:
+ *    cost = min(plain, (draft + verify4) / 2, verify16 / 4).
+ *  (A mix of step costs, plain/2 + (draft + verify4)/4 + verify16/4, chose 1 thread for SmolLM2
+ *  once its one-thread trees became cheap (the body kernel), although 2 threads decoded ~1.5x
+ *  more tokens per second on the 2-core machine: its plain steps are 1.7x faster there.) */
 export function stepCost(t: ThreadTiming, speculative: boolean): number {
   const { plainMs: p, verify4Ms: v4, verify16Ms: v16, draftMs: d } = t;
   if (p === null) return Infinity;
   if (!speculative) return p;
   if (v4 === null || v16 === null || d === null) return Infinity;
-  return p / 2 + (d + v4) / 4 + v16 / 4;
+  return Math.min(p, (d + v4) / 2, v16 / 4);
 }
 
 /** Share of the best cost within which a smaller count is preferred: it leaves cores to the
@@ -79,7 +82,7 @@ export function describeTable(table: readonly ThreadTiming[], speculative: boole
     return `${t.threads}${dropped}: plain ${ms(t.plainMs)}, verify4 ${ms(t.verify4Ms)}, verify16 ${ms(t.verify16Ms)}` +
       `${t.draftMs !== 0 ? `, draft ${ms(t.draftMs)}` : ""}, cost ${Number.isFinite(cost) ? ms(cost) : "-"}`;
   });
-  const formula = speculative ? "plain/2 + (draft + verify4)/4 + verify16/4" : "plain";
+  const formula = speculative ? "min(plain, (draft + verify4)/2, verify16/4) per token" : "plain";
   const unmeasured = table.some((t) => [t.plainMs, t.verify4Ms, t.verify16Ms, t.draftMs].includes(null)) ? "; -: not measured" : "";
   return `${chosen} (ms per step by thread count, ${rows.join(" | ")}; cost = ${formula}${unmeasured})`;
 }

@@ -86,8 +86,15 @@ describe("chooseThreads", () => {
     const table = [row(1, 20, 60, 160, 8), row(4, 24, 30, 60, 2)];
     expect(chooseThreads(table, false)).toBe(1);
     expect(chooseThreads(table, true)).toBe(4);
-    expect(stepCost(table[0]!, true)).toBeCloseTo(20 / 2 + (8 + 60) / 4 + 160 / 4, 9);
+    expect(stepCost(table[0]!, true)).toBe(20); // min(20, (8 + 60) / 2, 160 / 4)
+    expect(stepCost(table[1]!, true)).toBe(15); // min(24, (2 + 30) / 2, 60 / 4)
     expect(stepCost(table[0]!, false)).toBe(20);
+  });
+
+  it("takes the faster plain step over cheap trees of a slower count (SmolLM2, body kernel, 2 cores)", () => {
+    // measured by serve's calibration: 1 thread plain 15.7, verify4 22.2, verify16 51.9, draft 2.0;
+    // 2 threads 9.5, 22.4, 68.6, 1.3. bench: 2 threads ~100 tokens/s, 1 thread ~64-78
+    expect(chooseThreads([row(1, 15.7, 22.2, 51.9, 2.0), row(2, 9.5, 22.4, 68.6, 1.3)], true)).toBe(2);
   });
 });
 
