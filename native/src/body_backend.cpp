@@ -26,7 +26,6 @@
 namespace {
 
 struct body_ctx { // one per llama context; its decodes run one thread, the caller's
-    rd_hk_isa     isa = rd_hk_isa::scalar;
     rd_bk_scratch scratch;
 };
 
@@ -54,7 +53,7 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     const rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                         &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    rd_bk_matmul(job, nullptr, ctx.isa);
+    rd_bk_rows(job, 0, job.V, g_isa);
     g_products.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -124,7 +123,6 @@ ggml_backend_reg_t reg();
 ggml_backend_t dev_init(ggml_backend_dev_t dev, const char *) {
     auto * ctx = new (std::nothrow) body_ctx;
     if (!ctx) return nullptr;
-    ctx->isa = g_isa;
     auto * b = new (std::nothrow) ggml_backend{guid(), BACKEND_I, dev, ctx};
     if (!b) delete ctx;
     return b;

@@ -1,7 +1,6 @@
-// body_kernel.cpp - the Q4_1 body kernel (body_kernel.h): the activations, the scalar reference
-// every SIMD path must equal bit for bit, and the split of rows over threads.
+// body_kernel.cpp - the Q4_1 body kernel (body_kernel.h): the activations and the scalar
+// reference every SIMD path must equal bit for bit.
 #include "body_kernel.h"
-#include "thread_pool.h"
 
 #include "ggml.h"
 
@@ -52,12 +51,6 @@ void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_b
     }
 }
 
-static inline float fp16_at(const uint8_t * p) {
-    ggml_fp16_t h;
-    memcpy(&h, p, sizeof h);
-    return ggml_fp16_to_fp32(h);
-}
-
 static void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
     const int32_t d = j.nb * RD_BK_QK;
     for (int32_t r = r0; r < r1; r++) {
@@ -72,8 +65,8 @@ static void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
                 const int8_t * xb = qx + (size_t) b * RD_BK_QK;
                 int32_t isum = 0;
                 for (int32_t k = 0; k < 16; k++) isum += (blk[4 + k] & 0x0F) * xb[k] + (blk[4 + k] >> 4) * xb[16 + k];
-                a = std::fma(fp16_at(blk) * dx[b], (float) isum, a);
-                m = std::fma(fp16_at(blk + 2), sx[b], m);
+                a = std::fma(rd_fp16_at(blk) * dx[b], (float) isum, a);
+                m = std::fma(rd_fp16_at(blk + 2), sx[b], m);
             }
             j.y[(size_t) c * j.y_stride + r] = a + m;
         }
@@ -86,28 +79,4 @@ void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
     if (isa == rd_hk_isa::scalar || !rd_hk_isa_supported(isa) || !rd_bk_rows_x86(j, r0, r_simd, isa))
         return rows_scalar(j, r0, r1);
     rows_scalar(j, r_simd, r1);
-}
-
-namespace {
-struct split {
-    const rd_bk_job * j;
-    rd_hk_isa         isa;
-};
-} // namespace
-
-void rd_bk_matmul(const rd_bk_job & j, rd_pool * pool, rd_hk_isa isa) {
-    if (!pool || pool->size() <= 1 || j.V < RD_BK_ROWS * pool->size()) {
-        rd_bk_rows(j, 0, j.V, isa);
-        return;
-    }
-    split sp{&j, isa};
-    pool->run(
-        [](void * arg, int32_t i, int32_t n) {
-            const split & p = *static_cast<const split *>(arg);
-            const int64_t G = p.j->V / RD_BK_ROWS; // whole groups per thread, the last takes the tail
-            const int32_t r0 = (int32_t) (G * i / n) * RD_BK_ROWS;
-            const int32_t r1 = i + 1 == n ? p.j->V : (int32_t) (G * (i + 1) / n) * RD_BK_ROWS;
-            rd_bk_rows(*p.j, r0, r1, p.isa);
-        },
-        &sp);
 }

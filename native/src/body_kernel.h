@@ -16,8 +16,8 @@
 //   isum[b] = sum_{k < 32} qw[k] qx[k]   (exact, |isum| <= 60960)
 //   y[c][r] = a + m
 //
-// Batch invariance: y[c][r] is this sequence of float operations whatever K, the column tile,
-// the thread count or the instruction set (SIMD paths differ only in how they get the exact
+// Batch invariance: y[c][r] is this sequence of float operations whatever K, the column tile
+// or the instruction set (SIMD paths differ only in how they get the exact
 // integer isum), so plain decoding (K = 1) and a tree's verification see the same bits.
 #pragma once
 
@@ -27,12 +27,10 @@
 #include <cstdint>
 #include <vector>
 
-class rd_pool;
-
 constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 block
 constexpr size_t  RD_BK_BLOCK_BYTES = 20; // fp16 dw, fp16 mw, 16 bytes of nibble pairs
 constexpr int32_t RD_BK_TILE = 4;         // columns per pass over a row group
-constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels (and of the threads' split)
+constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels
 constexpr size_t  RD_BK_PAT = 4 * 32;     // pattern bytes per column and block
 
 // The activations of one call, quantized (reused across calls, grown on demand).
@@ -57,11 +55,9 @@ struct rd_bk_job {
     size_t                y_stride;
 };
 
-// Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar).
+// Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar),
+// on the caller's thread: the backend runs only in one-thread contexts (rd_body_scope below).
 void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
-
-// Every row, split over pool's threads (pool may be null: the caller's thread alone).
-void rd_bk_matmul(const rd_bk_job & j, rd_pool * pool, rd_hk_isa isa);
 
 // The x86 SIMD rows (body_kernel_x86.cpp): false when isa has no path there.
 bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);

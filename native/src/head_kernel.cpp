@@ -14,12 +14,6 @@
 static constexpr int32_t QK = 32;           // values per Q8_0 block
 static constexpr size_t  BLOCK_BYTES = 34;  // fp16 scale + 32 int8
 
-static inline float fp16(const uint8_t * p) {
-    ggml_fp16_t h;
-    memcpy(&h, p, sizeof h);
-    return ggml_fp16_to_fp32(h);
-}
-
 // Values per block and the block's bytes, for the types the kernel takes (0, 0 for others).
 static void block_shape(ggml_type type, int32_t * qk, size_t * bytes) {
     switch (type) {
@@ -98,7 +92,7 @@ void rd_hk_rows_q8_0(const rd_hk_job & j, int32_t r0, int32_t r1) {
             isum[c] = 0;
             for (int32_t k = 0; k < QK; k++) isum[c] += (int32_t) qw[k] * (int32_t) qx[k];
         }
-        return fp16(blk);
+        return rd_fp16_at(blk);
     });
 }
 

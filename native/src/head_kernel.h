@@ -38,9 +38,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 class rd_pool;
+
+// The fp16 value stored at p (any alignment), as a float: block scales in ggml's layouts.
+inline float rd_fp16_at(const uint8_t * p) {
+    ggml_fp16_t h;
+    memcpy(&h, p, sizeof h);
+    return ggml_fp16_to_fp32(h);
+}
 
 constexpr int32_t RD_HK_MAX_COLS = 16;
 constexpr int32_t RD_HK_GROUP = 16; // rows per group: the unit of the SIMD kernels and of the threads' split

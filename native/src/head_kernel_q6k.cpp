@@ -68,8 +68,6 @@ void rd_hk_rows_q6_k(const rd_hk_job & j, int32_t r0, int32_t r1) {
                 isum[c] += (int32_t) sc[s] * sub;
             }
         }
-        ggml_fp16_t h;
-        memcpy(&h, blk + RD_HK_Q6K_D, sizeof h);
-        return ggml_fp16_to_fp32(h);
+        return rd_fp16_at(blk + RD_HK_Q6K_D);
     });
 }

@@ -6,8 +6,7 @@
 //   every SIMD path this CPU runs == the scalar reference (integer sums are exact, the float steps
 //     are the same operations in the same order);
 //   column c of a K-column call == the 1-column call of that column, for K = 1..9;
-//   1, 2, 3 and 4 threads give the same bits;
-//   the backend's MUL_MAT in a ggml graph == rd_bk_matmul.
+//   the backend's MUL_MAT in a ggml graph == rd_bk_rows.
 // Bounded: |y - the double-precision product of ggml's dequantized weights and the unquantized
 //   activations| <= sum_k |w_k| dx / 2 (the activation rounding) + 1e-5 sum_k |w_k x_k|.
 // Also: a NaN activation makes its own column NaN and no other; the backend takes Q4_1 products
@@ -16,7 +15,6 @@
 #include "harness.h"
 #include "body_kernel.h"
 #include "internal.h"
-#include "thread_pool.h"
 
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
@@ -63,13 +61,11 @@ static std::vector<float> make_x(int32_t K, int32_t d) {
     return x;
 }
 
-static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa, rd_pool * pool = nullptr) {
+static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa) {
     rd_bk_scratch s;
     rd_bk_quantize(x, (size_t) m.d, K, m.d, s);
     std::vector<float> y((size_t) K * m.V);
-    const rd_bk_job j = m.job(s, K, y.data());
-    if (pool) rd_bk_matmul(j, pool, isa);
-    else rd_bk_rows(j, 0, m.V, isa);
+    rd_bk_rows(m.job(s, K, y.data()), 0, m.V, isa);
     return y;
 }
 
@@ -116,11 +112,6 @@ static void check_matrix(int32_t V, int32_t d) {
             CHECK(memcmp(y.data() + (size_t) c * V, one.data(), (size_t) V * sizeof(float)) == 0,
                   "V=%d d=%d: column %d of a %d-column call == its 1-column call", V, d, c, k);
         }
-    }
-    // nor on the threads
-    for (int32_t t = 1; t <= 4; t++) {
-        rd_pool pool(t);
-        CHECK(same(run(m, x.data(), K, best, &pool), ref), "V=%d d=%d: %d threads == scalar", V, d, t);
     }
     // NaN stays in its column
     std::vector<float> xn = x;
@@ -199,7 +190,7 @@ static void check_backend() {
         CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes");
         std::vector<float> got((size_t) K * V);
         ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
-        CHECK(same(got, run(m, x.data(), K, best)), "the backend's MUL_MAT == rd_bk_matmul");
+        CHECK(same(got, run(m, x.data(), K, best)), "the backend's MUL_MAT == rd_bk_rows");
     }
     ggml_backend_buffer_free(buf);
     ggml_backend_free(be);

@@ -127,6 +127,17 @@ static float * add_tensor(struct ggml_context * ctx, struct gguf_context * gg, u
     return d;
 }
 
+/* Write F32 tensor t to the file as type ty instead: returns the converted data, which must live
+ * until the file is written (the caller frees it), or NULL when out of memory. */
+static void * store_as(struct gguf_context * gg, enum ggml_type ty, const struct ggml_tensor * t) {
+    void * q = malloc(ggml_row_size(ty, t->ne[0]) * (size_t) t->ne[1]);
+    if (!q) return NULL;
+    ggml_quantize_chunk(ty, (const float *) t->data, q, 0, t->ne[1], t->ne[0], NULL);
+    gguf_set_tensor_type(gg, ggml_get_name(t), ty);
+    gguf_set_tensor_data(gg, ggml_get_name(t), q);
+    return q;
+}
+
 typedef struct vocab {
     char  (*text)[MAX_TOKEN];
     float * score;
@@ -200,6 +211,8 @@ static int usage(const char * argv0) {
     return 2;
 }
 
+#define MAX_LAYERS 256 /* --layers; each has 7 matrices --body-type converts */
+
 /* The output types the tests and benchmarks use (each one ggml_quantize_chunk writes). */
 static const enum ggml_type OUTPUT_TYPES[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q6_K };
 
@@ -232,7 +245,7 @@ int main(int argc, char ** argv) {
         if      (strcmp(a, "--seed")   == 0) { dst = &seed; lo = 0; hi = INT64_MAX; }
         else if (strcmp(a, "--vocab")  == 0) { dst = &n_vocab; }
         else if (strcmp(a, "--embd")   == 0) { dst = &n_embd; hi = 8192; }
-        else if (strcmp(a, "--layers") == 0) { dst = &n_layer; hi = 256; }
+        else if (strcmp(a, "--layers") == 0) { dst = &n_layer; hi = MAX_LAYERS; }
         else if (strcmp(a, "--ctx")    == 0) { dst = &n_ctx; }
         else if (strcmp(a, "--output-q8") == 0) { output_type = GGML_TYPE_Q8_0; continue; }
         else if (strcmp(a, "--body-type") == 0) {
@@ -336,24 +349,15 @@ int main(int argc, char ** argv) {
         add_tensor(ctx, gg, &rng, blk, "ffn_up.weight",      n_embd, n_ff,      w_in);
         add_tensor(ctx, gg, &rng, blk, "ffn_down.weight",    n_ff,   n_embd,    w_ff);
     }
-    /* the layers' matrices converted (--body-type), written in place of their F32 data */
-    void ** bq = calloc((size_t) n_layer * 7, sizeof *bq);
-    if (!bq) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
+    /* the layers' matrices converted (--body-type): every 2-D tensor named blk.* */
+    void * conv[1 + 7 * MAX_LAYERS] = { NULL }; /* converted data, kept until the file is written */
+    int n_conv = 0;
     if (body_type != GGML_TYPE_F32) {
-        static const char * const MATS[7] = { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
-        const enum ggml_type t = (enum ggml_type) body_type;
-        for (int il = 0; il < n_layer; il++)
-            for (int k = 0; k < 7; k++) {
-                char tn[64];
-                snprintf(tn, sizeof tn, "blk.%d.%s.weight", il, MATS[k]);
-                struct ggml_tensor * w = ggml_get_tensor(ctx, tn);
-                void ** q = &bq[il * 7 + k];
-                *q = malloc(ggml_row_size(t, w->ne[0]) * (size_t) w->ne[1]);
-                if (!*q) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
-                ggml_quantize_chunk(t, (const float *) w->data, *q, 0, w->ne[1], w->ne[0], NULL);
-                gguf_set_tensor_type(gg, tn, t);
-                gguf_set_tensor_data(gg, tn, *q);
-            }
+        for (struct ggml_tensor * t = ggml_get_first_tensor(ctx); t; t = ggml_get_next_tensor(ctx, t)) {
+            if (strncmp(ggml_get_name(t), "blk.", 4) != 0 || t->ne[1] == 1) continue;
+            conv[n_conv] = store_as(gg, (enum ggml_type) body_type, t);
+            if (!conv[n_conv++]) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
+        }
     }
     add_tensor(ctx, gg, &rng, "", "output_norm.weight", n_embd, 0, 0.0f);
     /* output_norm leaves the hidden state with rms 1, so logit std = std(w) * sqrt(D) = 3 for
@@ -368,23 +372,16 @@ int main(int argc, char ** argv) {
                           : 0.0f;
         for (int64_t k = 0; k < n_embd; k++) out[id * n_embd + k] *= scale;
     }
-    void * oq = NULL; /* the output layer converted, written in place of the F32 data */
     if (output_type != GGML_TYPE_F32) {
-        const enum ggml_type t = (enum ggml_type) output_type;
-        oq = malloc(ggml_row_size(t, n_embd) * (size_t) n_vocab);
-        if (!oq) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
-        ggml_quantize_chunk(t, out, oq, 0, n_vocab, n_embd, NULL);
-        gguf_set_tensor_type(gg, "output.weight", t);
-        gguf_set_tensor_data(gg, "output.weight", oq);
+        conv[n_conv] = store_as(gg, (enum ggml_type) output_type, ggml_get_tensor(ctx, "output.weight"));
+        if (!conv[n_conv++]) { fprintf(stderr, "%s: out of memory\n", argv[0]); return 1; }
     }
 
     const int ok = gguf_write_to_file(gg, out_path, false);
     if (!ok) fprintf(stderr, "%s: cannot write %s\n", argv[0], out_path);
     gguf_free(gg);
     ggml_free(ctx);
-    free(oq);
-    for (int i = 0; i < n_layer * 7; i++) free(bq[i]);
-    free(bq);
+    for (int i = 0; i < n_conv; i++) free(conv[i]);
     free(texts);
     free(v.text); free(v.score); free(v.type);
     return ok ? 0 : 1;
