@@ -13,11 +13,13 @@
 // (model.cpp). Other contexts (more threads, embeddings, distillation) see a backend that
 // supports nothing, and ggml's scheduler leaves everything to ggml-cpu.
 #include "body_kernel.h"
+#include "thread_pool.h"
 
 #include "ggml-backend-impl.h"
 #include "ggml-backend.h"
 #include "ggml.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -31,7 +33,9 @@ struct body_ctx { // one per llama context; its decodes run one thread, the call
 
 rd_hk_isa g_isa = rd_hk_isa::scalar; // set once by rd_body_backend_register
 thread_local bool t_on = false;      // rd_body_scope
+thread_local rd_pool * t_pool = nullptr; // its threads (null: the caller's alone)
 std::atomic<uint64_t> g_products{0};
+constexpr int32_t RD_BK_SPLIT = 8; // rows per unit of a product split across a pool: the AVX-512 group
 
 const char * NAME = "RD-Q4_1";
 
@@ -53,7 +57,17 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     const rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                         &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    rd_bk_rows(job, 0, job.V, g_isa);
+    if (!t_pool || t_pool->size() == 1 || job.V < 2 * RD_BK_SPLIT) {
+        rd_bk_rows(job, 0, job.V, g_isa);
+    } else { // each part takes whole groups of RD_BK_SPLIT rows: the same bits whatever the split
+        t_pool->run([](void * arg, int32_t i, int32_t n) {
+            const rd_bk_job & j = *static_cast<const rd_bk_job *>(arg);
+            const int32_t groups = (j.V + RD_BK_SPLIT - 1) / RD_BK_SPLIT;
+            const int32_t r0 = std::min(j.V, groups * i / n * RD_BK_SPLIT);
+            const int32_t r1 = std::min(j.V, groups * (i + 1) / n * RD_BK_SPLIT);
+            rd_bk_rows(j, r0, r1, g_isa);
+        }, const_cast<rd_bk_job *>(&job));
+    }
     g_products.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -180,8 +194,14 @@ ggml_backend_reg_t reg() {
 
 uint64_t rd_body_products() { return g_products.load(); }
 
-rd_body_scope::rd_body_scope(bool on) : prev_(t_on) { t_on = on; }
-rd_body_scope::~rd_body_scope() { t_on = prev_; }
+rd_body_scope::rd_body_scope(bool on, rd_pool * pool) : prev_(t_on), prev_pool_(t_pool) {
+    t_on = on;
+    t_pool = pool;
+}
+rd_body_scope::~rd_body_scope() {
+    t_on = prev_;
+    t_pool = prev_pool_;
+}
 
 bool rd_body_backend_register() {
     static const bool registered = [] {

@@ -56,7 +56,7 @@ struct rd_bk_job {
 };
 
 // Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar),
-// on the caller's thread: the backend runs only in one-thread contexts (rd_body_scope below).
+// on the caller's thread (body_backend.cpp splits a product's rows across a pool).
 void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
 
 // The x86 SIMD rows (body_kernel_x86.cpp): false when isa has no path there.
@@ -71,16 +71,21 @@ bool rd_body_backend_register();
 uint64_t rd_body_products();
 
 // The backend takes products only while a scope that turned it on is open on this thread: around
-// the creation and every decode of a llama context that runs ONE thread (ggml's scheduler asks
-// the backend on the calling thread). With more threads, ggml-cpu would hand over to this
-// backend's own threads and back ~400 times per token: on the 2-core machine that ran 6-10x slower
-// than ggml alone, so such contexts keep ggml's kernels (body_backend.cpp).
+// the creation and every decode of a llama context whose ggml graph runs on ONE thread (ggml's
+// scheduler asks the backend on the calling thread). pool, when given, splits each product's rows
+// across its threads (a spinning pool: thread_pool.h), so a session of n threads runs ggml's
+// other ops on one and the products on n. With ggml itself on more threads, ggml-cpu would hand
+// over to this backend and back ~400 times per token, starting and joining its threads each
+// time: on the 2-core machine that ran 6-10x slower than ggml alone, so such contexts (embeddings,
+// distillation) keep ggml's kernels.
+class rd_pool;
 struct rd_body_scope {
-    explicit rd_body_scope(bool on);
+    explicit rd_body_scope(bool on, rd_pool * pool = nullptr);
     ~rd_body_scope();
     rd_body_scope(const rd_body_scope &) = delete;
     rd_body_scope & operator=(const rd_body_scope &) = delete;
 
   private:
-    bool prev_;
+    bool      prev_;
+    rd_pool * prev_pool_;
 };

@@ -13,7 +13,8 @@ void rd_head_release(rd_head & h) {
     h.wt = nullptr;
     std::vector<uint8_t>().swap(h.arena);
     h.q8 = nullptr;
-    h.pool.reset();
+    h.pool = nullptr;
+    h.own_pool.reset();
     h.scratch = rd_hk_scratch{};
     std::vector<float>().swap(h.out);
 }
@@ -26,7 +27,7 @@ static size_t arena_size(int64_t d, int64_t V) {
            (size_t) (d * k + V * k) * sizeof(float) + 4 * GGML_MEM_ALIGN;
 }
 
-rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads) {
+rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads, rd_pool * shared) {
     if (!m->head_w) return rd_fail(RD_ERR_BACKEND, "the LM head cannot run outside llama.cpp: %s", m->head_why.c_str());
     h.w = m->head_w;
     h.n_vocab = h.w->n_rows();
@@ -40,7 +41,8 @@ rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads) {
     if (m->head_q8) {
         h.q8 = m->head_q8.get();
         h.isa = rd_hk_best_isa();
-        h.pool = std::make_unique<rd_pool>(n_threads > 0 ? n_threads : rd_default_threads());
+        if (!shared) h.own_pool = std::make_unique<rd_pool>(n_threads > 0 ? n_threads : rd_default_threads());
+        h.pool = shared ? shared : h.own_pool.get();
         return RD_OK;
     }
     h.backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr);
@@ -59,7 +61,7 @@ const float * rd_head_run(rd_head & h, const float * x, int32_t k) {
     if (k < 1 || k > RD_HEAD_MAX_COLS) return nullptr;
     if (h.q8) {
         if (h.out.size() < (size_t) k * (size_t) h.n_vocab) h.out.resize((size_t) k * (size_t) h.n_vocab);
-        rd_hk_matmul(*h.q8, x, k, h.out.data(), h.scratch, h.pool.get(), h.isa);
+        rd_hk_matmul(*h.q8, x, k, h.out.data(), h.scratch, h.pool, h.isa);
         return h.out.data();
     }
     ggml_init_params ip = { h.arena.size(), h.arena.data(), /*no_alloc =*/ false };

@@ -31,7 +31,8 @@ struct rd_head {
     // our kernel (Q8_0, Q6_K, F16): the model's prepared matrix, the threads, buffers
     const rd_hk_matrix * q8 = nullptr;     // rd_model::head_q8 (of any of them); null: ggml's op
     rd_hk_isa            isa = rd_hk_isa::scalar;
-    std::unique_ptr<rd_pool> pool;
+    rd_pool *            pool = nullptr;   // own_pool, or the session's body pool (session_target.h)
+    std::unique_ptr<rd_pool> own_pool;
     rd_hk_scratch        scratch;
     std::vector<float>   out;              // [k][V] of the latest call
     // ggml's op (other types)
@@ -46,9 +47,10 @@ struct rd_head {
     ~rd_head();
 };
 
-// Prepare h for model m (m->head_w must be set) with n_threads CPU threads; the first session of
-// a model whose output layer the kernel takes prepares it (m->head_q8).
-rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads);
+// Prepare h for model m (m->head_w must be set) with n_threads CPU threads, or the threads of
+// shared when given (the kernel's; must outlive h); the first session of a model whose output
+// layer the kernel takes prepares it (m->head_q8).
+rd_status rd_head_init(rd_head & h, rd_model * m, int32_t n_threads, rd_pool * shared = nullptr);
 
 // Free h's threads, backend and buffers (a session whose model failed the check keeps none).
 void rd_head_release(rd_head & h);

@@ -71,6 +71,9 @@ struct rd_model {
     // alone and in one batch bit-identical; else batch_why says why not
     bool                batch_invariant = false;
     std::string         batch_why;
+    // Most of the layers' weight bytes are Q4_1 and the body kernel is registered (body_kernel.h):
+    // sessions run ggml on one thread and the products on their own pool (session_target.cpp)
+    bool                body_kernel = false;
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();
 };

@@ -36,6 +36,19 @@ static rd_status check_gguf_file(const char * path) {
     return RD_OK;
 }
 
+// Whether Q4_1 holds most of the bytes of the layers' weights ("blk.*"), the products the body
+// kernel takes (body_kernel.h).
+static bool mostly_q4_1(const gguf_context * g) {
+    size_t q4_1 = 0, all = 0;
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
+        if (strncmp(gguf_get_tensor_name(g, i), "blk.", 4) != 0) continue;
+        const size_t n = gguf_get_tensor_size(g, i);
+        all += n;
+        if (gguf_get_tensor_type(g, i) == GGML_TYPE_Q4_1) q4_1 += n;
+    }
+    return all > 0 && 2 * q4_1 > all;
+}
+
 // rd_model_params.batch_invariant holds only if tokens decoded one at a time and the same tokens
 // decoded in one batch give bit-identical hidden states and logits: checked at load, in a small
 // context with the attention batch-invariant sessions use (session_target.cpp), on this machine's
@@ -146,6 +159,8 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     std::string err;
     gguf_ptr meta = gguf_read_meta(m->path); // one parse for both matrices
     if (!meta) return rd_fail(RD_ERR_FORMAT, "cannot read the GGUF metadata of '%s'", path);
+    m->body_kernel = rd_body_backend_register() && ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU &&
+                     mostly_q4_1(meta.get());
     m->embd = gguf_matrix_open(m->path, meta.get(), "token_embd.weight", &err);
     if (!m->embd) return rd_fail(RD_ERR_FORMAT, "cannot read token embeddings of '%s': %s", path, err.c_str());
     // The output layer for the session's own LM head (head.h), only when llama.cpp runs the

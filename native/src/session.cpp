@@ -77,7 +77,9 @@ rd_status rd_session_init(rd_model * m, rd_drafter * d, const rd_session_params 
     dr.beam_logp.resize((size_t) dr.B);
     dr.step_logp.resize(dr.beams.size());
     s->hist.reserve((size_t) s->target.n_ctx);
-    if (d) rd_drafter_set_threads(d, threads);
+    // With the body pool, ggml runs one thread; the drafter's ggml graphs too, rather than start
+    // threads of their own beside the pool's spinning ones (thread_pool.h)
+    if (d) rd_drafter_set_threads(d, s->target.body_pool ? 1 : threads);
     if (p->lazy_head) session_head_init(s->lazy, m, s->target, threads);
     *out = s.release();
     return RD_OK;

@@ -117,7 +117,7 @@ static std::string head_check(rd_model * m, session_target & t, rd_head & head) 
 }
 
 void session_head_init(session_head & h, rd_model * m, session_target & t, int32_t n_threads) {
-    if (!m->head_w || rd_head_init(h.head, m, n_threads) != RD_OK) return;
+    if (!m->head_w || rd_head_init(h.head, m, n_threads, t.body_pool.get()) != RD_OK) return;
     std::call_once(m->head_once, [&] {
         m->head_why = head_check(m, t, h.head);
         m->head_ok = m->head_why.empty();

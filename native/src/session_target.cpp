@@ -3,11 +3,19 @@
 #include "session_target.h"
 #include "body_kernel.h"
 
+#include <cstdlib>
 #include <cstring>
 
 session_target::~session_target() {
     if (batch.token) llama_batch_free(batch);
     if (ctx) llama_free(ctx);
+}
+
+// How long the body pool's workers spin between products (thread_pool.h); RD_BODY_SPIN_US
+// overrides it for measurements.
+static int32_t body_spin_us() {
+    const char * env = getenv("RD_BODY_SPIN_US");
+    return env && *env ? atoi(env) : 200;
 }
 
 static bool abort_cb(void * data) {
@@ -35,13 +43,18 @@ static bool eval_cb(ggml_tensor * t, bool ask, void * data) {
 rd_status session_target_init(session_target & t, rd_model * m, const rd_session_params & p, int32_t n_ctx,
                               int32_t n_batch, int32_t n_seq, int32_t n_threads) {
     t.n_seq = n_seq;
+    // A Q4_1 model's products go to the body kernel on the session's pool, ggml's other ops to
+    // one thread: ggml on more threads cannot hand over to the kernel cheaply (body_kernel.h).
+    t.one_thread = n_threads == 1 || m->body_kernel;
+    if (m->body_kernel && n_threads > 1) t.body_pool = std::make_unique<rd_pool>(n_threads, body_spin_us());
+    const int32_t ggml_threads = t.one_thread ? 1 : n_threads;
     t.invariant = m->batch_invariant;
     t.flash = t.invariant || p.flash_attn != 0;
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t) n_ctx;
     cp.n_batch = cp.n_ubatch = (uint32_t) n_batch;
     cp.n_seq_max = (uint32_t) n_seq;
-    cp.n_threads = cp.n_threads_batch = n_threads;
+    cp.n_threads = cp.n_threads_batch = ggml_threads;
     cp.embeddings = true;                  // hidden states of every output, with the logits
     cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
     cp.kv_unified = true;                  // one cache shared by the beams: tree attention
@@ -57,15 +70,14 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     // llamafile's sgemm, which rounds apart from the one-token dot products.
     if (t.invariant) {
         cp.type_k = GGML_TYPE_F16;
-        cp.type_v = n_threads == 1 ? GGML_TYPE_F16 : GGML_TYPE_BF16;
+        cp.type_v = ggml_threads == 1 ? GGML_TYPE_F16 : GGML_TYPE_BF16;
     }
     cp.abort_callback = abort_cb;
     cp.abort_callback_data = &t;
     cp.cb_eval = eval_cb;
     cp.cb_eval_user_data = &t;
     cp.no_perf = true;
-    t.one_thread = n_threads == 1;
-    rd_body_scope body(t.one_thread); // the scheduler's graphs are reserved here (body_kernel.h)
+    rd_body_scope body(t.one_thread, t.body_pool.get()); // the scheduler's graphs are reserved here (body_kernel.h)
     t.ctx = llama_init_from_model(m->lm, cp);
     if (!t.ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
     t.n_ctx = (int32_t) llama_n_ctx(t.ctx);
@@ -89,7 +101,7 @@ void session_target_add(session_target & t, int32_t tok, int32_t pos, uint32_t s
 
 rd_status session_target_decode(session_target & t) {
     rd_log_cancel_scope quiet_cancel(&t.cancel);
-    rd_body_scope body(t.one_thread);
+    rd_body_scope body(t.one_thread, t.body_pool.get());
     const int32_t rc = llama_decode(t.ctx, t.batch);
     if (rc == 0) return RD_OK;
     if (rc == 2 || t.cancel.load()) return rd_fail(RD_ERR_CANCELLED, "cancelled");

@@ -2,8 +2,16 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
-rd_pool::rd_pool(int32_t n_threads) : n_(std::max(1, n_threads)) {
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+static inline void cpu_relax() { _mm_pause(); }
+#else
+static inline void cpu_relax() { std::this_thread::yield(); }
+#endif
+
+rd_pool::rd_pool(int32_t n_threads, int32_t spin_us) : n_(std::max(1, n_threads)), spin_us_(std::max(0, spin_us)) {
     threads_.reserve((size_t) (n_ - 1));
     for (int32_t i = 1; i < n_; i++) threads_.emplace_back(&rd_pool::worker, this, i);
 }
@@ -11,28 +19,42 @@ rd_pool::rd_pool(int32_t n_threads) : n_(std::max(1, n_threads)) {
 rd_pool::~rd_pool() {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
     start_.notify_all();
     for (std::thread & t : threads_) t.join();
 }
 
+template <class Done> void rd_pool::spin(Done done) const {
+    if (spin_us_ == 0 || done()) return;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
+    for (;;) {
+        for (int k = 0; k < 64; k++) {
+            if (done()) return;
+            cpu_relax();
+        }
+        if (std::chrono::steady_clock::now() >= until) return;
+    }
+}
+
+// A worker or the caller that stops spinning sleeps under mu_ with its condition re-checked
+// there; the other side changes the condition before it takes mu_ to notify, so no wake-up is
+// lost.
 void rd_pool::worker(int32_t i) {
     uint64_t seen = 0;
     for (;;) {
-        void (*fn)(void *, int32_t, int32_t);
-        void * arg;
-        {
+        spin([&] { return gen_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed); });
+        if (gen_.load(std::memory_order_acquire) == seen && !stop_.load()) {
             std::unique_lock<std::mutex> lock(mu_);
-            start_.wait(lock, [&] { return stop_ || gen_ != seen; });
-            if (stop_) return;
-            seen = gen_;
-            fn = fn_;
-            arg = arg_;
+            start_.wait(lock, [&] { return stop_.load() || gen_.load(std::memory_order_acquire) != seen; });
         }
-        fn(arg, i, n_);
-        std::lock_guard<std::mutex> lock(mu_);
-        if (--pending_ == 0) done_.notify_one();
+        if (stop_.load()) return;
+        seen = gen_.load(std::memory_order_acquire);
+        fn_(arg_, i, n_);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard<std::mutex> lock(mu_);
+            done_.notify_one();
+        }
     }
 }
 
@@ -41,15 +63,18 @@ void rd_pool::run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) {
         fn(arg, 0, 1);
         return;
     }
+    fn_ = fn;
+    arg_ = arg;
+    pending_.store(n_ - 1, std::memory_order_relaxed);
+    gen_.fetch_add(1, std::memory_order_release);
     {
         std::lock_guard<std::mutex> lock(mu_);
-        fn_ = fn;
-        arg_ = arg;
-        pending_ = n_ - 1;
-        gen_++;
     }
     start_.notify_all();
     fn(arg, 0, n_);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    spin([&] { return pending_.load(std::memory_order_acquire) == 0; });
+    if (pending_.load(std::memory_order_acquire) != 0) {
+        std::unique_lock<std::mutex> lock(mu_);
+        done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
 }

@@ -1,9 +1,15 @@
-// thread_pool.h - a small persistent pool for the session's own kernels (the LM head): run(fn)
-// calls fn(i, n) for i = 0..n-1, part 0 on the caller's thread and the others on workers created
-// once, so a call costs two condition-variable hand-offs instead of n thread creations. Workers
-// sleep between calls (no spinning: the machine is often shared with llama.cpp's own threads).
+// thread_pool.h - a small persistent pool for the session's own kernels (the LM head, the body
+// kernel): run(fn) calls fn(i, n) for i = 0..n-1, part 0 on the caller's thread and the others
+// on workers created once, so a call costs a hand-off instead of n thread creations.
+//
+// Between calls a worker spins for spin_us microseconds, then sleeps on a condition variable.
+// The LM head's pool does not spin (spin_us 0): it runs a few times per step, beside llama.cpp's
+// own threads. The body kernel's pool spins: it runs ~200 times per decode, a few microseconds
+// of ggml's one-thread work apart, where a sleeping hand-off (~10-30 us) would cost as much as
+// the products (body_kernel.h).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -12,25 +18,29 @@
 
 class rd_pool {
   public:
-    explicit rd_pool(int32_t n_threads); // n_threads >= 1 parts per call (n_threads - 1 workers)
+    // n_threads >= 1 parts per call (n_threads - 1 workers)
+    explicit rd_pool(int32_t n_threads, int32_t spin_us = 0);
     ~rd_pool();
     rd_pool(const rd_pool &) = delete;
     rd_pool & operator=(const rd_pool &) = delete;
 
     int32_t size() const { return n_; }
     // Call fn(i, size()) for every part i and return when all have returned. fn must not throw.
+    // One caller at a time.
     void run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg);
 
   private:
     void worker(int32_t i);
+    template <class Done> void spin(Done done) const; // until done() or spin_us have passed
 
     int32_t                  n_ = 1;
+    int32_t                  spin_us_ = 0;
     std::vector<std::thread> threads_;
     std::mutex               mu_;
     std::condition_variable  start_, done_;
-    uint64_t                 gen_ = 0;     // bumped by run(): a new job for the workers
-    int32_t                  pending_ = 0; // workers still running the current job
-    bool                     stop_ = false;
-    void (*fn_)(void *, int32_t, int32_t) = nullptr;
+    std::atomic<uint64_t>    gen_{0};     // bumped by run(): a new job for the workers
+    std::atomic<int32_t>     pending_{0}; // workers still running the current job
+    std::atomic<bool>        stop_{false};
+    void (*fn_)(void *, int32_t, int32_t) = nullptr; // written before gen_ is bumped
     void *                   arg_ = nullptr;
 };

@@ -15,11 +15,13 @@
 #include "harness.h"
 #include "body_kernel.h"
 #include "internal.h"
+#include "thread_pool.h"
 
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -127,8 +129,11 @@ static void check_matrix(int32_t V, int32_t d) {
     CHECK(own && others, "V=%d d=%d: a NaN activation makes its column NaN and leaves the others", V, d);
 }
 
-// Sessions: one of 1 thread sends its Q4_1 products to the backend, one of 2 threads does not.
+// Sessions of 1 and 2 threads send their Q4_1 products to the backend (ggml itself on one
+// thread, the products on the session's pool), and both decode the same tokens.
 static void check_sessions(rd_model * m, bool registered) {
+    CHECK(m->body_kernel == registered, "the Q4_1 model is marked for the body kernel exactly when it is registered");
+    int32_t first[2][4] = {};
     for (int32_t threads : {1, 2}) {
         rd_session_params p;
         rd_session_default_params(&p);
@@ -139,15 +144,33 @@ static void check_sessions(rd_model * m, bool registered) {
         rd_sampler_params sp;
         rd_sampler_default_params(&sp);
         const int32_t prompt[4] = {1, 300, 301, 302};
-        int32_t out[4];
+        int32_t * out = first[threads - 1];
         rd_step_result r;
         const uint64_t before = rd_body_products();
         CHECK_OK(rd_session_prefill(s, prompt, 4, &sp));
-        CHECK_OK(rd_session_step(s, false, 4, out, nullptr, &r));
+        for (int32_t i = 0; i < 4; i++) CHECK_OK(rd_session_step(s, false, 1, out + i, nullptr, &r));
         const bool used = rd_body_products() > before;
-        CHECK(used == (registered && threads == 1), "%d thread(s): the body kernel %s", threads,
-              used ? "ran" : "did not run");
+        CHECK(used == registered, "%d thread(s): the body kernel %s", threads, used ? "ran" : "did not run");
         rd_session_free(s);
+    }
+    CHECK(memcmp(first[0], first[1], sizeof first[0]) == 0, "1 and 2 threads decode the same 4 tokens");
+}
+
+// The pool the backend splits products across, spinning or sleeping between calls: every part
+// runs once per call, and a call returns only after all have.
+static void check_pool() {
+    for (int32_t spin : {0, 50}) {
+        rd_pool pool(3, spin);
+        struct job { int32_t hits[3]; int32_t calls; } j = {{0, 0, 0}, 0};
+        bool ok = true;
+        for (int32_t call = 1; call <= 2000 && ok; call++) {
+            pool.run([](void * a, int32_t i, int32_t n) {
+                auto * jj = static_cast<job *>(a);
+                if (n == 3) jj->hits[i]++;
+            }, &j);
+            ok = j.hits[0] == call && j.hits[1] == call && j.hits[2] == call;
+        }
+        CHECK(ok, "spin %d us: 2000 calls, each part once per call", spin);
     }
 }
 
@@ -191,6 +214,13 @@ static void check_backend() {
         std::vector<float> got((size_t) K * V);
         ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
         CHECK(same(got, run(m, x.data(), K, best)), "the backend's MUL_MAT == rd_bk_rows");
+        rd_pool pool(3, 50);
+        rd_body_scope pooled(true, &pool);
+        std::fill(got.begin(), got.end(), 0.0f);
+        ggml_backend_tensor_set(y, got.data(), 0, got.size() * sizeof(float));
+        CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes on a pool");
+        ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
+        CHECK(same(got, run(m, x.data(), K, best)), "split across a pool of 3: the same bits");
     }
     ggml_backend_buffer_free(buf);
     ggml_backend_free(be);
@@ -201,6 +231,7 @@ int main() {
     check_matrix(4 * 11 + 3, 32 * 7);
     check_matrix(64, 32 * 18);
     check_matrix(3, 32); // tail rows only
+    check_pool();
     // a model with Q4_1 layers: loading it registers the backend and checks batch invariance
     // (rd_model_batch_invariance), which its plain and speculative steps rely on (test_exact)
     rd_model * m = rd_test_open_model_q41();

@@ -16,8 +16,9 @@
 #define N_GEN 128
 
 static bool g_adaptive = false;
+static int32_t g_spec_threads = 1; /* the speculative session's; plain decoding keeps 1 */
 
-static rd_session * new_session(rd_model * m, rd_drafter * d) {
+static rd_session * new_session(rd_model * m, rd_drafter * d, int32_t threads) {
     rd_session_params p;
     rd_session_default_params(&p);
     p.n_ctx = 1024;
@@ -25,7 +26,7 @@ static rd_session * new_session(rd_model * m, rd_drafter * d) {
     p.beam_length = 4;
     p.flash_attn = 0;
     p.kv_f32 = true;
-    p.n_threads = 1; /* tests share a loaded 2-core machine: spinning threads would starve */
+    p.n_threads = threads; /* 1 unless a test says: the tests share a loaded 2-core machine */
     p.adaptive = g_adaptive; /* off: every step verifies a full tree */
     rd_session * s = NULL;
     CHECK_OK(rd_session_init(m, d, &p, &s));
@@ -53,8 +54,8 @@ static int generate(rd_session * s, const int32_t * prompt, int n_prompt, const 
 
 /* returns the accepted tokens only the context copy proposed */
 static int compare(rd_model * m, rd_drafter * d, char ** prompts, int n_prompts, float temperature) {
-    rd_session * ar = new_session(m, NULL);
-    rd_session * sp_sess = new_session(m, d);
+    rd_session * ar = new_session(m, NULL, 1);
+    rd_session * sp_sess = new_session(m, d, g_spec_threads);
     rd_sampler_params sp;
     rd_sampler_default_params(&sp);
     sp.temperature = temperature;
@@ -79,8 +80,8 @@ static int compare(rd_model * m, rd_drafter * d, char ** prompts, int n_prompts,
         total_calls += cb;
         total_copied += copied;
     }
-    printf("T=%.1f%s: %d/%d prompts identical, tau %.3f with %s, %d tokens from the context copy\n", temperature,
-           g_adaptive ? " (adaptive draft length)" : "", equal, n_prompts,
+    printf("T=%.1f%s%s: %d/%d prompts identical, tau %.3f with %s, %d tokens from the context copy\n", temperature,
+           g_adaptive ? " (adaptive draft length)" : "", g_spec_threads > 1 ? " (speculative on 2 threads)" : "", equal, n_prompts,
            total_calls ? (double) total_tokens / total_calls : 0.0, d ? "a random drafter" : "no drafter", total_copied);
     rd_session_free(ar);
     rd_session_free(sp_sess);
@@ -88,13 +89,18 @@ static int compare(rd_model * m, rd_drafter * d, char ** prompts, int n_prompts,
 }
 
 /* m (freed here) with the random drafter at path: greedy at full trees, seeded with adaptive length */
-static void compare_quantized(rd_model * m, const char * path, char ** prompts, int n) {
+static void compare_quantized(rd_model * m, const char * path, char ** prompts, int n, bool two_threads) {
     rd_drafter * d = NULL;
     if (m && CHECK_OK(rd_drafter_load(path, m, &d))) {
         g_adaptive = false;
         compare(m, d, prompts, n, 0.0f);
         g_adaptive = true;
         compare(m, d, prompts, n, 0.8f);
+        if (two_threads) { /* the body kernel split across the session's pool: same bits */
+            g_spec_threads = 2;
+            compare(m, d, prompts, n, 0.8f);
+            g_spec_threads = 1;
+        }
     }
     rd_drafter_free(d);
     rd_model_free(m);
@@ -122,10 +128,11 @@ int main(void) {
             CHECK(compare(m, NULL, prompts, n, 0.0f) > 0, "the context copy proposes accepted tokens without a drafter");
             /* the output layer in Q8_0: every logit, plain steps' too, from the session's own
              * kernel (head_kernel.h), whose bits do not depend on how many nodes share a call */
-            compare_quantized(rd_test_open_model_q8(), path, prompts, n);
+            compare_quantized(rd_test_open_model_q8(), path, prompts, n, false);
             /* the layers in Q4_1: every matrix product of plain steps and trees alike through
-             * body_kernel.h, whose bits do not depend on how many tokens share a call */
-            compare_quantized(rd_test_open_model_q41(), path, prompts, n);
+             * body_kernel.h, whose bits do not depend on how many tokens share a call, nor on
+             * how many threads (the speculative session once more on 2) */
+            compare_quantized(rd_test_open_model_q41(), path, prompts, n, true);
             rd_test_free_prompts(prompts, n);
         }
     }
