@@ -12,6 +12,7 @@
 // one-thread contexts of sessions (session_target.cpp) and of the load-time invariance check
 // (model.cpp). Other contexts (more threads, embeddings, distillation) see a backend that
 // supports nothing, and ggml's scheduler leaves everything to ggml-cpu.
+#include "attn_kernel.h"
 #include "body_kernel.h"
 #include "thread_pool.h"
 
@@ -24,11 +25,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace {
 
-struct body_ctx { // one per llama context; its decodes run one thread, the caller's
-    rd_bk_scratch scratch;
+struct body_ctx { // one per llama context; its decodes run on the caller's thread and its pool
+    rd_bk_scratch      scratch;
+    std::vector<rd_attn_scratch> attn; // the attention's buffers, one per thread
 };
 
 rd_hk_isa g_isa = rd_hk_isa::scalar; // set once by rd_body_backend_register
@@ -48,6 +51,60 @@ bool supports_mul_mat(const ggml_tensor * op) {
            w->ne[0] % RD_BK_QK == 0 && w->ne[1] <= INT32_MAX && x->type == GGML_TYPE_F32 &&
            x->nb[0] == sizeof(float) && x->ne[2] == 1 && x->ne[3] == 1 && x->ne[1] <= INT32_MAX &&
            op->type == GGML_TYPE_F32 && op->nb[0] == sizeof(float) && hint != GGML_HINT_SRC0_IS_HADAMARD;
+}
+
+// ggml_flash_attn_ext as llama.cpp builds it on an f16 cache, without ALiBi, softcap or sinks.
+bool supports_attn(const ggml_tensor * op) {
+    const ggml_tensor * q = op->src[0], * k = op->src[1], * v = op->src[2], * mask = op->src[3];
+    float max_bias, softcap;
+    memcpy(&max_bias, reinterpret_cast<const float *>(op->op_params) + 1, sizeof(float));
+    memcpy(&softcap, reinterpret_cast<const float *>(op->op_params) + 2, sizeof(float));
+    if (!q || !k || !v || op->src[4] || max_bias != 0.0f || softcap != 0.0f) return false;
+    if (q->type != GGML_TYPE_F32 || k->type != GGML_TYPE_F16 || v->type != GGML_TYPE_F16 || op->type != GGML_TYPE_F32)
+        return false;
+    if (q->nb[0] != sizeof(float) || k->nb[0] != 2 || v->nb[0] != 2 || op->nb[0] != sizeof(float)) return false;
+    if (q->ne[3] != 1 || k->ne[3] != 1 || v->ne[3] != 1 || op->ne[3] != 1) return false;
+    if (!rd_attn_dims_ok((int32_t) k->ne[0], (int32_t) v->ne[0]) || q->ne[0] != k->ne[0]) return false;
+    if (k->ne[1] != v->ne[1] || k->ne[2] != v->ne[2] || q->ne[2] % k->ne[2] != 0) return false;
+    if (op->ne[0] != v->ne[0] || op->ne[1] != q->ne[2] || op->ne[2] != q->ne[1]) return false;
+    if (q->ne[1] * q->ne[2] > INT32_MAX || k->ne[1] > INT32_MAX) return false;
+    if (mask && (mask->type != GGML_TYPE_F16 || mask->nb[0] != 2 || mask->ne[0] < k->ne[1] || mask->ne[1] < q->ne[1] ||
+                 mask->ne[2] != 1 || mask->ne[3] != 1))
+        return false;
+    return true;
+}
+
+struct attn_call {
+    rd_attn_job       job;
+    rd_attn_scratch * scratch; // one per part
+    int32_t           units;
+};
+
+void attention(body_ctx & ctx, ggml_tensor * dst) {
+    const ggml_tensor * q = dst->src[0], * k = dst->src[1], * v = dst->src[2], * mask = dst->src[3];
+    float scale;
+    memcpy(&scale, dst->op_params, sizeof scale);
+    attn_call a;
+    a.job = {static_cast<const char *>(q->data), q->nb[1], q->nb[2],
+             static_cast<const char *>(k->data), k->nb[1], k->nb[2],
+             static_cast<const char *>(v->data), v->nb[1], v->nb[2],
+             mask ? static_cast<const char *>(mask->data) : nullptr, mask ? mask->nb[1] : 0,
+             static_cast<char *>(dst->data), dst->nb[1], dst->nb[2],
+             (int32_t) k->ne[0], (int32_t) v->ne[0], (int32_t) q->ne[1], (int32_t) q->ne[2], (int32_t) k->ne[2],
+             (int32_t) k->ne[1], scale};
+    a.units = a.job.n_q * a.job.n_head;
+    const int32_t parts = t_pool ? t_pool->size() : 1;
+    if (ctx.attn.size() < (size_t) parts) ctx.attn.resize((size_t) parts);
+    a.scratch = ctx.attn.data();
+    if (parts == 1) {
+        rd_attn_units(a.job, 0, a.units, a.scratch[0]);
+        return;
+    }
+    t_pool->run([](void * arg, int32_t i, int32_t n) {
+        const attn_call & c = *static_cast<const attn_call *>(arg);
+        rd_attn_units(c.job, (int32_t) ((int64_t) c.units * i / n), (int32_t) ((int64_t) c.units * (i + 1) / n),
+                      c.scratch[i]);
+    }, &a);
 }
 
 void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
@@ -87,6 +144,7 @@ ggml_status graph_compute(ggml_backend_t b, ggml_cgraph * g) try {
         if ((node->flags & GGML_TENSOR_FLAG_COMPUTE) == 0) continue;
         switch (node->op) {
         case GGML_OP_MUL_MAT: mul_mat(ctx, node); break;
+        case GGML_OP_FLASH_ATTN_EXT: attention(ctx, node); break;
         case GGML_OP_NONE:
         case GGML_OP_RESHAPE:
         case GGML_OP_VIEW:
@@ -157,6 +215,7 @@ bool dev_supports_op(ggml_backend_dev_t, const ggml_tensor * op) {
     case GGML_OP_PERMUTE:
     case GGML_OP_TRANSPOSE: return true;
     case GGML_OP_MUL_MAT: return supports_mul_mat(op);
+    case GGML_OP_FLASH_ATTN_EXT: return supports_attn(op);
     default: return false;
     }
 }

@@ -8,12 +8,23 @@
 #include <cmath>
 #include <cstring>
 
-void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+static void size_scratch(int32_t K, int32_t d, rd_bk_scratch & s) {
     const int32_t nb = d / RD_BK_QK;
     s.qx.resize((size_t) K * d);
     s.dx.resize((size_t) K * nb);
     s.sx.resize((size_t) K * nb);
     s.pat.resize((size_t) K * nb * RD_BK_PAT);
+}
+
+void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+    static const bool simd = rd_hk_isa_supported(rd_hk_isa::avx2);
+    size_scratch(K, d, s);
+    if (!simd || !rd_bk_quantize_x86(x, x_stride, K, d, s)) rd_bk_quantize_ref(x, x_stride, K, d, s);
+}
+
+void rd_bk_quantize_ref(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+    const int32_t nb = d / RD_BK_QK;
+    size_scratch(K, d, s);
     for (int32_t c = 0; c < K; c++)
         for (int32_t b = 0; b < nb; b++) {
             const float * v = x + (size_t) c * x_stride + (size_t) b * RD_BK_QK;

@@ -41,8 +41,12 @@ struct rd_bk_scratch {
     std::vector<uint8_t> pat; // [K][nb][4][32]: the x86 kernels' activation patterns (body_kernel_x86.cpp)
 };
 
-// Quantize K columns of d floats (column c at x + c * x_stride) into s.
+// Quantize K columns of d floats (column c at x + c * x_stride) into s: with AVX2 where the CPU
+// has it (body_kernel_x86.cpp), else the reference; both write the same bytes.
 void rd_bk_quantize(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
+void rd_bk_quantize_ref(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
+// The AVX2 quantizer into s already sized; false when not built for x86.
+bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
 
 // One multiplication: W (V rows of row_bytes, nb blocks each) by the K columns in s; column c of y
 // at y + c * y_stride, rows r0..r1-1.

@@ -16,6 +16,7 @@
 #include "head_kernel_x86.h" // RD_AVX512, RD_AVX2, RD_INLINE, rd_tr4_256, rd_dpbusd_vex
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace {
@@ -165,7 +166,71 @@ RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     tile_avx512_rows(j, r, r1);
 }
 
+// ---- the activations (body_kernel.h's rules, as rd_bk_quantize_ref applies them) ----
+
+// One block of 32 floats at v: false when one is NaN or infinite; else q, its sum, and amax.
+RD_AVX2 RD_INLINE bool quantize_block(const float * v, int8_t * q, int32_t & sum, float & amax) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    __m256 x[4], a = _mm256_setzero_ps(), finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (int i = 0; i < 4; i++) {
+        x[i] = _mm256_loadu_ps(v + 8 * i);
+        const __m256 ab = _mm256_andnot_ps(sign, x[i]);
+        finite = _mm256_and_ps(finite, _mm256_cmp_ps(ab, inf, _CMP_LT_OQ)); // false for NaN too
+        a = _mm256_max_ps(a, ab);
+    }
+    if (_mm256_movemask_ps(finite) != 0xFF) return false;
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    amax = _mm_cvtss_f32(m);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i qi[4], total = _mm256_setzero_si256();
+    for (int i = 0; i < 4; i++) { // round to nearest even, as nearbyint in the default mode
+        qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(x[i], id));
+        total = _mm256_add_epi32(total, qi[i]);
+    }
+    // int32 -> int8 in element order: the packs interleave 128-bit lanes, the permute undoes it
+    const __m256i p16a = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    _mm256_storeu_si256((__m256i *) q, _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    sum = _mm_cvtsi128_si32(t);
+    return true;
+}
+
+RD_AVX2 void quantize_avx2(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+    const int32_t nb = d / RD_BK_QK;
+    for (int32_t c = 0; c < K; c++)
+        for (int32_t b = 0; b < nb; b++) {
+            const size_t cb = (size_t) c * nb + b;
+            int8_t * q = s.qx.data() + (size_t) c * d + (size_t) b * RD_BK_QK;
+            int32_t sum = 0;
+            float amax = 0.0f;
+            if (!quantize_block(x + (size_t) c * x_stride + (size_t) b * RD_BK_QK, q, sum, amax)) {
+                memset(q, 0, RD_BK_QK);
+                s.dx[cb] = s.sx[cb] = NAN;
+            } else {
+                s.dx[cb] = amax / 127.0f;
+                s.sx[cb] = s.dx[cb] * (float) sum;
+            }
+            // pattern j: dword j of the block four times, then dword 4 + j (rd_bk_quantize_ref)
+            const __m256i qv = _mm256_loadu_si256((const __m256i *) q);
+            uint8_t * p = s.pat.data() + cb * RD_BK_PAT;
+            for (int j = 0; j < 4; j++) {
+                const __m256i idx = _mm256_setr_epi32(j, j, j, j, 4 + j, 4 + j, 4 + j, 4 + j);
+                _mm256_storeu_si256((__m256i *) (p + 32 * j), _mm256_permutevar8x32_epi32(qv, idx));
+            }
+        }
+}
+
 } // namespace
+
+bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
+    quantize_avx2(x, x_stride, K, d, s);
+    return true;
+}
 
 // Whole groups from r0 (r1 - r0 a multiple of RD_BK_ROWS).
 bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
@@ -180,5 +245,6 @@ bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) 
 #else
 
 bool rd_bk_rows_x86(const rd_bk_job &, int32_t, int32_t, rd_hk_isa) { return false; }
+bool rd_bk_quantize_x86(const float *, size_t, int32_t, int32_t, rd_bk_scratch &) { return false; }
 
 #endif

@@ -75,6 +75,27 @@ static bool same(const std::vector<float> & a, const std::vector<float> & b) {
     return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// The SIMD quantizer writes the reference's bytes: random blocks, an all-zero block, ties
+// (amax 127: x.5 rounds to even), -0, a NaN block and an infinite one.
+static void check_quantize() {
+    const int32_t K = 5, d = 32 * 6;
+    std::vector<float> x = make_x(K, d);
+    float * t = &x[(size_t) 2 * d]; // column 2: block 0 ties, block 1 NaN, block 2 -inf, block 3 -0
+    for (int32_t k = 0; k < 32; k++) t[k] = (float) (k % 2 ? k : -k) + 0.5f;
+    t[31] = 127.0f;
+    t[32 + 7] = NAN;
+    t[64 + 3] = -INFINITY;
+    for (int32_t k = 96; k < 128; k++) t[k] = -0.0f;
+    rd_bk_scratch a, b;
+    rd_bk_quantize(x.data(), (size_t) d, K, d, a);
+    rd_bk_quantize_ref(x.data(), (size_t) d, K, d, b);
+    auto eq = [](const auto & u, const auto & v) { return u.size() == v.size() && memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0; };
+    CHECK(eq(a.qx, b.qx) && eq(a.dx, b.dx) && eq(a.sx, b.sx) && eq(a.pat, b.pat),
+          "the quantizer this CPU runs writes the reference's bytes");
+    CHECK(std::isnan(b.dx[(size_t) 2 * 6 + 1]) && std::isnan(b.dx[(size_t) 2 * 6 + 2]) && b.dx[(size_t) 2 * 6 + 3] == 0.0f,
+          "NaN and infinite blocks get NaN scales, a -0 block a zero one");
+}
+
 static void check_matrix(int32_t V, int32_t d) {
     const int32_t K = 9;
     const q41 m = make_matrix(V, d);
@@ -228,6 +249,7 @@ static void check_backend() {
 }
 
 int main() {
+    check_quantize();
     check_matrix(4 * 11 + 3, 32 * 7);
     check_matrix(64, 32 * 18);
     check_matrix(3, 32); // tail rows only

@@ -12,6 +12,11 @@
  * so the walk reaches the root only.
  *
  *   verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N] [--gpu-layers G] [--lib-dir DIR]
+ *               [--context P] [--invariant 1]
+ *
+ * --context: the tokens before the tree (default 8): attention's share grows with it.
+ * --invariant 1: the model loaded batch-invariant, as sessions run it by default (flash
+ * attention on an f16 cache; trees of one chain, so --max-n at most 17).
  *
  * --gpu-layers: layers offloaded (-1 = all; default 0, the CPU). With the output layer on a GPU
  * the session runs llama.cpp's head, so there are no "head" figures.
@@ -51,7 +56,7 @@ static int cmp_double(const void * a, const void * b) {
 
 int main(int argc, char ** argv) {
     const char * model = NULL, * lib_dir = NULL;
-    int threads = 0, rounds = 5, max_n = 33, gpu_layers = 0;
+    int threads = 0, rounds = 5, max_n = 33, gpu_layers = 0, context = 8, invariant = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -59,9 +64,12 @@ int main(int argc, char ** argv) {
         else if (!strcmp(argv[i], "--max-n")) max_n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gpu-layers")) gpu_layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--lib-dir")) lib_dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--context")) context = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--invariant")) invariant = atoi(argv[i + 1]);
     }
-    if (!model || rounds < 1 || max_n < 1 || max_n > 1 + RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH) {
-        fprintf(stderr, "usage: verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N<=257] [--gpu-layers G] [--lib-dir DIR]\n");
+    if (invariant && max_n > 1 + RD_MAX_BEAM_LENGTH) max_n = 1 + RD_MAX_BEAM_LENGTH;
+    if (!model || rounds < 1 || max_n < 1 || max_n > 1 + RD_MAX_BEAMS * RD_MAX_BEAM_LENGTH || context < 1 || context > 3000) {
+        fprintf(stderr, "usage: verify-cost --model M.gguf [--threads T] [--rounds R] [--max-n N<=257] [--gpu-layers G] [--lib-dir DIR] [--context P<=3000] [--invariant 1]\n");
         return 2;
     }
     rd_log_set_quiet(true);
@@ -72,7 +80,7 @@ int main(int argc, char ** argv) {
     rd_model_params mp;
     rd_model_default_params(&mp);
     mp.n_gpu_layers = gpu_layers;
-    mp.batch_invariant = false; /* its fans of several beams: an invariant session verifies beam 0 only */
+    mp.batch_invariant = invariant != 0; /* fans of several beams: an invariant session verifies beam 0 only */
     if (rd_model_load(model, &mp, &m) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
     rd_session_params p;
     rd_session_default_params(&p);
@@ -85,7 +93,8 @@ int main(int argc, char ** argv) {
     p.lazy_head = true;
     if (rd_session_init(m, NULL, &p, &lz) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
 
-    const int32_t prompt[8] = {2, 100, 200, 300, 400, 500, 600, 700};
+    int32_t * prompt = malloc(sizeof(int32_t) * (size_t) context);
+    for (int i = 0; i < context; i++) prompt[i] = i == 0 ? 2 : 100 + (i * 97) % 2000;
     rd_sampler_params sp;
     rd_sampler_default_params(&sp);
     sp.ignore_eos = true;
@@ -113,7 +122,7 @@ int main(int argc, char ** argv) {
                 for (int k = 0; k < L; k++) beams[b * L + k] = 1000 + b * 37 + k;
             for (int lazy = 0; lazy < 2; lazy++) {
                 rd_session * x = lazy ? lz : s;
-                if (rd_session_prefill(x, prompt, 8, &sp) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
+                if (rd_session_prefill(x, prompt, context, &sp) != RD_OK) { fprintf(stderr, "error: %s\n", rd_last_error()); return 1; }
                 rd_step_result res;
                 /* the first token comes from the prompt, then the tree */
                 if (rd_session_step(x, false, 1, out, NULL, &res) != RD_OK ||
@@ -162,6 +171,7 @@ int main(int argc, char ** argv) {
     }
     printf("]}\n");
     free(t);
+    free(prompt);
     free(tb);
     free(th);
     free(hx);
