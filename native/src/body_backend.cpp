@@ -1,17 +1,19 @@
-// body_backend.cpp - body_kernel.h's Q4_1 kernel offered to llama.cpp as a ggml backend, the way
-// ggml's BLAS backend offers BLAS: an ACCEL device that computes only MUL_MAT on Q4_1 weights
-// held in ordinary host (CPU) buffers. llama.cpp puts every ACCEL backend before the CPU one, and
-// ggml's scheduler gives an op with weights to the first backend that takes the weights' buffer
-// type and the op, so these products run here and everything else stays on ggml-cpu, with no
-// copies (the buffers are host memory for both). Every batch size comes here, one token included,
-// so plain decoding and verification run the same arithmetic (batch invariance).
+// body_backend.cpp - body_kernel.h's Q4_1 kernel and attn_kernel.h's attention offered to
+// llama.cpp as a ggml backend, the way ggml's BLAS backend offers BLAS: an ACCEL device that
+// computes only MUL_MAT on Q4_1 weights held in ordinary host (CPU) buffers and FLASH_ATTN_EXT on
+// an f16 cache. llama.cpp puts every ACCEL backend before the CPU one, and ggml's scheduler gives
+// an op to the first backend that takes its inputs' buffer type and the op, so these ops run here
+// and everything else stays on ggml-cpu, with no copies (the buffers are host memory for both).
+// Every batch size comes here, one token included, so plain decoding and verification run the
+// same arithmetic (batch invariance).
 //
 // Registered once per process by rd_backend_init (util.cpp), before any model is loaded: ggml's
 // device list is global, so every llama context made afterwards gets one of these backends. It
-// takes products only inside an rd_body_scope(true) on the calling thread (body_kernel.h): the
-// one-thread contexts of sessions (session_target.cpp) and of the load-time invariance check
-// (model.cpp). Other contexts (more threads, embeddings, distillation) see a backend that
-// supports nothing, and ggml's scheduler leaves everything to ggml-cpu.
+// takes ops only inside an rd_body_scope(true) on the calling thread (body_kernel.h): contexts
+// whose ggml graph runs on one thread, the sessions' (session_target.cpp: a Q4_1 model's at any
+// thread count, with the session's pool; other models' at one thread) and the load-time
+// invariance check's (model.cpp). Other contexts (ggml on more threads, embeddings,
+// distillation) see a backend that supports nothing, and ggml's scheduler leaves all to ggml-cpu.
 #include "attn_kernel.h"
 #include "body_kernel.h"
 #include "thread_pool.h"

@@ -17,7 +17,8 @@ struct session_target {
     int32_t n_ctx = 0, n_batch = 0;
     int32_t n_seq = 1;         // llama sequences: one per beam, the copy beam's last (>= 1)
     bool    flash = false;
-    bool    one_thread = false; // ggml decodes on one thread: Q4_1 products go to the body kernel
+    bool    one_thread = false; // ggml decodes on one thread: the body backend takes Q4_1 products
+                                // and the attention (body_backend.cpp)
     std::unique_ptr<rd_pool> body_pool; // the body kernel's threads when the session has 2+
     bool    invariant = false; // the model is batch-invariant: flash attention on an f16 KV cache
                                // (bf16 V with 2+ threads), one chain per step (session_policy.h)
