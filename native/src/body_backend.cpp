@@ -118,7 +118,7 @@ void attention(body_ctx & ctx, ggml_tensor * dst) {
     a.work.size = rep <= RD_ATTN_HEADS ? rep : RD_ATTN_HEADS;
     a.work.total = units;
     a.work.n = (units + a.work.size - 1) / a.work.size;
-    t_pool->run([](void * arg, int32_t i, int32_t) {
+    t_pool->run_shared([](void * arg, int32_t i, int32_t) {
         attn_call & c = *static_cast<attn_call *>(arg);
         c.work.take([&](int32_t u0, int32_t u1) { rd_attn_units(c.job, u0, u1, c.scratch[i]); });
     }, &a);
@@ -145,7 +145,7 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
         m.work.size = (groups + n - 1) / n * RD_BK_SPLIT;
         m.work.total = m.job.V;
         m.work.n = (m.job.V + m.work.size - 1) / m.work.size;
-        t_pool->run([](void * arg, int32_t, int32_t) {
+        t_pool->run_shared([](void * arg, int32_t, int32_t) {
             mul_mat_call & c = *static_cast<mul_mat_call *>(arg);
             c.work.take([&](int32_t r0, int32_t r1) { rd_bk_rows(c.job, r0, r1, g_isa); });
         }, &m);

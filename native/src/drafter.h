@@ -17,10 +17,14 @@
 // (step_logp-like sums, beam b's at [b*L ..]); false ends the search at k steps: the outputs
 // then hold k tokens per beam (stride k instead of L) and *n_steps (if not null) says k.
 // Allocation failures throw; the exported call above it catches them (internal.h).
+// pool, when given, runs the LM head's rows on its threads where the head kernel takes it (a
+// CPU drafter whose LM head is F16 or Q8_0: drafter_beam.cpp); the rest of a step is ggml's.
 using rd_draft_gate = std::function<bool(int32_t k, const float * sums)>;
+class rd_pool;
 rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
                                  int32_t * beams, float * beam_logp, float * step_logp = nullptr,
-                                 const rd_draft_gate & more = {}, int32_t * n_steps = nullptr);
+                                 const rd_draft_gate & more = {}, int32_t * n_steps = nullptr,
+                                 rd_pool * pool = nullptr);
 
 // Threads the drafter's CPU backend uses (the session passes its own count).
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads);

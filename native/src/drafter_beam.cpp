@@ -13,6 +13,7 @@
 // Over 300 lines because the beam search and the graph it drives share one scratch layout per B.
 #include "drafter_graph.h"
 #include "gguf_matrix.h"
+#include "head_kernel.h"
 #include "ggml-alloc.h"
 
 #include <algorithm>
@@ -32,7 +33,8 @@ struct step_graph {
     ggml_tensor *  s_prev = nullptr; // in  [d, n]  previous state; nullptr in the first step
     ggml_tensor *  h = nullptr;      // in  [d, 1]  target hidden state, shared by the columns
     ggml_tensor *  s = nullptr;      // out [d, n]  new state
-    ggml_tensor *  logits = nullptr; // out [V', n]
+    ggml_tensor *  logits = nullptr; // out [V', n], or with the kernel's LM head:
+    ggml_tensor *  z = nullptr;      // out [e, n]  the LM head's input
 
     ~step_graph() {
         if (alloc) ggml_gallocr_free(alloc);
@@ -138,12 +140,19 @@ struct drafter_runtime {
     std::vector<float>   logits;       // [V', B] copy of the logits, for non-host buffers only
     std::vector<int32_t> toks, toks_next;     // [B, L] draft indices per beam
     std::vector<float>   scores, scores_next; // [B, L] summed log-probability after each step
+    // The LM head on the head kernel (head_kernel.h), prepared once when the weights are in host
+    // memory and of a type it takes; null: ggml's mul_mat in the graph.
+    std::unique_ptr<rd_hk_matrix> head;
+    bool                 head_checked = false;
+    rd_hk_isa            isa = rd_hk_isa::scalar;
+    rd_hk_scratch        hk;
+    std::vector<float>   head_out;     // [V', B]
 };
 
 void drafter_runtime_deleter::operator()(drafter_runtime * rt) const { delete rt; }
 
 // Builds and allocates the step graph for n columns (first: no previous state).
-static rd_status build_step(rd_drafter * d, int32_t n, bool first, std::unique_ptr<step_graph> * out) {
+static rd_status build_step(rd_drafter * d, int32_t n, bool first, bool kernel_head, std::unique_ptr<step_graph> * out) {
     const int64_t dim = d->hp.n_embd;
     auto g = std::make_unique<step_graph>();
     g->n = n;
@@ -161,12 +170,14 @@ static rd_status build_step(rd_drafter * d, int32_t n, bool first, std::unique_p
         ggml_set_input(g->s_prev);
     }
     g->s = drafter_build_rnn(g->ctx, d->w, g->emb, g->s_prev);
-    g->logits = drafter_build_head(g->ctx, d->hp, d->w, g->h, g->s);
+    ggml_tensor * out_t;
+    if (kernel_head) out_t = g->z = drafter_build_head_input(g->ctx, d->hp, d->w, g->h, g->s);
+    else out_t = g->logits = drafter_build_head(g->ctx, d->hp, d->w, g->h, g->s);
     ggml_set_output(g->s);
-    ggml_set_output(g->logits);
+    ggml_set_output(out_t);
     g->gf = ggml_new_graph(g->ctx);
     ggml_build_forward_expand(g->gf, g->s);
-    ggml_build_forward_expand(g->gf, g->logits);
+    ggml_build_forward_expand(g->gf, out_t);
 
     // A GPU backend may lack an op (e.g. q8_0 on some Vulkan drivers): refuse here rather than
     // let ggml abort mid-compute.
@@ -188,11 +199,20 @@ static rd_status build_step(rd_drafter * d, int32_t n, bool first, std::unique_p
 static rd_status prepare(rd_drafter * d, int32_t B) {
     if (!d->rt) d->rt.reset(new drafter_runtime());
     drafter_runtime & rt = *d->rt;
+    if (!rt.head_checked) {
+        rt.head_checked = true;
+        const ggml_tensor * w = d->w.lm_head;
+        rt.isa = rd_hk_best_isa();
+        if (w->buffer && ggml_backend_buffer_is_host(w->buffer) && ggml_is_contiguous(w) && rd_hk_type_supported(w->type, rt.isa)) {
+            auto m = std::make_unique<rd_hk_matrix>();
+            if (rd_hk_prepare(*m, w->type, w->data, (int32_t) w->ne[1], (int32_t) w->ne[0])) rt.head = std::move(m);
+        }
+    }
     if (!rt.first)
-        if (rd_status st = build_step(d, 1, true, &rt.first); st != RD_OK) return st;
+        if (rd_status st = build_step(d, 1, true, rt.head != nullptr, &rt.first); st != RD_OK) return st;
     if (!rt.step || rt.step->n != B) {
         rt.step.reset();
-        if (rd_status st = build_step(d, B, false, &rt.step); st != RD_OK) return st;
+        if (rd_status st = build_step(d, B, false, rt.head != nullptr, &rt.step); st != RD_OK) return st;
         const size_t dB = (size_t) d->hp.n_embd * B;
         rt.emb.assign(dB, 0.0f);
         rt.state.assign(dB, 0.0f);
@@ -208,9 +228,17 @@ static rd_status prepare(rd_drafter * d, int32_t B) {
 
 // Runs g and returns its logits [V', n]: straight from the tensor on a host buffer (the CPU
 // backend), else copied into scratch.
-static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & scratch, const float ** logits) {
+static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & scratch, const float ** logits,
+                          rd_pool * pool) {
     if (ggml_backend_graph_compute(d->backend, g.gf) != GGML_STATUS_SUCCESS)
         return rd_fail(RD_ERR_BACKEND, "drafter: graph compute failed on %s", ggml_backend_name(d->backend));
+    if (g.z) { // the LM head on the kernel, its input read in place (a host buffer)
+        drafter_runtime & rt = *d->rt;
+        rt.head_out.resize((size_t) rt.head->V * (size_t) g.n);
+        rd_hk_matmul(*rt.head, static_cast<const float *>(g.z->data), g.n, rt.head_out.data(), rt.hk, pool, rt.isa);
+        *logits = rt.head_out.data();
+        return RD_OK;
+    }
     if (ggml_backend_buffer_is_host(g.logits->buffer)) {
         *logits = static_cast<const float *>(g.logits->data);
     } else {
@@ -223,7 +251,7 @@ static rd_status run_step(rd_drafter * d, step_graph & g, std::vector<float> & s
 
 rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int32_t B, int32_t L,
                                  int32_t * beams, float * beam_logp, float * step_logp,
-                                 const rd_draft_gate & more, int32_t * n_steps) {
+                                 const rd_draft_gate & more, int32_t * n_steps, rd_pool * pool) {
     if (!d || !h || !beams || !beam_logp)
         return rd_fail(RD_ERR_INVALID_ARG, "rd_drafter_beam_search: drafter, h, beams and beam_logp are required");
     if (B < 1 || B > RD_MAX_BEAMS || L < 1 || L > RD_MAX_BEAM_LENGTH)
@@ -271,7 +299,7 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
         ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row);
         ggml_backend_tensor_set(sg.h, h, 0, row);
         const float * logits = nullptr;
-        if (rd_status st = run_step(d, sg, rt.logits, &logits); st != RD_OK) return st;
+        if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
         ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row);
         top_k top;
         top.k = std::min(B, V);
@@ -292,7 +320,7 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
         ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row * B);
         ggml_backend_tensor_set(sg.s_prev, rt.state.data(), 0, row * B);
         const float * logits = nullptr;
-        if (rd_status st = run_step(d, sg, rt.logits, &logits); st != RD_OK) return st;
+        if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
         ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row * B);
         top_k top;
         top.k = (int32_t) std::min<int64_t>(B, (int64_t) n_live * V);

@@ -32,6 +32,11 @@ ggml_tensor * drafter_build_rnn(ggml_context * ctx, const drafter_weights & w,
 
 ggml_tensor * drafter_build_head(ggml_context * ctx, const drafter_hparams & hp,
                                  const drafter_weights & w, ggml_tensor * h, ggml_tensor * s) {
+    return ggml_mul_mat(ctx, w.lm_head, drafter_build_head_input(ctx, hp, w, h, s)); // [V', n]
+}
+
+ggml_tensor * drafter_build_head_input(ggml_context * ctx, const drafter_hparams & hp,
+                                       const drafter_weights & w, ggml_tensor * h, ggml_tensor * s) {
     const int64_t d = hp.n_embd, n = s->ne[1];
     // z = [h ; s]: tile h into both halves of a [2d, n] tensor, then overwrite the lower half
     // with s. Both ops differentiate (the trainer needs dL/ds), and h [d, 1] broadcasts for free.
@@ -42,5 +47,5 @@ ggml_tensor * drafter_build_head(ggml_context * ctx, const drafter_hparams & hp,
         ggml_tensor * a = ggml_add(ctx, ggml_mul_mat(ctx, w.blk_w[i], z), w.blk_b[i]);
         z = ggml_add(ctx, z, ggml_silu(ctx, a));                            // z + SiLU(A z + a)
     }
-    return ggml_mul_mat(ctx, w.lm_head, z);                                // [V', n]
+    return z;                                                              // [e, n]
 }

@@ -63,6 +63,10 @@ ggml_tensor * drafter_build_rnn(ggml_context * ctx, const drafter_weights & w,
 // h: [d, 1] (shared by every column) or [d, n]; s: [d, n]. Returns logits [V', n].
 ggml_tensor * drafter_build_head(ggml_context * ctx, const drafter_hparams & hp,
                                  const drafter_weights & w, ggml_tensor * h, ggml_tensor * s);
+// The same without the LM head: its input [e, n] (the beam search runs the LM head itself on
+// the head kernel where it can: drafter_beam.cpp).
+ggml_tensor * drafter_build_head_input(ggml_context * ctx, const drafter_hparams & hp,
+                                       const drafter_weights & w, ggml_tensor * h, ggml_tensor * s);
 
 // Source of the values drafter_save writes: fill rows [row0, row0 + n_rows) of tensor spec as
 // f32 (spec.ne0 floats per row) into dst.

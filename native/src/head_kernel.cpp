@@ -8,6 +8,7 @@
 #include "ggml.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -135,18 +136,24 @@ struct part_args {
     const rd_hk_job * job;
     rd_hk_groups_fn   groups; // null: scalar rows throughout
     void (*rows)(const rd_hk_job &, int32_t, int32_t); // the type's scalar reference
+    std::atomic<int32_t> next{0}; // the next chunk (of `chunk` groups; the last one also the tail rows)
+    int32_t           chunk = 1, n_chunks = 1;
 };
 } // namespace
 
-// Part i of n: a contiguous range of whole groups, the last part also the rows after them.
-static void run_part(void * arg, int32_t i, int32_t n) {
-    const part_args & a = *static_cast<const part_args *>(arg);
+// A pool's part (any part may take any chunk, so the caller's alone can do all: rd_pool's
+// run_shared): contiguous ranges of whole groups, the last chunk also the rows after them. Every
+// row is computed alone, so the bits do not depend on who takes which chunk.
+static void run_part(void * arg, int32_t, int32_t) {
+    part_args & a = *static_cast<part_args *>(arg);
     const rd_hk_job & j = *a.job;
     const int32_t G = j.w->V / RD_HK_GROUP;
-    const int32_t g0 = (int32_t) ((int64_t) G * i / n), g1 = (int32_t) ((int64_t) G * (i + 1) / n);
-    if (a.groups) a.groups(j, g0, g1);
-    else a.rows(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-    if (i == n - 1) a.rows(j, G * RD_HK_GROUP, j.w->V);
+    for (int32_t c = a.next.fetch_add(1, std::memory_order_relaxed); c < a.n_chunks; c = a.next.fetch_add(1, std::memory_order_relaxed)) {
+        const int32_t g0 = std::min(G, c * a.chunk), g1 = std::min(G, (c + 1) * a.chunk);
+        if (a.groups) a.groups(j, g0, g1);
+        else a.rows(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
+        if (c == a.n_chunks - 1) a.rows(j, G * RD_HK_GROUP, j.w->V);
+    }
 }
 
 void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y, rd_hk_scratch & s,
@@ -184,6 +191,10 @@ void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y,
             job.pat = x86 ? s.pat.data() : nullptr;
         }
     }
-    if (pool) pool->run(run_part, &args);
+    const int32_t G = w.V / RD_HK_GROUP, parts = pool ? pool->size() : 1;
+    args.n_chunks = std::max(1, std::min(G, 4 * parts)); // a few chunks per part
+    args.chunk = std::max(1, (G + args.n_chunks - 1) / args.n_chunks);
+    args.n_chunks = std::max(1, (G + args.chunk - 1) / args.chunk);
+    if (pool) pool->run_shared(run_part, &args);
     else run_part(&args, 0, 1);
 }

@@ -33,7 +33,7 @@ rd_status session_draft_beams(rd_session * s, int32_t max_tokens, int32_t * B, i
             return rd_policy_best(dr.policy, L_max, dr.q) > k;
         };
     if (rd_status st = rd_drafter_beam_search(s->d, s->h.data(), s->g, width, len, dr.beams.data(), dr.beam_logp.data(),
-                                              dr.step_logp.data(), more, &len);
+                                              dr.step_logp.data(), more, &len, s->target.body_pool.get());
         st != RD_OK)
         return st;
     *drafted = len;

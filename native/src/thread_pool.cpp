@@ -1,4 +1,12 @@
 // thread_pool.cpp - the persistent pool (see thread_pool.h).
+//
+// A call publishes its job (fn_, arg_, shared_), opens it (open_ = gen * 2 + 1) and bumps gen_.
+// A worker that sees a new generation joins (active_ + 1) and runs its part only if the job is
+// still open for that generation; it leaves (active_ - 1) either way. The caller runs part 0,
+// waits for every part when the job is not shared, closes the job and waits until no worker is
+// active: only then may it return or publish the next job. Joining then checking, and closing
+// then checking, are sequentially consistent, so a worker either sees the job closed or is
+// waited for.
 #include "thread_pool.h"
 
 #include <algorithm>
@@ -37,9 +45,8 @@ template <class Done> void rd_pool::spin(Done done) const {
     }
 }
 
-// A worker or the caller that stops spinning sleeps under mu_ with its condition re-checked
-// there; the other side changes the condition before it takes mu_ to notify, so no wake-up is
-// lost.
+// A side that stops spinning sleeps under mu_ with its condition re-checked there; the other
+// side changes the condition before it takes mu_ to notify, so no wake-up is lost.
 void rd_pool::worker(int32_t i) {
     uint64_t seen = 0;
     for (;;) {
@@ -49,32 +56,53 @@ void rd_pool::worker(int32_t i) {
             start_.wait(lock, [&] { return stop_.load() || gen_.load(std::memory_order_acquire) != seen; });
         }
         if (stop_.load()) return;
-        seen = gen_.load(std::memory_order_acquire);
-        fn_(arg_, i, n_);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        seen = gen_.load();
+        active_.fetch_add(1);
+        if (open_.load() == seen * 2 + 1) {
+            const bool shared = shared_;
+            fn_(arg_, i, n_);
+            if (!shared && pending_.fetch_sub(1) == 1) {
+                std::lock_guard<std::mutex> lock(mu_);
+                done_.notify_all();
+            }
+        }
+        if (active_.fetch_sub(1) == 1) {
             std::lock_guard<std::mutex> lock(mu_);
-            done_.notify_one();
+            done_.notify_all();
         }
     }
 }
 
-void rd_pool::run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) {
+void rd_pool::wait_for(std::atomic<int32_t> & count) {
+    spin([&] { return count.load() == 0; });
+    if (count.load() != 0) {
+        std::unique_lock<std::mutex> lock(mu_);
+        done_.wait(lock, [&] { return count.load() == 0; });
+    }
+}
+
+void rd_pool::run_job(void (*fn)(void *, int32_t, int32_t), void * arg, bool shared) {
     if (n_ == 1) {
         fn(arg, 0, 1);
         return;
     }
     fn_ = fn;
     arg_ = arg;
-    pending_.store(n_ - 1, std::memory_order_relaxed);
-    gen_.fetch_add(1, std::memory_order_release);
+    shared_ = shared;
+    pending_.store(n_ - 1);
+    const uint64_t g = gen_.load() + 1;
+    open_.store(g * 2 + 1);
+    gen_.store(g);
     {
         std::lock_guard<std::mutex> lock(mu_);
     }
     start_.notify_all();
     fn(arg, 0, n_);
-    spin([&] { return pending_.load(std::memory_order_acquire) == 0; });
-    if (pending_.load(std::memory_order_acquire) != 0) {
-        std::unique_lock<std::mutex> lock(mu_);
-        done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-    }
+    if (!shared) wait_for(pending_); // every part runs
+    open_.store(g * 2);              // closed: a worker that joins now skips
+    wait_for(active_);
 }
+
+void rd_pool::run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) { run_job(fn, arg, false); }
+
+void rd_pool::run_shared(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) { run_job(fn, arg, true); }

@@ -29,6 +29,13 @@ class rd_pool {
     // One caller at a time.
     void run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg);
 
+    // For work the parts share out among themselves (each takes chunks until none is left, so
+    // the caller's part alone can finish it): returns once the caller's part is done and every
+    // worker that joined in time has left; a worker that wakes after that skips the call and
+    // never reads arg. On a loaded machine a preempted worker then costs nothing instead of a
+    // scheduler time slice per call. fn must not throw.
+    void run_shared(void (*fn)(void * arg, int32_t i, int32_t n), void * arg);
+
   private:
     void worker(int32_t i);
     template <class Done> void spin(Done done) const; // until done() or spin_us have passed
@@ -38,9 +45,17 @@ class rd_pool {
     std::vector<std::thread> threads_;
     std::mutex               mu_;
     std::condition_variable  start_, done_;
-    std::atomic<uint64_t>    gen_{0};     // bumped by run(): a new job for the workers
-    std::atomic<int32_t>     pending_{0}; // workers still running the current job
+    void run_job(void (*fn)(void *, int32_t, int32_t), void * arg, bool shared);
+    void wait_for(std::atomic<int32_t> & count); // spin, then sleep, until count is 0
+
+    std::atomic<uint64_t>    gen_{0};     // bumped by each call: a new job for the workers
+    std::atomic<uint64_t>    open_{0};    // gen_ * 2 + 1 while workers may join the job
+    std::atomic<int32_t>     active_{0};  // workers that joined and have not left
+    std::atomic<int32_t>     pending_{0}; // run(): parts not yet done
     std::atomic<bool>        stop_{false};
-    void (*fn_)(void *, int32_t, int32_t) = nullptr; // written before gen_ is bumped
+    // the job: written before gen_ is bumped, read only by a worker that joined while the job
+    // was open (the caller does not return, nor write them again, before such workers leave)
+    void (*fn_)(void *, int32_t, int32_t) = nullptr;
     void *                   arg_ = nullptr;
+    bool                     shared_ = false;
 };

@@ -22,6 +22,7 @@
 #include "ggml.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -192,6 +193,27 @@ static void check_pool() {
             ok = j.hits[0] == call && j.hits[1] == call && j.hits[2] == call;
         }
         CHECK(ok, "spin %d us: 2000 calls, each part once per call", spin);
+        // shared work: 64 chunks taken from a counter by whichever parts join; the job lives on
+        // the stack of one iteration, so a worker that touched it after the call returned would
+        // be a use after scope (ASan in CI)
+        bool all = true;
+        for (int32_t call = 0; call < 2000 && all; call++) {
+            struct shared_job { std::atomic<int32_t> next{0}; std::atomic<int32_t> done[64]; } sj;
+            for (auto & d : sj.done) d.store(0);
+            pool.run_shared([](void * a, int32_t, int32_t) {
+                auto * jj = static_cast<shared_job *>(a);
+                for (int32_t c = jj->next.fetch_add(1); c < 64; c = jj->next.fetch_add(1)) jj->done[c].fetch_add(1);
+            }, &sj);
+            for (auto & d : sj.done) all = all && d.load() == 1;
+            if (call % 2 == 1) { // a plain call between shared ones: still every part once
+                pool.run([](void * a, int32_t i, int32_t n) {
+                    auto * jj = static_cast<job *>(a);
+                    if (n == 3) jj->hits[i]++;
+                }, &j);
+                all = all && j.hits[0] == j.hits[1] && j.hits[1] == j.hits[2];
+            }
+        }
+        CHECK(all, "spin %d us: 2000 shared calls, every chunk done once, plain calls between them whole", spin);
     }
 }
 

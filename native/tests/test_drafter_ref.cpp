@@ -10,7 +10,8 @@
 //                so the beams themselves are not compared), and beams sorted best first;
 //   V' < B     : the beams that exist are distinct, the rest copy the last one;
 //   a search the gate stops after k steps equals the search of length k;
-//   bad arguments are refused; repeated searches (other B in between, 1 or 2 threads) agree;
+//   bad arguments are refused; repeated searches (other B in between, 1 or 2 threads, the LM
+//   head on a pool or not) agree;
 //   gguf_matrix reads rows of F32 / F16 / BF16 / Q8_0 / Q4_K matrices exactly as ggml
 //   dequantizes them, and refuses files without a readable tensor of that name.
 // Shape legend: B = beams, L = draft length, d = hidden, e = head width, V' = draft vocab.
@@ -18,6 +19,7 @@
 #include "drafter_graph.h"
 #include "gguf_matrix.h"
 #include "gguf.h"
+#include "thread_pool.h"
 
 #include <algorithm>
 #include <cmath>
@@ -221,6 +223,16 @@ static void check_drafter(const rd_model * m, rd_drafter * d, const char * label
         }
     }
     printf("%-24s max |logp - reference| per draft step = %.3g (tolerance %.3g)\n", label, max_diff, tol);
+
+    // the LM head's rows on a pool of 3 (the head kernel, for F16 and Q8_0 heads): the same bits
+    std::vector<float> hf((size_t) m->n_embd, 0.25f);
+    int32_t alone[4 * 3], pooled[4 * 3];
+    float lp_alone[4], lp_pooled[4];
+    rd_pool pool(3, 50);
+    CHECK_OK(rd_drafter_beam_search(d, hf.data(), 7, 4, 3, alone, lp_alone));
+    CHECK_OK(rd_drafter_beam_search(d, hf.data(), 7, 4, 3, pooled, lp_pooled, nullptr, {}, nullptr, &pool));
+    CHECK(memcmp(alone, pooled, sizeof alone) == 0 && memcmp(lp_alone, lp_pooled, sizeof lp_alone) == 0,
+          "%s: the search with the LM head on a pool of 3 == on the caller's thread", label);
 }
 
 static void test_against_reference(const rd_model * m) {
