@@ -1,12 +1,14 @@
 // thread_pool.h - a small persistent pool for the session's own kernels (the LM head, the body
-// kernel): run(fn) calls fn(i, n) for i = 0..n-1, part 0 on the caller's thread and the others
-// on workers created once, so a call costs a hand-off instead of n thread creations.
+// kernel and attention, the drafter's LM head): run(fn) calls fn(i, n) for i = 0..n-1, part 0 on
+// the caller's thread and the others on workers created once, so a call costs a hand-off instead
+// of n thread creations; run_shared(fn) is for work the parts share out among themselves.
 //
 // Between calls a worker spins for spin_us microseconds, then sleeps on a condition variable.
-// The LM head's pool does not spin (spin_us 0): it runs a few times per step, beside llama.cpp's
-// own threads. The body kernel's pool spins: it runs ~200 times per decode, a few microseconds
-// of ggml's one-thread work apart, where a sleeping hand-off (~10-30 us) would cost as much as
-// the products (body_kernel.h).
+// A session whose llama.cpp context runs its own threads gets a pool that does not spin
+// (spin_us 0) for its LM head, which runs a few times per step beside llama.cpp's threads. A
+// Q4_1 model's session runs ggml on one thread and gets a spinning pool, shared by all of the
+// above: it runs ~200 times per decode, a few microseconds of ggml's one-thread work apart, where
+// a sleeping hand-off (~10-30 us) would cost as much as the products (body_kernel.h).
 #pragma once
 
 #include <atomic>
