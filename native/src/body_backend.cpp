@@ -11,8 +11,9 @@
 // device list is global, so every llama context made afterwards gets one of these backends. It
 // takes ops only inside an rd_body_scope(true) on the calling thread (body_kernel.h): contexts
 // whose ggml graph runs on one thread, the sessions' (session_target.cpp: a Q4_1 model's at any
-// thread count, with the session's pool; other models' at one thread) and the load-time
-// invariance check's (model.cpp). Other contexts (ggml on more threads, embeddings,
+// thread count, with the session's pool and the attention; other models' at one thread, their
+// Q4_1 products if any, the attention left to ggml) and the load-time invariance check's
+// (model.cpp, the same choice). Other contexts (ggml on more threads, embeddings,
 // distillation) see a backend that supports nothing, and ggml's scheduler leaves all to ggml-cpu.
 #include "attn_kernel.h"
 #include "body_kernel.h"
@@ -38,6 +39,7 @@ struct body_ctx { // one per llama context; its decodes run on the caller's thre
 
 rd_hk_isa g_isa = rd_hk_isa::scalar; // set once by rd_body_backend_register
 thread_local bool t_on = false;      // rd_body_scope
+thread_local bool t_attn = false;    // its attention flag
 thread_local rd_pool * t_pool = nullptr; // its threads (null: the caller's alone)
 std::atomic<uint64_t> g_products{0};
 constexpr int32_t RD_BK_SPLIT = 8; // rows per unit of a product split across a pool: the AVX-512 group
@@ -240,7 +242,7 @@ bool dev_supports_op(ggml_backend_dev_t, const ggml_tensor * op) {
     case GGML_OP_PERMUTE:
     case GGML_OP_TRANSPOSE: return true;
     case GGML_OP_MUL_MAT: return supports_mul_mat(op);
-    case GGML_OP_FLASH_ATTN_EXT: return supports_attn(op);
+    case GGML_OP_FLASH_ATTN_EXT: return t_attn && supports_attn(op);
     default: return false;
     }
 }
@@ -278,12 +280,14 @@ ggml_backend_reg_t reg() {
 
 uint64_t rd_body_products() { return g_products.load(); }
 
-rd_body_scope::rd_body_scope(bool on, rd_pool * pool) : prev_(t_on), prev_pool_(t_pool) {
+rd_body_scope::rd_body_scope(bool on, rd_pool * pool, bool attention) : prev_(t_on), prev_attn_(t_attn), prev_pool_(t_pool) {
     t_on = on;
+    t_attn = on && attention;
     t_pool = pool;
 }
 rd_body_scope::~rd_body_scope() {
     t_on = prev_;
+    t_attn = prev_attn_;
     t_pool = prev_pool_;
 }
 

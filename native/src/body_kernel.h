@@ -82,14 +82,18 @@ uint64_t rd_body_products();
 // over to this backend and back ~400 times per token, starting and joining its threads each
 // time: on the 2-core machine that ran 6-10x slower than ggml alone, so such contexts (embeddings,
 // distillation) keep ggml's kernels.
+// attention: the backend takes the attention too (attn_kernel.h). Sessions of a Q4_1 model
+// (rd_model::body_kernel) say yes; other models' one-thread sessions say no: the kernel's
+// arithmetic differs from ggml's, which changed Qwen2.5-Coder's greedy answers enough to stop
+// one tool call in tests/python/test_qwen_tools.py, and their speed was about equal.
 class rd_pool;
 struct rd_body_scope {
-    explicit rd_body_scope(bool on, rd_pool * pool = nullptr);
+    explicit rd_body_scope(bool on, rd_pool * pool = nullptr, bool attention = true);
     ~rd_body_scope();
     rd_body_scope(const rd_body_scope &) = delete;
     rd_body_scope & operator=(const rd_body_scope &) = delete;
 
   private:
-    bool      prev_;
+    bool      prev_, prev_attn_;
     rd_pool * prev_pool_;
 };

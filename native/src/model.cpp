@@ -56,7 +56,7 @@ static bool mostly_q4_1(const gguf_context * g) {
 // go to llamafile's sgemm from 2 tokens). 5 tokens: a repacked weight would take its batched
 // kernel from 4. Returns "" or what differs.
 static std::string batch_check(const rd_model * m) {
-    rd_body_scope body(true); // one thread, as the sessions that run the body kernel (body_kernel.h)
+    rd_body_scope body(true, nullptr, m->body_kernel); // one thread, as the sessions (body_kernel.h)
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = 16;
     cp.n_batch = cp.n_ubatch = 8;
@@ -146,8 +146,6 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
         if (llama_vocab_is_eog(m->vocab, t)) m->eog_tokens.push_back(t);
     }
     m->fingerprint = h;
-    m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
-    m->batch_invariant = m->batch_why.empty();
 
     // The drafter runs where the target's output layer lives: a GPU when layers are offloaded.
     m->dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
@@ -161,6 +159,8 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     if (!meta) return rd_fail(RD_ERR_FORMAT, "cannot read the GGUF metadata of '%s'", path);
     m->body_kernel = rd_body_backend_register() && ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU &&
                      mostly_q4_1(meta.get());
+    m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
+    m->batch_invariant = m->batch_why.empty();
     m->embd = gguf_matrix_open(m->path, meta.get(), "token_embd.weight", &err);
     if (!m->embd) return rd_fail(RD_ERR_FORMAT, "cannot read token embeddings of '%s': %s", path, err.c_str());
     // The output layer for the session's own LM head (head.h), only when llama.cpp runs the
