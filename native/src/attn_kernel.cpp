@@ -3,9 +3,7 @@
 // two write the same bits and the tests hold the SIMD path to the portable one.
 #include "attn_kernel.h"
 
-#include "head_kernel.h" // rd_hk_isa_supported
-
-#include "ggml.h"
+#include "head_kernel.h" // rd_fp16_at, rd_hk_isa_supported
 
 #include <algorithm>
 #include <cmath>
@@ -43,11 +41,8 @@ float exp_ref(float x) {
 // The fixed order of an 8-lane sum: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 float sum8_ref(const float * l) { return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); }
 
-float f16(const char * p) {
-    ggml_fp16_t x;
-    memcpy(&x, p, sizeof x);
-    return ggml_fp16_to_fp32(x);
-}
+// An f16 value at p (head_kernel.h's reader, for the byte pointers of ggml's tensors here).
+float f16(const char * p) { return rd_fp16_at(reinterpret_cast<const uint8_t *>(p)); }
 
 // Query i's live cells (mask value not -inf, one f16 bit pattern) and their mask values.
 int32_t live_cells(const rd_attn_job & j, int32_t i, rd_attn_scratch & sc) {

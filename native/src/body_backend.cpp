@@ -78,49 +78,32 @@ bool supports_attn(const ggml_tensor * op) {
     return true;
 }
 
-// Work split across a pool: each part takes the next chunk until none is left, so a part that
-// starts late or runs on a busier core takes fewer (every row, every attention unit, is computed
-// alone: the bits do not depend on who computes it).
-struct chunks {
-    std::atomic<int32_t> next{0};
-    int32_t              n = 0, size = 0, total = 0; // chunks of `size` items, `total` items
-    template <class F> void take(F f) {
-        for (int32_t c = next.fetch_add(1, std::memory_order_relaxed); c < n; c = next.fetch_add(1, std::memory_order_relaxed))
-            f(c * size, std::min(total, (c + 1) * size));
-    }
-};
-
 struct attn_call {
     rd_attn_job       job;
     rd_attn_scratch * scratch; // one per part
-    chunks            work;    // of units, whole runs of heads that share a KV head where they fit
+    rd_chunks         work;    // of units, in runs of the heads that share a KV head where they fit
 };
 
 void attention(body_ctx & ctx, ggml_tensor * dst) {
     const ggml_tensor * q = dst->src[0], * k = dst->src[1], * v = dst->src[2], * mask = dst->src[3];
     float scale;
     memcpy(&scale, dst->op_params, sizeof scale);
-    attn_call a;
-    a.job = {static_cast<const char *>(q->data), q->nb[1], q->nb[2],
-             static_cast<const char *>(k->data), k->nb[1], k->nb[2],
-             static_cast<const char *>(v->data), v->nb[1], v->nb[2],
-             mask ? static_cast<const char *>(mask->data) : nullptr, mask ? mask->nb[1] : 0,
-             static_cast<char *>(dst->data), dst->nb[1], dst->nb[2],
-             (int32_t) k->ne[0], (int32_t) v->ne[0], (int32_t) q->ne[1], (int32_t) q->ne[2], (int32_t) k->ne[2],
-             (int32_t) k->ne[1], scale};
-    const int32_t units = a.job.n_q * a.job.n_head;
+    const rd_attn_job job = {static_cast<const char *>(q->data), q->nb[1], q->nb[2],
+                             static_cast<const char *>(k->data), k->nb[1], k->nb[2],
+                             static_cast<const char *>(v->data), v->nb[1], v->nb[2],
+                             mask ? static_cast<const char *>(mask->data) : nullptr, mask ? mask->nb[1] : 0,
+                             static_cast<char *>(dst->data), dst->nb[1], dst->nb[2],
+                             (int32_t) k->ne[0], (int32_t) v->ne[0], (int32_t) q->ne[1], (int32_t) q->ne[2],
+                             (int32_t) k->ne[2], (int32_t) k->ne[1], scale};
+    const int32_t units = job.n_q * job.n_head;
     const int32_t parts = t_pool ? t_pool->size() : 1;
     if (ctx.attn.size() < (size_t) parts) ctx.attn.resize((size_t) parts);
-    a.scratch = ctx.attn.data();
     if (parts == 1) {
-        rd_attn_units(a.job, 0, units, a.scratch[0]);
+        rd_attn_units(job, 0, units, ctx.attn[0]);
         return;
     }
-    const int32_t rep = a.job.n_head / a.job.n_head_kv;
-    a.work.size = rep <= RD_ATTN_HEADS ? rep : RD_ATTN_HEADS;
-    a.work.total = units;
-    a.work.n = (units + a.work.size - 1) / a.work.size;
-    t_pool->run_shared([](void * arg, int32_t i, int32_t) {
+    attn_call a{job, ctx.attn.data(), rd_chunks(units, std::min(job.n_head / job.n_head_kv, RD_ATTN_HEADS), parts)};
+    t_pool->run([](void * arg, int32_t i, int32_t) {
         attn_call & c = *static_cast<attn_call *>(arg);
         c.work.take([&](int32_t u0, int32_t u1) { rd_attn_units(c.job, u0, u1, c.scratch[i]); });
     }, &a);
@@ -128,7 +111,7 @@ void attention(body_ctx & ctx, ggml_tensor * dst) {
 
 struct mul_mat_call {
     rd_bk_job job;
-    chunks    work; // of rows, whole groups of RD_BK_SPLIT
+    rd_chunks work; // of rows, whole groups of RD_BK_SPLIT
 };
 
 void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
@@ -136,18 +119,13 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     const ggml_tensor * x = dst->src[1];
     const int32_t d = (int32_t) w->ne[0], K = (int32_t) x->ne[1];
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
-    mul_mat_call m;
-    m.job = {static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
-             &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    if (!t_pool || t_pool->size() == 1 || m.job.V < 2 * RD_BK_SPLIT) {
-        rd_bk_rows(m.job, 0, m.job.V, g_isa);
+    const rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
+                        &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
+    if (!t_pool || t_pool->size() == 1 || job.V < 2 * RD_BK_SPLIT) {
+        rd_bk_rows(job, 0, job.V, g_isa);
     } else {
-        const int32_t groups = (m.job.V + RD_BK_SPLIT - 1) / RD_BK_SPLIT;
-        const int32_t n = std::min(groups, 4 * t_pool->size()); // a few chunks per part
-        m.work.size = (groups + n - 1) / n * RD_BK_SPLIT;
-        m.work.total = m.job.V;
-        m.work.n = (m.job.V + m.work.size - 1) / m.work.size;
-        t_pool->run_shared([](void * arg, int32_t, int32_t) {
+        mul_mat_call m{job, rd_chunks(job.V, RD_BK_SPLIT, t_pool->size())};
+        t_pool->run([](void * arg, int32_t, int32_t) {
             mul_mat_call & c = *static_cast<mul_mat_call *>(arg);
             c.work.take([&](int32_t r0, int32_t r1) { rd_bk_rows(c.job, r0, r1, g_isa); });
         }, &m);

@@ -8,7 +8,6 @@
 #include "ggml.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -136,24 +135,22 @@ struct part_args {
     const rd_hk_job * job;
     rd_hk_groups_fn   groups; // null: scalar rows throughout
     void (*rows)(const rd_hk_job &, int32_t, int32_t); // the type's scalar reference
-    std::atomic<int32_t> next{0}; // the next chunk (of `chunk` groups; the last one also the tail rows)
-    int32_t           chunk = 1, n_chunks = 1;
+    rd_chunks         work;   // of rows, whole groups of RD_HK_GROUP (the last chunk also the tail)
 };
 } // namespace
 
-// A pool's part (any part may take any chunk, so the caller's alone can do all: rd_pool's
-// run_shared): contiguous ranges of whole groups, the last chunk also the rows after them. Every
-// row is computed alone, so the bits do not depend on who takes which chunk.
+// A pool's part: the rows of the chunks it takes, whole groups by the kernel and the rows after
+// the last group by the reference. Every row is computed alone, so the bits do not depend on who
+// takes which chunk.
 static void run_part(void * arg, int32_t, int32_t) {
     part_args & a = *static_cast<part_args *>(arg);
     const rd_hk_job & j = *a.job;
-    const int32_t G = j.w->V / RD_HK_GROUP;
-    for (int32_t c = a.next.fetch_add(1, std::memory_order_relaxed); c < a.n_chunks; c = a.next.fetch_add(1, std::memory_order_relaxed)) {
-        const int32_t g0 = std::min(G, c * a.chunk), g1 = std::min(G, (c + 1) * a.chunk);
+    a.work.take([&](int32_t r0, int32_t r1) {
+        const int32_t g0 = r0 / RD_HK_GROUP, g1 = r1 / RD_HK_GROUP;
         if (a.groups) a.groups(j, g0, g1);
         else a.rows(j, g0 * RD_HK_GROUP, g1 * RD_HK_GROUP);
-        if (c == a.n_chunks - 1) a.rows(j, G * RD_HK_GROUP, j.w->V);
-    }
+        if (g1 * RD_HK_GROUP < r1) a.rows(j, g1 * RD_HK_GROUP, r1);
+    });
 }
 
 void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y, rd_hk_scratch & s,
@@ -162,7 +159,7 @@ void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y,
     rd_hk_groups_fn groups = rd_hk_x86_kernel(w.type, isa, K);
     if (!groups) groups = rd_hk_arm_kernel(w.type, isa, K);
     rd_hk_job job = {&w, K, nullptr, nullptr, nullptr, nullptr, nullptr, y};
-    part_args args = {&job, groups, rd_hk_rows_q8_0};
+    part_args args{&job, groups, rd_hk_rows_q8_0, rd_chunks(w.V, RD_HK_GROUP, pool ? pool->size() : 1)};
     if (w.type == GGML_TYPE_F16) {
         s.xh.resize((size_t) K * d);
         for (size_t i = 0; i < (size_t) K * d; i++) s.xh[i] = ggml_fp16_to_fp32(ggml_fp32_to_fp16(x[i]));
@@ -191,10 +188,6 @@ void rd_hk_matmul(const rd_hk_matrix & w, const float * x, int32_t K, float * y,
             job.pat = x86 ? s.pat.data() : nullptr;
         }
     }
-    const int32_t G = w.V / RD_HK_GROUP, parts = pool ? pool->size() : 1;
-    args.n_chunks = std::max(1, std::min(G, 4 * parts)); // a few chunks per part
-    args.chunk = std::max(1, (G + args.n_chunks - 1) / args.n_chunks);
-    args.n_chunks = std::max(1, (G + args.chunk - 1) / args.chunk);
-    if (pool) pool->run_shared(run_part, &args);
+    if (pool) pool->run(run_part, &args);
     else run_part(&args, 0, 1);
 }

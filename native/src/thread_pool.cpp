@@ -1,10 +1,9 @@
 // thread_pool.cpp - the persistent pool (see thread_pool.h).
 //
-// A call publishes its job (fn_, arg_, shared_), opens it (open_ = gen * 2 + 1) and bumps gen_.
-// A worker that sees a new generation joins (active_ + 1) and runs its part only if the job is
-// still open for that generation; it leaves (active_ - 1) either way. The caller runs part 0,
-// waits for every part when the job is not shared, closes the job and waits until no worker is
-// active: only then may it return or publish the next job. Joining then checking, and closing
+// A call publishes its job (fn_, arg_), opens it (open_ = gen * 2 + 1) and bumps gen_. A worker
+// that sees a new generation joins (active_ + 1) and runs its part only if the job is still open
+// for that generation; it leaves (active_ - 1) either way. The caller runs part 0, closes the
+// job and waits until no worker is active: only then may it return or publish the next job. Joining then checking, and closing
 // then checking, are sequentially consistent, so a worker either sees the job closed or is
 // waited for.
 #include "thread_pool.h"
@@ -58,14 +57,7 @@ void rd_pool::worker(int32_t i) {
         if (stop_.load()) return;
         seen = gen_.load();
         active_.fetch_add(1);
-        if (open_.load() == seen * 2 + 1) {
-            const bool shared = shared_;
-            fn_(arg_, i, n_);
-            if (!shared && pending_.fetch_sub(1) == 1) {
-                std::lock_guard<std::mutex> lock(mu_);
-                done_.notify_all();
-            }
-        }
+        if (open_.load() == seen * 2 + 1) fn_(arg_, i, n_);
         if (active_.fetch_sub(1) == 1) {
             std::lock_guard<std::mutex> lock(mu_);
             done_.notify_all();
@@ -73,23 +65,13 @@ void rd_pool::worker(int32_t i) {
     }
 }
 
-void rd_pool::wait_for(std::atomic<int32_t> & count) {
-    spin([&] { return count.load() == 0; });
-    if (count.load() != 0) {
-        std::unique_lock<std::mutex> lock(mu_);
-        done_.wait(lock, [&] { return count.load() == 0; });
-    }
-}
-
-void rd_pool::run_job(void (*fn)(void *, int32_t, int32_t), void * arg, bool shared) {
+void rd_pool::run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) {
     if (n_ == 1) {
         fn(arg, 0, 1);
         return;
     }
     fn_ = fn;
     arg_ = arg;
-    shared_ = shared;
-    pending_.store(n_ - 1);
     const uint64_t g = gen_.load() + 1;
     open_.store(g * 2 + 1);
     gen_.store(g);
@@ -98,11 +80,18 @@ void rd_pool::run_job(void (*fn)(void *, int32_t, int32_t), void * arg, bool sha
     }
     start_.notify_all();
     fn(arg, 0, n_);
-    if (!shared) wait_for(pending_); // every part runs
-    open_.store(g * 2);              // closed: a worker that joins now skips
-    wait_for(active_);
+    open_.store(g * 2); // closed: a worker that joins now skips
+    spin([&] { return active_.load() == 0; });
+    if (active_.load() != 0) {
+        std::unique_lock<std::mutex> lock(mu_);
+        done_.wait(lock, [&] { return active_.load() == 0; });
+    }
 }
 
-void rd_pool::run(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) { run_job(fn, arg, false); }
-
-void rd_pool::run_shared(void (*fn)(void * arg, int32_t i, int32_t n), void * arg) { run_job(fn, arg, true); }
+rd_chunks::rd_chunks(int32_t total, int32_t align, int32_t parts) : total_(std::max(0, total)) {
+    align = std::max(1, align);
+    const int32_t units = (total_ + align - 1) / align;
+    const int32_t n = std::max(1, std::min(units, 4 * std::max(1, parts))); // a few per part
+    size_ = std::max(1, (units + n - 1) / n) * align;
+    n_ = std::max(1, (total_ + size_ - 1) / size_);
+}

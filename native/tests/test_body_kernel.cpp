@@ -178,43 +178,33 @@ static void check_sessions(rd_model * m, bool registered) {
     CHECK(memcmp(first[0], first[1], sizeof first[0]) == 0, "1 and 2 threads decode the same 4 tokens");
 }
 
-// The pool the backend splits products across, spinning or sleeping between calls: every part
-// runs once per call, and a call returns only after all have.
+// The pool the backend splits products across, spinning or sleeping between calls, and the
+// chunks its parts share out: every item is done exactly once per call, whichever parts join.
+// The job lives on the stack of one iteration, so a worker that touched it after the call
+// returned would be a use after scope (ASan in CI).
 static void check_pool() {
     for (int32_t spin : {0, 50}) {
         rd_pool pool(3, spin);
-        struct job { int32_t hits[3]; int32_t calls; } j = {{0, 0, 0}, 0};
-        bool ok = true;
-        for (int32_t call = 1; call <= 2000 && ok; call++) {
-            pool.run([](void * a, int32_t i, int32_t n) {
-                auto * jj = static_cast<job *>(a);
-                if (n == 3) jj->hits[i]++;
-            }, &j);
-            ok = j.hits[0] == call && j.hits[1] == call && j.hits[2] == call;
-        }
-        CHECK(ok, "spin %d us: 2000 calls, each part once per call", spin);
-        // shared work: 64 chunks taken from a counter by whichever parts join; the job lives on
-        // the stack of one iteration, so a worker that touched it after the call returned would
-        // be a use after scope (ASan in CI)
         bool all = true;
         for (int32_t call = 0; call < 2000 && all; call++) {
-            struct shared_job { std::atomic<int32_t> next{0}; std::atomic<int32_t> done[64]; } sj;
-            for (auto & d : sj.done) d.store(0);
-            pool.run_shared([](void * a, int32_t, int32_t) {
-                auto * jj = static_cast<shared_job *>(a);
-                for (int32_t c = jj->next.fetch_add(1); c < 64; c = jj->next.fetch_add(1)) jj->done[c].fetch_add(1);
-            }, &sj);
-            for (auto & d : sj.done) all = all && d.load() == 1;
-            if (call % 2 == 1) { // a plain call between shared ones: still every part once
-                pool.run([](void * a, int32_t i, int32_t n) {
-                    auto * jj = static_cast<job *>(a);
-                    if (n == 3) jj->hits[i]++;
-                }, &j);
-                all = all && j.hits[0] == j.hits[1] && j.hits[1] == j.hits[2];
-            }
+            const int32_t total = 50 + call % 30, align = 1 + call % 8; // chunks end short at total
+            struct job { rd_chunks work; std::atomic<int32_t> done[80]; } jb{rd_chunks(total, align, 3), {}};
+            for (auto & d : jb.done) d.store(0);
+            pool.run([](void * a, int32_t, int32_t) {
+                auto * jj = static_cast<job *>(a);
+                jj->work.take([&](int32_t i0, int32_t i1) {
+                    for (int32_t i = i0; i < i1; i++) jj->done[i].fetch_add(1);
+                });
+            }, &jb);
+            for (int32_t i = 0; i < 80; i++) all = all && jb.done[i].load() == (i < total ? 1 : 0);
         }
-        CHECK(all, "spin %d us: 2000 shared calls, every chunk done once, plain calls between them whole", spin);
+        CHECK(all, "spin %d us: 2000 calls, every item of the chunks done once", spin);
     }
+    bool aligned = true; // chunks start on whole units of align
+    struct starts { rd_chunks work; int32_t n = 0; bool ok = true; } st{rd_chunks(1000, 8, 2)};
+    st.work.take([&](int32_t i0, int32_t i1) { st.ok = st.ok && i0 % 8 == 0 && i1 > i0; st.n++; });
+    aligned = st.ok && st.n >= 2 && st.n <= 8;
+    CHECK(aligned, "1000 items in units of 8 over 2 parts: %d chunks, each starting on a unit", st.n);
 }
 
 // The backend through a ggml graph: MUL_MAT of a Q4_1 weight by K columns.
