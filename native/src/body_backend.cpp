@@ -41,8 +41,10 @@ rd_hk_isa g_isa = rd_hk_isa::scalar; // set once by rd_body_backend_register
 thread_local bool t_on = false;      // rd_body_scope
 thread_local bool t_attn = false;    // its attention flag
 thread_local rd_pool * t_pool = nullptr; // its threads (null: the caller's alone)
+thread_local rd_bk_packs * t_packs = nullptr; // its model's packed copies (null: weights in place)
 std::atomic<uint64_t> g_products{0};
 constexpr int32_t RD_BK_SPLIT = 8; // rows per unit of a product split across a pool: the AVX-512 group
+                                   // in place (RD_BK_PACK_ROWS on a packed copy)
 
 const char * NAME = "RD-Q4_1";
 
@@ -119,12 +121,15 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     const ggml_tensor * x = dst->src[1];
     const int32_t d = (int32_t) w->ne[0], K = (int32_t) x->ne[1];
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
-    const rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
-                        &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    if (!t_pool || t_pool->size() == 1 || job.V < 2 * RD_BK_SPLIT) {
+    rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
+                  &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
+    if (t_packs && g_isa == rd_hk_isa::avx512_vnni && (job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb)))
+        job.P_rows = job.V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS;
+    const int32_t split = job.P ? RD_BK_PACK_ROWS : RD_BK_SPLIT;
+    if (!t_pool || t_pool->size() == 1 || job.V < 2 * split) {
         rd_bk_rows(job, 0, job.V, g_isa);
     } else {
-        mul_mat_call m{job, rd_chunks(job.V, RD_BK_SPLIT, t_pool->size())};
+        mul_mat_call m{job, rd_chunks(job.V, split, t_pool->size())};
         t_pool->run([](void * arg, int32_t, int32_t) {
             mul_mat_call & c = *static_cast<mul_mat_call *>(arg);
             c.work.take([&](int32_t r0, int32_t r1) { rd_bk_rows(c.job, r0, r1, g_isa); });
@@ -258,15 +263,18 @@ ggml_backend_reg_t reg() {
 
 uint64_t rd_body_products() { return g_products.load(); }
 
-rd_body_scope::rd_body_scope(bool on, rd_pool * pool, bool attention) : prev_(t_on), prev_attn_(t_attn), prev_pool_(t_pool) {
+rd_body_scope::rd_body_scope(bool on, rd_pool * pool, bool attention, rd_bk_packs * packs)
+    : prev_(t_on), prev_attn_(t_attn), prev_pool_(t_pool), prev_packs_(t_packs) {
     t_on = on;
     t_attn = on && attention;
     t_pool = pool;
+    t_packs = packs;
 }
 rd_body_scope::~rd_body_scope() {
     t_on = prev_;
     t_attn = prev_attn_;
     t_pool = prev_pool_;
+    t_packs = prev_packs_;
 }
 
 bool rd_body_backend_register() {

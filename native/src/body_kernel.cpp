@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 static void size_scratch(int32_t K, int32_t d, rd_bk_scratch & s) {
@@ -82,6 +83,41 @@ static void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
             j.y[(size_t) c * j.y_stride + r] = a + m;
         }
     }
+}
+
+size_t rd_bk_packed_bytes(int32_t V, int32_t nb) {
+    return (size_t) (V / RD_BK_PACK_ROWS) * (size_t) nb * RD_BK_PACK_BLOCK;
+}
+
+void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint8_t * out) {
+    for (int32_t g = 0; g < V / RD_BK_PACK_ROWS; g++)
+        for (int32_t b = 0; b < nb; b++) {
+            uint8_t * dst = out + ((size_t) g * nb + b) * RD_BK_PACK_BLOCK;
+            for (int32_t i = 0; i < RD_BK_PACK_ROWS; i++) {
+                const uint8_t * blk = W + (size_t) (g * RD_BK_PACK_ROWS + i) * row_bytes + (size_t) b * RD_BK_BLOCK_BYTES;
+                for (int32_t u = 0; u < 4; u++) memcpy(dst + 64 * u + 4 * i, blk + 4 + 4 * u, 4);
+                memcpy(dst + 256 + 2 * i, blk, 2);     // dw
+                memcpy(dst + 288 + 2 * i, blk + 2, 2); // mw
+            }
+        }
+}
+
+void rd_bk_packs::freer::operator()(uint8_t * p) const { free(p); }
+
+const uint8_t * rd_bk_packs::get(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb) {
+    const size_t n = rd_bk_packed_bytes(V, nb);
+    if (n == 0) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = copies_.find(W);
+    if (it != copies_.end()) return it->second.get();
+    // 64-byte aligned: every block (320 bytes) starts a cache line
+    std::unique_ptr<uint8_t[], freer> p(static_cast<uint8_t *>(aligned_alloc(64, (n + 63) / 64 * 64)));
+    if (!p) { // no memory: this matrix stays in place, and the next call does not try again
+        copies_.emplace(W, nullptr);
+        return nullptr;
+    }
+    rd_bk_pack(W, row_bytes, V, nb, p.get());
+    return copies_.emplace(W, std::move(p)).first->second.get();
 }
 
 void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {

@@ -25,6 +25,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 block
@@ -48,8 +51,39 @@ void rd_bk_quantize_ref(const float * x, size_t x_stride, int32_t K, int32_t d, 
 // The AVX2 quantizer into s already sized; false when not built for x86.
 bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
 
+// The AVX-512 kernel's copy of a matrix (rd_bk_pack), which it reads without unpacking or
+// transposing: the rows in groups of 16, a group's blocks in order, each block as 320 bytes:
+//   4 parts of 64 bytes: part u, bytes 4i..4i+3 = row i's quant bytes 4u..4u+3 (quants 4u..4u+3
+//     in the low nibbles, 16+4u..16+4u+3 in the high), so one AND or shift gives 16 rows' dword
+//     of quants in 16 lanes;
+//   the 16 rows' fp16 scales dw, then their fp16 minimums mw.
+// Rows after the last whole group stay out (the kernel reads them in place). Same size as W.
+constexpr int32_t RD_BK_PACK_ROWS  = 16;
+constexpr size_t  RD_BK_PACK_BLOCK = 320;
+
+// Bytes of the packed copy of V rows of nb blocks.
+size_t rd_bk_packed_bytes(int32_t V, int32_t nb);
+// Write it to out (rd_bk_packed_bytes of them).
+void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint8_t * out);
+
+// One model's packed copies, made on a matrix's first product and kept as long as the model
+// (rd_model::body_packs), shared by its sessions' threads. Only for the AVX-512 path.
+class rd_bk_packs {
+  public:
+    // The copy of W (its rows' bytes are read once, here); null when there is none to make
+    // (fewer than 16 rows) or no memory for it: the kernel then reads W in place.
+    const uint8_t * get(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb);
+
+  private:
+    struct freer {
+        void operator()(uint8_t * p) const;
+    };
+    std::mutex mu_;
+    std::unordered_map<const uint8_t *, std::unique_ptr<uint8_t[], freer>> copies_;
+};
+
 // One multiplication: W (V rows of row_bytes, nb blocks each) by the K columns in s; column c of y
-// at y + c * y_stride, rows r0..r1-1.
+// at y + c * y_stride, rows r0..r1-1. P: W's packed copy (rows 0..P_rows-1), or null.
 struct rd_bk_job {
     const uint8_t *       W;
     size_t                row_bytes;
@@ -57,6 +91,8 @@ struct rd_bk_job {
     const rd_bk_scratch * s;
     float *               y;
     size_t                y_stride;
+    const uint8_t *       P      = nullptr;
+    int32_t               P_rows = 0;
 };
 
 // Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar),
@@ -86,14 +122,16 @@ uint64_t rd_body_products();
 // (rd_model::body_kernel) say yes; other models' one-thread sessions say no: the kernel's
 // arithmetic differs from ggml's, which changed Qwen2.5-Coder's greedy answers enough to stop
 // one tool call in tests/python/test_qwen_tools.py, and their speed was about equal.
+// packs: the model's packed copies (null: read the weights in place).
 class rd_pool;
 struct rd_body_scope {
-    explicit rd_body_scope(bool on, rd_pool * pool = nullptr, bool attention = true);
+    explicit rd_body_scope(bool on, rd_pool * pool = nullptr, bool attention = true, rd_bk_packs * packs = nullptr);
     ~rd_body_scope();
     rd_body_scope(const rd_body_scope &) = delete;
     rd_body_scope & operator=(const rd_body_scope &) = delete;
 
   private:
-    bool      prev_, prev_attn_;
-    rd_pool * prev_pool_;
+    bool          prev_, prev_attn_;
+    rd_pool *     prev_pool_;
+    rd_bk_packs * prev_packs_;
 };

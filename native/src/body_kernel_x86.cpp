@@ -147,9 +147,61 @@ RD_AVX512 void group8_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
     for (int c = 0; c < NC; c++) _mm256_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r, _mm256_add_ps(a[c], m[c]));
 }
 
-// Groups of 8 rows by tiles of up to 8 columns, then a last group of 4 rows (the 4-row kernel).
+// ---- AVX-512 on the packed copy (body_kernel.h, rd_bk_pack): 16 rows in the 16 lanes ----
+
+// Rows r .. r + 15 (r a multiple of 16, within j.P_rows) by columns c0 .. c0 + NC - 1. Per block:
+// 4 loads and 8 masks give the 16 rows' 8 dwords of quants; per column, 8 vpdpbusd against the
+// block's 8 activation dwords broadcast leave row i's isum in lane i (two chains, added: integer
+// sums are exact in any order), then body_kernel.h's float steps on 16 rows.
+template <int NC>
+RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
+    const int32_t d = j.nb * RD_BK_QK;
+    const uint8_t * p = j.P + (size_t) (r / RD_BK_PACK_ROWS) * (size_t) j.nb * RD_BK_PACK_BLOCK;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 a[NC], m[NC];
+    for (int c = 0; c < NC; c++) a[c] = m[c] = _mm512_setzero_ps();
+    for (int32_t b = 0; b < j.nb; b++) {
+        const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;
+        __m512i w[8];
+        for (int u = 0; u < 4; u++) {
+            const __m512i v = _mm512_load_si512((const void *) (blk + 64 * u));
+            w[u] = _mm512_and_si512(v, m4);
+            w[4 + u] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 256)));
+        const __m512 mw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 288)));
+        for (int c = 0; c < NC; c++) {
+            const size_t cb = (size_t) (c0 + c) * j.nb + b;
+            const int8_t * q = j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK;
+            int32_t x[8];
+            memcpy(x, q, sizeof x);
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+            for (int t = 0; t < 4; t++) {
+                s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_set1_epi32(x[t]));
+                s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_set1_epi32(x[4 + t]));
+            }
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(j.s->dx[cb]));
+            a[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), a[c]);
+            m[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(j.s->sx[cb]), m[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) _mm512_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r, _mm512_add_ps(a[c], m[c]));
+}
+
+// The packed groups from r0 (when r0 starts one), then groups of 8 rows in place, by tiles of up
+// to 8 columns, then a last group of 4 rows (the 4-row kernel).
 RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     int32_t r = r0;
+    if (j.P && r0 % RD_BK_PACK_ROWS == 0)
+        for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS)
+            for (int32_t c = 0; c < j.K; c += 4) {
+                switch (std::min(4, j.K - c)) {
+                case 4: group16_avx512<4>(j, r, c); break;
+                case 3: group16_avx512<3>(j, r, c); break;
+                case 2: group16_avx512<2>(j, r, c); break;
+                default: group16_avx512<1>(j, r, c); break;
+                }
+            }
     for (; r + 8 <= r1; r += 8)
         for (int32_t c = 0; c < j.K; c += 8) {
             switch (std::min(8, j.K - c)) {

@@ -43,6 +43,7 @@ struct rd_log_cancel_scope {
 
 struct gguf_matrix;  // gguf_matrix.h: a weight matrix read straight from the target's GGUF
 struct rd_hk_matrix; // head_kernel.h: a Q8_0 output layer prepared for the session's own head
+class rd_bk_packs;   // body_kernel.h: packed copies of the Q4_1 weights for the body kernel
 
 struct rd_model {
     llama_model *       lm    = nullptr;
@@ -74,6 +75,7 @@ struct rd_model {
     // Most of the layers' weight bytes are Q4_1 and the body kernel is registered (body_kernel.h):
     // sessions run ggml on one thread and the products on their own pool (session_target.cpp)
     bool                body_kernel = false;
+    std::unique_ptr<rd_bk_packs> body_packs; // the kernel's packed copies of them (with body_kernel)
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)
     ~rd_model();
 };

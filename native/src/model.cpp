@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -56,7 +57,7 @@ static bool mostly_q4_1(const gguf_context * g) {
 // go to llamafile's sgemm from 2 tokens). 5 tokens: a repacked weight would take its batched
 // kernel from 4. Returns "" or what differs.
 static std::string batch_check(const rd_model * m) {
-    rd_body_scope body(true, nullptr, m->body_kernel); // one thread, as the sessions (body_kernel.h)
+    rd_body_scope body(true, nullptr, m->body_kernel, m->body_packs.get()); // one thread, as the sessions (body_kernel.h)
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = 16;
     cp.n_batch = cp.n_ubatch = 8;
@@ -159,6 +160,8 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     if (!meta) return rd_fail(RD_ERR_FORMAT, "cannot read the GGUF metadata of '%s'", path);
     m->body_kernel = rd_body_backend_register() && ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU &&
                      mostly_q4_1(meta.get());
+    const char * pack = getenv("RD_BODY_PACK"); // 0: the kernel reads the weights in place (for comparisons)
+    if (m->body_kernel && !(pack && strcmp(pack, "0") == 0)) m->body_packs = std::make_unique<rd_bk_packs>();
     m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
     m->batch_invariant = m->batch_why.empty();
     m->embd = gguf_matrix_open(m->path, meta.get(), "token_embd.weight", &err);

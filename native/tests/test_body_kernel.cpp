@@ -6,7 +6,8 @@
 //   every SIMD path this CPU runs == the scalar reference (integer sums are exact, the float steps
 //     are the same operations in the same order);
 //   column c of a K-column call == the 1-column call of that column, for K = 1..9;
-//   the backend's MUL_MAT in a ggml graph == rd_bk_rows.
+//   the backend's MUL_MAT in a ggml graph == rd_bk_rows, on a pool and with packed weights;
+//   the AVX-512 path on rd_bk_pack's copy == the scalar reference.
 // Bounded: |y - the double-precision product of ggml's dequantized weights and the unquantized
 //   activations| <= sum_k |w_k| dx / 2 (the activation rounding) + 1e-5 sum_k |w_k x_k|.
 // Also: a NaN activation makes its own column NaN and no other; the backend takes Q4_1 products
@@ -64,11 +65,15 @@ static std::vector<float> make_x(int32_t K, int32_t d) {
     return x;
 }
 
-static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa) {
+// packed: through rd_bk_pack's copy (the AVX-512 path reads it; rows past it in place)
+static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa, bool packed = false) {
     rd_bk_scratch s;
     rd_bk_quantize(x, (size_t) m.d, K, m.d, s);
     std::vector<float> y((size_t) K * m.V);
-    rd_bk_rows(m.job(s, K, y.data()), 0, m.V, isa);
+    rd_bk_job j = m.job(s, K, y.data());
+    rd_bk_packs packs;
+    if (packed && (j.P = packs.get(j.W, j.row_bytes, j.V, j.nb))) j.P_rows = j.V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS;
+    rd_bk_rows(j, 0, m.V, isa);
     return y;
 }
 
@@ -126,6 +131,13 @@ static void check_matrix(int32_t V, int32_t d) {
     for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx2_vnni, rd_hk_isa::avx512_vnni}) {
         if (!rd_hk_isa_supported(isa)) continue;
         CHECK(same(run(m, x.data(), K, isa), ref), "V=%d d=%d: %s == scalar", V, d, rd_hk_isa_name(isa));
+    }
+    if (rd_hk_isa_supported(rd_hk_isa::avx512_vnni)) {
+        for (int32_t k = 1; k <= K; k++) {
+            const std::vector<float> y = run(m, x.data(), k, rd_hk_isa::avx512_vnni, true);
+            CHECK(memcmp(y.data(), ref.data(), (size_t) k * V * sizeof(float)) == 0,
+                  "V=%d d=%d: avx512_vnni on the packed copy, %d columns == scalar", V, d, k);
+        }
     }
     const rd_hk_isa best = rd_hk_best_isa();
     // a column's bits do not depend on how many columns share the call
@@ -217,7 +229,7 @@ static void check_backend() {
     if (!dev) return;
     CHECK(ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_ACCEL, "an ACCEL device");
 
-    const int32_t V = 67, d = 96, K = 5;
+    const int32_t V = 16 * 5 + 3, d = 96, K = 5;
     const q41 m = make_matrix(V, d);
     const std::vector<float> x = make_x(K, d);
     ggml_init_params ip = {4 * ggml_tensor_overhead() + ggml_graph_overhead() + 1024, nullptr, true};
@@ -254,6 +266,15 @@ static void check_backend() {
         CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes on a pool");
         ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
         CHECK(same(got, run(m, x.data(), K, best)), "split across a pool of 3: the same bits");
+        rd_bk_packs packs; // the model's packed copies (used on the AVX-512 path)
+        rd_body_scope packed(true, &pool, true, &packs);
+        for (int round = 0; round < 2; round++) { // the copy made, then found
+            std::fill(got.begin(), got.end(), 0.0f);
+            ggml_backend_tensor_set(y, got.data(), 0, got.size() * sizeof(float));
+            CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes on packed weights");
+            ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
+            CHECK(same(got, run(m, x.data(), K, best)), "packed weights split across a pool of 3: the same bits");
+        }
     }
     ggml_backend_buffer_free(buf);
     ggml_backend_free(be);
@@ -265,6 +286,7 @@ int main() {
     check_matrix(4 * 11 + 3, 32 * 7);
     check_matrix(64, 32 * 18);
     check_matrix(3, 32); // tail rows only
+    check_matrix(16 * 5 + 8 + 4 + 2, 32 * 5); // packed groups, an 8-row group, a 4-row one and the tail
     check_pool();
     // a model with Q4_1 layers: loading it registers the backend and checks batch invariance
     // (rd_model_batch_invariance), which its plain and speculative steps rely on (test_exact)

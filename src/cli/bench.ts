@@ -30,6 +30,21 @@ const zero = (): Totals => ({ steps: new StepTotals(), genMs: 0 });
 
 const rate = (t: Totals) => (t.genMs > 0 ? (t.steps.tokens * 1000) / t.genMs : 0);
 
+/** Where a target call's time goes, in ms: drafting, verifying (LM head included), the step's
+ *  own bookkeeping, and what the generation clock saw outside the steps (sampling, detokenising). */
+function perCall(t: Totals) {
+  const s = t.steps;
+  if (s.targetCalls === 0) return null;
+  const per = (ms: number) => Math.round((ms / s.targetCalls) * 1000) / 1000;
+  return {
+    draft: per(s.draftMs),
+    verify: per(s.verifyMs),
+    of_which_head: per(s.headMs),
+    other: per(s.otherMs),
+    outside: per(t.genMs - s.draftMs - s.verifyMs - s.otherMs),
+  };
+}
+
 /** S* and where this run stands: the speedup its acceptance would give with free drafting, and
  *  the shares of S* that both and the measured speedup reach (roofline.ts). */
 function rooflineSummary(r: Roofline, tau: number | null, nodes: number | null, speedup: number | null) {
@@ -130,6 +145,8 @@ export async function runBench(argv: string[]): Promise<void> {
     copy_share: s.tokens > 0 ? s.copyAccepted / s.tokens : null,
     verify_ms_per_call_ar: a.targetCalls > 0 ? a.verifyMs / a.targetCalls : null,
     verify_ms_per_call_spec: s.targetCalls > 0 ? s.verifyMs / s.targetCalls : null,
+    step_ms_ar: perCall(ar),
+    step_ms_spec: perCall(spec),
     greedy_outputs_identical: compared > 0 ? same / compared : null,
     roofline: roof && rooflineSummary(roof, s.tau, s.targetCalls > 0 ? s.treeNodes / s.targetCalls : null,
       s.tokens > 0 && rate(ar) > 0 ? rate(spec) / rate(ar) : null),

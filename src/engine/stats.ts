@@ -19,6 +19,7 @@ export class StepTotals {
   headNodes = 0; // of those: nodes whose LM head ran
   draftMs = 0;
   verifyMs = 0;
+  headMs = 0; // of verifyMs
   otherMs = 0;
 
   add(s: StepStats, tokens: number): this {
@@ -38,6 +39,7 @@ export class StepTotals {
     }
     this.draftMs += s.t_draft_ms;
     this.verifyMs += s.t_verify_ms;
+    this.headMs += s.t_head_ms;
     this.otherMs += s.t_other_ms;
     return this;
   }

@@ -8,13 +8,13 @@ import type { StepEvent, StepStats } from "./types.ts";
 export function stepStats(o: StepOutput | undefined): StepStats {
   if (!o) {
     return {
-      n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0, n_head: 0,
+      n_drafted: 0, n_tree: 0, n_accepted: 0, target_calls: 0, t_draft_ms: 0, t_verify_ms: 0, t_other_ms: 0, n_head: 0, t_head_ms: 0,
       n_copy: 0, n_copy_accepted: 0,
     };
   }
   return {
     n_drafted: o.nDrafted, n_tree: o.nTree, n_accepted: o.nAccepted, target_calls: o.targetCalls,
-    t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs, n_head: o.nHead,
+    t_draft_ms: o.tDraftMs, t_verify_ms: o.tVerifyMs, t_other_ms: o.tOtherMs, n_head: o.nHead, t_head_ms: o.tHeadMs,
     n_copy: o.nCopy, n_copy_accepted: o.nCopyAccepted,
   };
 }

@@ -23,6 +23,7 @@ export interface StepStats {
   t_verify_ms: number;
   t_other_ms: number;
   n_head: number; // tree nodes whose LM head ran (n_tree unless the head runs on demand)
+  t_head_ms: number; // of t_verify_ms: the session's own LM head (0 when llama.cpp's graph runs it)
   n_copy: number; // of n_drafted: the context-copy beam's tokens
   n_copy_accepted: number; // of n_accepted: tokens only the copy beam proposed
 }

@@ -58,6 +58,7 @@ export interface StepOutput {
   tVerifyMs: number;
   tOtherMs: number;
   nHead: number; // tree nodes whose LM head ran
+  tHeadMs: number; // of tVerifyMs: the session's own LM head
   nCopy: number; // of nDrafted: the context-copy beam's tokens
   nCopyAccepted: number; // of nAccepted: tokens only the copy beam proposed
 }
@@ -166,6 +167,7 @@ export class Session extends Handle {
       tVerifyMs: r.get("t_verify_ms"),
       tOtherMs: r.get("t_other_ms"),
       nHead: r.get("n_head"),
+      tHeadMs: r.get("t_head_ms"),
       nCopy: r.get("n_copy"),
       nCopyAccepted: r.get("n_copy_accepted"),
     };
