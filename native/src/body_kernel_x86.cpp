@@ -194,8 +194,12 @@ RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     int32_t r = r0;
     if (j.P && r0 % RD_BK_PACK_ROWS == 0)
         for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS)
-            for (int32_t c = 0; c < j.K; c += 4) {
-                switch (std::min(4, j.K - c)) {
+            for (int32_t c = 0; c < j.K; c += 8) {
+                switch (std::min(8, j.K - c)) {
+                case 8: group16_avx512<8>(j, r, c); break;
+                case 7: group16_avx512<7>(j, r, c); break;
+                case 6: group16_avx512<6>(j, r, c); break;
+                case 5: group16_avx512<5>(j, r, c); break;
                 case 4: group16_avx512<4>(j, r, c); break;
                 case 3: group16_avx512<3>(j, r, c); break;
                 case 2: group16_avx512<2>(j, r, c); break;
