@@ -8,6 +8,28 @@ static constexpr int32_t PROBE_EVERY = 16; // after this many plain steps, draft
 
 static void ema(double & m, double x) { m += ALPHA * (x - m); }
 
+static constexpr int32_t GATE_PLAIN_EVERY = 32; // speculation winning: one plain step in this many
+static constexpr int32_t GATE_SPEC_EVERY = 8;   // plain winning: one speculative step in this many
+static constexpr double  GATE_ALPHA = 0.25;     // the arms' means: the rarer arm has few samples
+
+bool rd_gate_choose(rd_spec_gate & g) {
+    if (!(g.rate[1] > 0.0)) return true;  // measure speculation first,
+    if (!(g.rate[0] > 0.0)) return false; // then a plain step
+    const bool spec = g.rate[1] >= g.rate[0];
+    if (++g.run >= (spec ? GATE_PLAIN_EVERY : GATE_SPEC_EVERY)) {
+        g.run = 0;
+        return !spec;
+    }
+    return spec;
+}
+
+void rd_gate_update(rd_spec_gate & g, bool spec, int32_t tokens, double ms) {
+    if (!(ms > 0.0) || tokens < 1) return;
+    double & r = g.rate[spec ? 1 : 0];
+    const double x = tokens / ms;
+    r = r > 0.0 ? r + GATE_ALPHA * (x - r) : x;
+}
+
 static int32_t bin(float q) {
     if (!(q > 0.0f)) return 0; // also NaN: converting it to an integer would be undefined
     if (q >= 1.0f) return RD_POLICY_BINS - 1;

@@ -80,3 +80,22 @@ void rd_policy_update(rd_draft_policy & pol, const rd_step_cost & c);
 // k = 1..max_cols, a k-column call in one-column calls, head1_ms + (k - 1) head_more_ms (a
 // kernel whose cost grows by a fixed amount per column). false until both are measured.
 bool rd_policy_head_cost(const rd_draft_policy & pol, int32_t max_cols, double * cost);
+
+// Whether a step speculates at all (drafter and context copy), or decodes plainly: the policy
+// above prices a tree from the drafter's own probabilities, but the drafter has run by then, and
+// its time, a busy machine or a miscalibrated bin can make every speculative step slower than a
+// plain one (dev_eval's chat answers on SmolLM2 with the packed body kernel: 0.91x). So a
+// two-armed bandit on what both arms measured, tokens per millisecond of a whole step (drafting,
+// decode, LM head, bookkeeping), each a running mean: the better arm runs, and the other one
+// every few steps so its mean follows the text (plain every 32 steps while speculation wins,
+// speculation every 8 while it loses). It measures a speculative step first, then a plain one.
+struct rd_spec_gate {
+    double  rate[2] = {0, 0}; // [speculative]: tokens per ms; 0 = not measured yet
+    int32_t run = 0;          // consecutive steps of the better arm since the other ran
+};
+
+// This step's arm: true = speculate.
+bool rd_gate_choose(rd_spec_gate & g);
+
+// Learn from a finished step of arm spec: tokens emitted in ms.
+void rd_gate_update(rd_spec_gate & g, bool spec, int32_t tokens, double ms);

@@ -249,18 +249,24 @@ rd_status rd_session_step(rd_session * s, bool draft, int32_t max_tokens, int32_
     if (step_begin(s, max_tokens, out, logprobs, r, &st)) return st;
     const double t0 = rd_now_ms();
     int32_t B = 0, L = 0, drafted = 0;
-    if (draft && s->d && s->draft.B > 0)
+    // the gate (policy.h) once the policy has measured its costs, a plain step and a full one
+    const bool speculate = draft && (s->d || s->copy.max > 0);
+    const bool gated = speculate && s->draft.adaptive && s->draft.policy.have_root && s->draft.policy.have_node;
+    const bool spec = speculate && (!gated || rd_gate_choose(s->draft.gate));
+    if (spec && s->d && s->draft.B > 0)
         if ((st = session_draft_beams(s, max_tokens, &B, &L, &drafted)) != RD_OK) return st;
     // the context copy (lookup.h), once a plain step has measured the root alone
     s->copy.n = s->copy.match = 0;
-    if (draft && s->copy.max > 0 && (!s->draft.adaptive || s->draft.policy.have_root))
+    if (spec && s->copy.max > 0 && (!s->draft.adaptive || s->draft.policy.have_root))
         session_copy_propose(s, max_tokens, B, L);
     if (s->target.invariant) session_one_chain(s, B, L);
     const double t1 = rd_now_ms();
     r->t_draft_ms = t1 - t0;
     s->draft.step_q = L > 0 ? s->draft.q : nullptr;
     st = verify_step(s, s->draft.beams.data(), B, L, max_tokens, out, logprobs, r, t1);
-    if (st == RD_OK && draft && (s->d || s->copy.max > 0)) session_learn(s, L, drafted, *r);
+    if (st == RD_OK && speculate) session_learn(s, L, drafted, *r);
+    if (st == RD_OK && gated)
+        rd_gate_update(s->draft.gate, spec, r->n_tokens, r->t_draft_ms + r->t_verify_ms + r->t_other_ms);
     return st;
 } catch (...) { return session_caught(s, __func__); }
 

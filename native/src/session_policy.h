@@ -22,6 +22,7 @@ struct session_draft {
     std::vector<float>   step_logp;  // B*L: each beam's summed log-prob after each draft step
     float   q[RD_MAX_BEAM_LENGTH];   // the best beam's per-step draft probabilities
     const float * step_q = nullptr;  // q when it describes this step's first beam
+    rd_spec_gate gate;               // whether a step speculates at all (adaptive sessions)
 };
 
 // The context-copy beam; its llama sequence is the session's last.

@@ -225,5 +225,26 @@ int main(void) {
     const double q_sure[6] = {0, 1, 1, 1, 1, 1};       // all reached: 3 + 3 columns (3.12) beat 4 + 2 (3.2)
     CHECK_EQ_INT(rd_head_wave(cost, 4, q_sure, 6), 3);
     CHECK_EQ_INT(rd_head_wave(cost, 4, q_sure, 4), 4); // 1.8 against 1.56 + 1
+
+    // the gate: speculation measured first, then a plain step, then the better arm with the
+    // other every 32 (speculation ahead) or 8 (plain ahead) steps, following a change of text
+    {
+        rd_spec_gate g;
+        CHECK(rd_gate_choose(g), "the gate measures speculation first");
+        rd_gate_update(g, true, 3, 10.0); // 0.3 tokens per ms
+        CHECK(!rd_gate_choose(g), "then a plain step");
+        rd_gate_update(g, false, 1, 5.0); // 0.2
+        int plain = 0;
+        for (int i = 0; i < 64; i++) plain += !rd_gate_choose(g);
+        CHECK_EQ_INT(plain, 2); // one plain probe in 32 steps
+        rd_gate_update(g, true, 0, 10.0);  // no tokens: not a measure
+        rd_gate_update(g, true, 1, -1.0);  // nor a bad clock
+        CHECK_NEAR(g.rate[1], 0.3, 1e-12);
+        for (int i = 0; i < 12; i++) rd_gate_update(g, true, 1, 10.0); // drafts stop being accepted
+        CHECK(g.rate[1] < 0.2, "the speculative mean follows (%g)", g.rate[1]);
+        int spec = 0;
+        for (int i = 0; i < 64; i++) spec += rd_gate_choose(g);
+        CHECK_EQ_INT(spec, 8); // one speculative probe in 8 steps
+    }
     return rd_test_done();
 }
