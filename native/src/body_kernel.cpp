@@ -9,6 +9,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 static void size_scratch(int32_t K, int32_t d, rd_bk_scratch & s) {
     const int32_t nb = d / RD_BK_QK;
     s.qx.resize((size_t) K * d);
@@ -104,6 +109,21 @@ void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint
 
 void rd_bk_packs::freer::operator()(uint8_t * p) const { free(p); }
 
+// The whole pages of [p, p + n) may leave this process's memory: a hint (MADV_PAGEOUT, Linux 5.4+)
+// that keeps their contents. The packed copy replaces those rows, so a model's Q4_1 layers do not
+// sit in memory twice where llama.cpp mapped them from the file (file-backed pages are dropped
+// and read again if ggml ever touches them; anonymous ones stay where there is no swap).
+static void release_pages(const uint8_t * p, size_t n) {
+#if defined(__linux__) && defined(MADV_PAGEOUT)
+    const long sz = sysconf(_SC_PAGESIZE);
+    if (sz <= 0) return;
+    const uintptr_t page = (uintptr_t) sz, a = ((uintptr_t) p + page - 1) / page * page, b = ((uintptr_t) p + n) / page * page;
+    if (b > a) madvise(reinterpret_cast<void *>(a), b - a, MADV_PAGEOUT); // a hint: failure changes nothing
+#else
+    (void) p, (void) n;
+#endif
+}
+
 const uint8_t * rd_bk_packs::get(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb) {
     const size_t n = rd_bk_packed_bytes(V, nb);
     if (n == 0) return nullptr;
@@ -117,7 +137,9 @@ const uint8_t * rd_bk_packs::get(const uint8_t * W, size_t row_bytes, int32_t V,
         return nullptr;
     }
     rd_bk_pack(W, row_bytes, V, nb, p.get());
-    return copies_.emplace(W, std::move(p)).first->second.get();
+    const uint8_t * packed = copies_.emplace(W, std::move(p)).first->second.get();
+    release_pages(W, (size_t) (V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS) * row_bytes); // rows past the copy stay
+    return packed;
 }
 
 void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
