@@ -51,7 +51,7 @@ void rd_bk_quantize_ref(const float * x, size_t x_stride, int32_t K, int32_t d, 
 // The AVX2 quantizer into s already sized; false when not built for x86.
 bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s);
 
-// The AVX-512 kernel's copy of a matrix (rd_bk_pack), which it reads without unpacking or
+// The SIMD kernels' copy of a matrix (rd_bk_pack), which they read without unpacking or
 // transposing: the rows in groups of 16, a group's blocks in order, each block as 320 bytes:
 //   4 parts of 64 bytes: part u, bytes 4i..4i+3 = row i's quant bytes 4u..4u+3 (quants 4u..4u+3
 //     in the low nibbles, 16+4u..16+4u+3 in the high), so one AND or shift gives 16 rows' dword
@@ -67,7 +67,7 @@ size_t rd_bk_packed_bytes(int32_t V, int32_t nb);
 void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint8_t * out);
 
 // One model's packed copies, made on a matrix's first product and kept as long as the model
-// (rd_model::body_packs), shared by its sessions' threads. Only for the AVX-512 path.
+// (rd_model::body_packs), shared by its sessions' threads.
 class rd_bk_packs {
   public:
     // The copy of W (its rows' bytes are read once, here); null when there is none to make

@@ -49,6 +49,74 @@ RD_AVX512 RD_INLINE __m256i dot_avx512(__m256i s, __m256i w, const uint8_t * pat
     return _mm256_dpbusd_epi32(s, w, _mm256_loadu_si256((const __m256i *) pat));
 }
 
+// Rows r + 8h .. r + 8h + 7 of a packed group (body_kernel.h, rd_bk_pack; r a multiple of 16)
+// by columns c0 .. c0 + NC - 1, for the AVX2 paths: each 64-byte part of a block holds rows 0-7
+// in its lower 32 bytes and rows 8-15 in its upper, so half h reads 4 of those and masks each
+// twice (low nibbles: dword u of the 8 rows' quants; high: dword 4 + u). Per column, 8 dot
+// products of 8 lanes against the column's activation dwords broadcast leave row i's isum in
+// lane i. A half at a time, so 2 columns fit the 16 ymm registers.
+#define RD_BK_PACKED_HALF(NAME, TARGET, DOT)                                                         \
+    template <int NC>                                                                                \
+    TARGET void NAME(const rd_bk_job & j, int32_t r, int32_t h, int32_t c0) {                        \
+        const int32_t d = j.nb * RD_BK_QK;                                                           \
+        const uint8_t * p = j.P + (size_t) (r / RD_BK_PACK_ROWS) * (size_t) j.nb * RD_BK_PACK_BLOCK;  \
+        const __m256i m4 = _mm256_set1_epi8(0x0F);                                                   \
+        __m256 a[NC], m[NC];                                                                         \
+        for (int c = 0; c < NC; c++) a[c] = m[c] = _mm256_setzero_ps();                              \
+        for (int32_t b = 0; b < j.nb; b++) {                                                         \
+            const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;                                 \
+            __m256i raw[4];                                                                          \
+            for (int u = 0; u < 4; u++) raw[u] = _mm256_load_si256((const __m256i *) (blk + 64 * u + 32 * h)); \
+            int32_t x[NC][8];                                                                        \
+            __m256i s[NC];                                                                           \
+            for (int c = 0; c < NC; c++) {                                                           \
+                memcpy(x[c], j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK, sizeof x[c]); \
+                s[c] = _mm256_setzero_si256();                                                       \
+            }                                                                                        \
+            for (int u = 0; u < 4; u++) {                                                            \
+                const __m256i lo = _mm256_and_si256(raw[u], m4);                                     \
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw[u], 4), m4);               \
+                for (int c = 0; c < NC; c++) {                                                       \
+                    s[c] = DOT(s[c], lo, _mm256_set1_epi32(x[c][u]));                                \
+                    s[c] = DOT(s[c], hi, _mm256_set1_epi32(x[c][4 + u]));                            \
+                }                                                                                    \
+            }                                                                                        \
+            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (blk + 256 + 16 * h))); \
+            const __m256 mw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (blk + 288 + 16 * h))); \
+            for (int c = 0; c < NC; c++) {                                                           \
+                const size_t cb = (size_t) (c0 + c) * j.nb + b;                                      \
+                const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(j.s->dx[cb]));                 \
+                a[c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s[c]), a[c]);                       \
+                m[c] = _mm256_fmadd_ps(mw, _mm256_set1_ps(j.s->sx[cb]), m[c]);                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int c = 0; c < NC; c++)                                                                 \
+            _mm256_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r + 8 * h, _mm256_add_ps(a[c], m[c])); \
+    }                                                                                                \
+    /* the packed groups from r0 (when r0 starts one); returns the first row not done */             \
+    TARGET int32_t NAME##_rows(const rd_bk_job & j, int32_t r0, int32_t r1) {                       \
+        int32_t r = r0;                                                                              \
+        if (j.P && r0 % RD_BK_PACK_ROWS == 0)                                                        \
+            for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS)              \
+                for (int32_t h = 0; h < 2; h++)                                                      \
+                    for (int32_t c = 0; c < j.K; c += 2) {                                           \
+                        if (j.K - c >= 2) NAME<2>(j, r, h, c);                                       \
+                        else NAME<1>(j, r, h, c);                                                    \
+                    }                                                                                \
+        return r;                                                                                    \
+    }
+
+// The two AVX2 dot products of unsigned weights by signed activations into int32 lanes (isum is
+// exact either way: |pair sums| <= 2 * 15 * 128 fit maddubs' int16).
+RD_AVX2 RD_INLINE __m256i dot_avx2_reg(__m256i s, __m256i w, __m256i x) {
+    return _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
+}
+RD_AVX2 RD_INLINE __m256i dot_avx2_vnni_reg(__m256i s, __m256i w, __m256i x) { return rd_dpbusd_vex(s, w, x); }
+
+RD_BK_PACKED_HALF(packed_avx2, RD_AVX2, dot_avx2_reg)
+RD_BK_PACKED_HALF(packed_avx2_vnni, RD_AVX2, dot_avx2_vnni_reg)
+#undef RD_BK_PACKED_HALF
+
 // Rows r .. r + 3 by columns c0 .. c0 + NC - 1, for each instruction set (a function is compiled
 // for one target, so the loop is written once as a macro and instantiated three times).
 #define RD_BK_GROUP_TILE(NAME, TARGET, DOT)                                                          \
@@ -291,8 +359,8 @@ bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, 
 // Whole groups from r0 (r1 - r0 a multiple of RD_BK_ROWS).
 bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) {
     switch (isa) {
-    case rd_hk_isa::avx2: tile_avx2_rows(j, r0, r1); return true;
-    case rd_hk_isa::avx2_vnni: tile_avx2_vnni_rows(j, r0, r1); return true;
+    case rd_hk_isa::avx2: tile_avx2_rows(j, packed_avx2_rows(j, r0, r1), r1); return true;
+    case rd_hk_isa::avx2_vnni: tile_avx2_vnni_rows(j, packed_avx2_vnni_rows(j, r0, r1), r1); return true;
     case rd_hk_isa::avx512_vnni: rows_avx512(j, r0, r1); return true;
     default: return false;
     }

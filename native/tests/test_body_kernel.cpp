@@ -7,7 +7,7 @@
 //     are the same operations in the same order);
 //   column c of a K-column call == the 1-column call of that column, for K = 1..9;
 //   the backend's MUL_MAT in a ggml graph == rd_bk_rows, on a pool and with packed weights;
-//   the AVX-512 path on rd_bk_pack's copy == the scalar reference.
+//   every SIMD path on rd_bk_pack's copy == the scalar reference.
 // Bounded: |y - the double-precision product of ggml's dequantized weights and the unquantized
 //   activations| <= sum_k |w_k| dx / 2 (the activation rounding) + 1e-5 sum_k |w_k x_k|.
 // Also: a NaN activation makes its own column NaN and no other; the backend takes Q4_1 products
@@ -65,7 +65,7 @@ static std::vector<float> make_x(int32_t K, int32_t d) {
     return x;
 }
 
-// packed: through rd_bk_pack's copy (the AVX-512 path reads it; rows past it in place)
+// packed: through rd_bk_pack's copy (the SIMD paths read it; rows past it in place)
 static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa, bool packed = false) {
     rd_bk_scratch s;
     rd_bk_quantize(x, (size_t) m.d, K, m.d, s);
@@ -132,11 +132,12 @@ static void check_matrix(int32_t V, int32_t d) {
         if (!rd_hk_isa_supported(isa)) continue;
         CHECK(same(run(m, x.data(), K, isa), ref), "V=%d d=%d: %s == scalar", V, d, rd_hk_isa_name(isa));
     }
-    if (rd_hk_isa_supported(rd_hk_isa::avx512_vnni)) {
+    for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx2_vnni, rd_hk_isa::avx512_vnni}) {
+        if (!rd_hk_isa_supported(isa)) continue;
         for (int32_t k = 1; k <= K; k++) {
-            const std::vector<float> y = run(m, x.data(), k, rd_hk_isa::avx512_vnni, true);
+            const std::vector<float> y = run(m, x.data(), k, isa, true);
             CHECK(memcmp(y.data(), ref.data(), (size_t) k * V * sizeof(float)) == 0,
-                  "V=%d d=%d: avx512_vnni on the packed copy, %d columns == scalar", V, d, k);
+                  "V=%d d=%d: %s on the packed copy, %d columns == scalar", V, d, rd_hk_isa_name(isa), k);
         }
     }
     const rd_hk_isa best = rd_hk_best_isa();
