@@ -256,37 +256,40 @@ RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
     for (int c = 0; c < NC; c++) _mm512_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r, _mm512_add_ps(a[c], m[c]));
 }
 
-// The packed groups from r0 (when r0 starts one), then groups of 8 rows in place, by tiles of up
-// to 8 columns, then a last group of 4 rows (the 4-row kernel).
+// f.run<NC>(c) for the K columns in tiles of up to 8 from c = 0.
+template <class F> RD_AVX512 void tiles8(int32_t K, const F & f) {
+    for (int32_t c = 0; c < K; c += 8) {
+        switch (std::min(8, K - c)) {
+        case 8: f.template run<8>(c); break;
+        case 7: f.template run<7>(c); break;
+        case 6: f.template run<6>(c); break;
+        case 5: f.template run<5>(c); break;
+        case 4: f.template run<4>(c); break;
+        case 3: f.template run<3>(c); break;
+        case 2: f.template run<2>(c); break;
+        default: f.template run<1>(c); break;
+        }
+    }
+}
+
+struct packed16 { // a packed group of 16 rows
+    const rd_bk_job & j;
+    int32_t r;
+    template <int NC> RD_AVX512 void run(int32_t c) const { group16_avx512<NC>(j, r, c); }
+};
+struct inplace8 { // 8 rows read in place
+    const rd_bk_job & j;
+    int32_t r;
+    template <int NC> RD_AVX512 void run(int32_t c) const { group8_avx512<NC>(j, r, c); }
+};
+
+// The packed groups from r0 (when r0 starts one), then groups of 8 rows in place, then a last
+// group of 4 rows (the 4-row kernel).
 RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     int32_t r = r0;
     if (j.P && r0 % RD_BK_PACK_ROWS == 0)
-        for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS)
-            for (int32_t c = 0; c < j.K; c += 8) {
-                switch (std::min(8, j.K - c)) {
-                case 8: group16_avx512<8>(j, r, c); break;
-                case 7: group16_avx512<7>(j, r, c); break;
-                case 6: group16_avx512<6>(j, r, c); break;
-                case 5: group16_avx512<5>(j, r, c); break;
-                case 4: group16_avx512<4>(j, r, c); break;
-                case 3: group16_avx512<3>(j, r, c); break;
-                case 2: group16_avx512<2>(j, r, c); break;
-                default: group16_avx512<1>(j, r, c); break;
-                }
-            }
-    for (; r + 8 <= r1; r += 8)
-        for (int32_t c = 0; c < j.K; c += 8) {
-            switch (std::min(8, j.K - c)) {
-            case 8: group8_avx512<8>(j, r, c); break;
-            case 7: group8_avx512<7>(j, r, c); break;
-            case 6: group8_avx512<6>(j, r, c); break;
-            case 5: group8_avx512<5>(j, r, c); break;
-            case 4: group8_avx512<4>(j, r, c); break;
-            case 3: group8_avx512<3>(j, r, c); break;
-            case 2: group8_avx512<2>(j, r, c); break;
-            default: group8_avx512<1>(j, r, c); break;
-            }
-        }
+        for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS) tiles8(j.K, packed16{j, r});
+    for (; r + 8 <= r1; r += 8) tiles8(j.K, inplace8{j, r});
     tile_avx512_rows(j, r, r1);
 }
 
