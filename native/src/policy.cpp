@@ -9,6 +9,7 @@ static constexpr int32_t PROBE_EVERY = 16; // after this many plain steps, draft
 static void ema(double & m, double x) { m += ALPHA * (x - m); }
 
 static constexpr int32_t GATE_PLAIN_EVERY = 32; // speculation winning: one plain step in this many
+static constexpr int32_t GATE_PLAIN_MAX = 256;  //   times its lead (tokens per ms over plain's), at most this
 static constexpr int32_t GATE_SPEC_EVERY = 8;   // plain winning: one speculative step in this many
 static constexpr double  GATE_ALPHA = 0.25;     // the arms' means: the rarer arm has few samples
 
@@ -16,7 +17,11 @@ bool rd_gate_choose(rd_spec_gate & g) {
     if (!(g.rate[1] > 0.0)) return true;  // measure speculation first,
     if (!(g.rate[0] > 0.0)) return false; // then a plain step
     const bool spec = g.rate[1] >= g.rate[0];
-    if (++g.run >= (spec ? GATE_PLAIN_EVERY : GATE_SPEC_EVERY)) {
+    // a plain probe costs about (lead - 1) / lead of a step's tokens: rarer the further ahead
+    // speculation is (Gemma's defaults lead by 2-3x), up to GATE_PLAIN_MAX steps apart
+    const double lead = g.rate[1] / g.rate[0];
+    const int32_t every = spec ? (int32_t) std::min((double) GATE_PLAIN_MAX, GATE_PLAIN_EVERY * lead) : GATE_SPEC_EVERY;
+    if (++g.run >= every) {
         g.run = 0;
         return !spec;
     }

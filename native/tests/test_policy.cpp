@@ -227,7 +227,7 @@ int main(void) {
     CHECK_EQ_INT(rd_head_wave(cost, 4, q_sure, 4), 4); // 1.8 against 1.56 + 1
 
     // the gate: speculation measured first, then a plain step, then the better arm with the
-    // other every 32 (speculation ahead) or 8 (plain ahead) steps, following a change of text
+    // other every 32 x lead (speculation ahead) or 8 (plain ahead) steps, following a change of text
     {
         rd_spec_gate g;
         CHECK(rd_gate_choose(g), "the gate measures speculation first");
@@ -235,8 +235,13 @@ int main(void) {
         CHECK(!rd_gate_choose(g), "then a plain step");
         rd_gate_update(g, false, 1, 5.0); // 0.2
         int plain = 0;
-        for (int i = 0; i < 64; i++) plain += !rd_gate_choose(g);
-        CHECK_EQ_INT(plain, 2); // one plain probe in 32 steps
+        for (int i = 0; i < 96; i++) plain += !rd_gate_choose(g);
+        CHECK_EQ_INT(plain, 2); // a lead of 1.5: one plain probe in 48 steps
+        rd_spec_gate far;
+        far.rate[0] = 0.1, far.rate[1] = 1.0; // a lead of 10: probes 256 steps apart
+        plain = 0;
+        for (int i = 0; i < 512; i++) plain += !rd_gate_choose(far);
+        CHECK_EQ_INT(plain, 2);
         rd_gate_update(g, true, 0, 10.0);  // no tokens: not a measure
         rd_gate_update(g, true, 1, -1.0);  // nor a bad clock
         CHECK_NEAR(g.rate[1], 0.3, 1e-12);
