@@ -46,6 +46,7 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     // A Q4_1 model's products go to the body kernel on the session's pool, ggml's other ops to
     // one thread: ggml on more threads cannot hand over to the kernel cheaply (body_kernel.h).
     t.one_thread = n_threads == 1 || m->body_kernel;
+    t.body_attention = m->body_kernel;
     t.body_packs = m->body_packs.get();
     if (m->body_kernel && n_threads > 1) t.body_pool = std::make_unique<rd_pool>(n_threads, body_spin_us());
     const int32_t ggml_threads = t.one_thread ? 1 : n_threads;
@@ -78,7 +79,7 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     cp.cb_eval = eval_cb;
     cp.cb_eval_user_data = &t;
     cp.no_perf = true;
-    rd_body_scope body(t.one_thread, t.body_pool.get(), t.body_packs != nullptr, t.body_packs); // the scheduler's graphs are reserved here (body_kernel.h)
+    rd_body_scope body(t.one_thread, t.body_pool.get(), t.body_attention, t.body_packs); // the scheduler's graphs are reserved here (body_kernel.h)
     t.ctx = llama_init_from_model(m->lm, cp);
     if (!t.ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
     t.n_ctx = (int32_t) llama_n_ctx(t.ctx);
@@ -102,7 +103,7 @@ void session_target_add(session_target & t, int32_t tok, int32_t pos, uint32_t s
 
 rd_status session_target_decode(session_target & t) {
     rd_log_cancel_scope quiet_cancel(&t.cancel);
-    rd_body_scope body(t.one_thread, t.body_pool.get(), t.body_packs != nullptr, t.body_packs);
+    rd_body_scope body(t.one_thread, t.body_pool.get(), t.body_attention, t.body_packs);
     const int32_t rc = llama_decode(t.ctx, t.batch);
     if (rc == 0) return RD_OK;
     if (rc == 2 || t.cancel.load()) return rd_fail(RD_ERR_CANCELLED, "cancelled");

@@ -20,9 +20,8 @@ struct session_target {
     bool    one_thread = false; // ggml decodes on one thread: the body backend takes Q4_1 products
                                 // and the attention (body_backend.cpp)
     std::unique_ptr<rd_pool> body_pool; // the body kernel's threads when the session has 2+
-    // a Q4_1 model's (rd_model::body_kernel) packed weights, null for other models: the body
-    // backend takes such a session's attention too
-    rd_bk_packs * body_packs = nullptr;
+    bool    body_attention = false; // the body backend takes the attention too (a Q4_1 model)
+    rd_bk_packs * body_packs = nullptr; // that model's packed weights (null: read in place)
     bool    invariant = false; // the model is batch-invariant: flash attention on an f16 KV cache
                                // (bf16 V with 2+ threads), one chain per step (session_policy.h)
     std::atomic<bool> cancel{false};
