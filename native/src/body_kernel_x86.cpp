@@ -67,18 +67,18 @@ RD_AVX512 RD_INLINE __m256i dot_avx512(__m256i s, __m256i w, const uint8_t * pat
             const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;                                 \
             __m256i raw[4];                                                                          \
             for (int u = 0; u < 4; u++) raw[u] = _mm256_load_si256((const __m256i *) (blk + 64 * u + 32 * h)); \
-            int32_t x[NC][8];                                                                        \
+            const int8_t * q[NC];                                                                    \
             __m256i s[NC];                                                                           \
             for (int c = 0; c < NC; c++) {                                                           \
-                memcpy(x[c], j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK, sizeof x[c]); \
+                q[c] = j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK;               \
                 s[c] = _mm256_setzero_si256();                                                       \
             }                                                                                        \
-            for (int u = 0; u < 4; u++) {                                                            \
+            for (int u = 0; u < 4; u++) { /* activation dwords broadcast straight from memory */    \
                 const __m256i lo = _mm256_and_si256(raw[u], m4);                                     \
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw[u], 4), m4);               \
                 for (int c = 0; c < NC; c++) {                                                       \
-                    s[c] = DOT(s[c], lo, _mm256_set1_epi32(x[c][u]));                                \
-                    s[c] = DOT(s[c], hi, _mm256_set1_epi32(x[c][4 + u]));                            \
+                    s[c] = DOT(s[c], lo, _mm256_broadcastd_epi32(_mm_loadu_si32(q[c] + 4 * u)));     \
+                    s[c] = DOT(s[c], hi, _mm256_broadcastd_epi32(_mm_loadu_si32(q[c] + 16 + 4 * u))); \
                 }                                                                                    \
             }                                                                                        \
             const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *) (blk + 256 + 16 * h))); \
@@ -241,12 +241,11 @@ RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
         for (int c = 0; c < NC; c++) {
             const size_t cb = (size_t) (c0 + c) * j.nb + b;
             const int8_t * q = j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK;
-            int32_t x[8];
-            memcpy(x, q, sizeof x);
+            // each activation dword broadcast straight from memory (a load, no shuffle port)
             __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
             for (int t = 0; t < 4; t++) {
-                s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_set1_epi32(x[t]));
-                s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_set1_epi32(x[4 + t]));
+                s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 4 * t)));
+                s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 16 + 4 * t)));
             }
             const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(j.s->dx[cb]));
             a[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), a[c]);
