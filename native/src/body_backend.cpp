@@ -123,8 +123,7 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                   &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    if (t_packs && (job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb)))
-        job.P_rows = job.V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS;
+    if (t_packs) job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb);
     const int32_t split = job.P ? RD_BK_PACK_ROWS : RD_BK_SPLIT;
     if (!t_pool || t_pool->size() == 1 || job.V < 2 * split) {
         rd_bk_rows(job, 0, job.V, g_isa);

@@ -83,7 +83,8 @@ class rd_bk_packs {
 };
 
 // One multiplication: W (V rows of row_bytes, nb blocks each) by the K columns in s; column c of y
-// at y + c * y_stride, rows r0..r1-1. P: W's packed copy (rows 0..P_rows-1), or null.
+// at y + c * y_stride, rows r0..r1-1. P: W's packed copy (its whole groups of RD_BK_PACK_ROWS
+// rows), or null.
 struct rd_bk_job {
     const uint8_t *       W;
     size_t                row_bytes;
@@ -91,8 +92,7 @@ struct rd_bk_job {
     const rd_bk_scratch * s;
     float *               y;
     size_t                y_stride;
-    const uint8_t *       P      = nullptr;
-    int32_t               P_rows = 0;
+    const uint8_t *       P = nullptr;
 };
 
 // Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar),

@@ -49,6 +49,14 @@ RD_AVX512 RD_INLINE __m256i dot_avx512(__m256i s, __m256i w, const uint8_t * pat
     return _mm256_dpbusd_epi32(s, w, _mm256_loadu_si256((const __m256i *) pat));
 }
 
+// Where the packed groups a call for rows r0..r1-1 reads end: from r0, whole groups of the copy
+// (r0 itself when there is no copy or r0 does not start a group; the rest is read in place).
+RD_INLINE int32_t packed_end(const rd_bk_job & j, int32_t r0, int32_t r1) {
+    if (!j.P || r0 % RD_BK_PACK_ROWS != 0) return r0;
+    const int32_t last = std::min(r1, j.V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS);
+    return last > r0 ? r0 + (last - r0) / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS : r0;
+}
+
 // Rows r + 8h .. r + 8h + 7 of a packed group (body_kernel.h, rd_bk_pack; r a multiple of 16)
 // by columns c0 .. c0 + NC - 1, for the AVX2 paths: each 64-byte part of a block holds rows 0-7
 // in its lower 32 bytes and rows 8-15 in its upper, so half h reads 4 of those and masks each
@@ -93,17 +101,16 @@ RD_AVX512 RD_INLINE __m256i dot_avx512(__m256i s, __m256i w, const uint8_t * pat
         for (int c = 0; c < NC; c++)                                                                 \
             _mm256_storeu_ps(j.y + (size_t) (c0 + c) * j.y_stride + r + 8 * h, _mm256_add_ps(a[c], m[c])); \
     }                                                                                                \
-    /* the packed groups from r0 (when r0 starts one); returns the first row not done */             \
+    /* the packed groups from r0 (packed_end); returns the first row not done */                   \
     TARGET int32_t NAME##_rows(const rd_bk_job & j, int32_t r0, int32_t r1) {                       \
-        int32_t r = r0;                                                                              \
-        if (j.P && r0 % RD_BK_PACK_ROWS == 0)                                                        \
-            for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS)              \
-                for (int32_t h = 0; h < 2; h++)                                                      \
-                    for (int32_t c = 0; c < j.K; c += 2) {                                           \
-                        if (j.K - c >= 2) NAME<2>(j, r, h, c);                                       \
-                        else NAME<1>(j, r, h, c);                                                    \
-                    }                                                                                \
-        return r;                                                                                    \
+        const int32_t end = packed_end(j, r0, r1);                                                   \
+        for (int32_t r = r0; r < end; r += RD_BK_PACK_ROWS)                                          \
+            for (int32_t h = 0; h < 2; h++)                                                          \
+                for (int32_t c = 0; c < j.K; c += 2) {                                               \
+                    if (j.K - c >= 2) NAME<2>(j, r, h, c);                                           \
+                    else NAME<1>(j, r, h, c);                                                        \
+                }                                                                                    \
+        return end;                                                                                  \
     }
 
 // The two AVX2 dot products of unsigned weights by signed activations into int32 lanes (isum is
@@ -217,7 +224,7 @@ RD_AVX512 void group8_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
 
 // ---- AVX-512 on the packed copy (body_kernel.h, rd_bk_pack): 16 rows in the 16 lanes ----
 
-// Rows r .. r + 15 (r a multiple of 16, within j.P_rows) by columns c0 .. c0 + NC - 1. Per block:
+// Rows r .. r + 15 (a whole group of the packed copy) by columns c0 .. c0 + NC - 1. Per block:
 // 4 loads and 8 masks give the 16 rows' 8 dwords of quants; per column, 8 vpdpbusd against the
 // block's 8 activation dwords broadcast leave row i's isum in lane i (two chains, added: integer
 // sums are exact in any order), then body_kernel.h's float steps on 16 rows.
@@ -282,12 +289,11 @@ struct inplace8 { // 8 rows read in place
     template <int NC> RD_AVX512 void run(int32_t c) const { group8_avx512<NC>(j, r, c); }
 };
 
-// The packed groups from r0 (when r0 starts one), then groups of 8 rows in place, then a last
-// group of 4 rows (the 4-row kernel).
+// The packed groups from r0 (packed_end), then groups of 8 rows in place, then a last group of 4
+// rows (the 4-row kernel).
 RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     int32_t r = r0;
-    if (j.P && r0 % RD_BK_PACK_ROWS == 0)
-        for (; r + RD_BK_PACK_ROWS <= std::min(r1, j.P_rows); r += RD_BK_PACK_ROWS) tiles8(j.K, packed16{j, r});
+    for (const int32_t end = packed_end(j, r0, r1); r < end; r += RD_BK_PACK_ROWS) tiles8(j.K, packed16{j, r});
     for (; r + 8 <= r1; r += 8) tiles8(j.K, inplace8{j, r});
     tile_avx512_rows(j, r, r1);
 }

@@ -88,7 +88,8 @@ bool rd_policy_head_cost(const rd_draft_policy & pol, int32_t max_cols, double *
 // two-armed bandit on what both arms measured, tokens per millisecond of a whole step (drafting,
 // decode, LM head, bookkeeping), each a running mean: the better arm runs, and the other one
 // every few steps so its mean follows the text (plain every 32 x speculation's lead steps, at
-// most 256, while speculation wins; speculation every 8 while it loses). It measures a speculative step first, then a plain one.
+// most 256, while speculation wins; speculation every 8 while it loses). It measures a
+// speculative step first, then a plain one.
 struct rd_spec_gate {
     double  rate[2] = {0, 0}; // [speculative]: tokens per ms; 0 = not measured yet
     int32_t run = 0;          // consecutive steps of the better arm since the other ran

@@ -72,7 +72,7 @@ static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_i
     std::vector<float> y((size_t) K * m.V);
     rd_bk_job j = m.job(s, K, y.data());
     rd_bk_packs packs;
-    if (packed && (j.P = packs.get(j.W, j.row_bytes, j.V, j.nb))) j.P_rows = j.V / RD_BK_PACK_ROWS * RD_BK_PACK_ROWS;
+    if (packed) j.P = packs.get(j.W, j.row_bytes, j.V, j.nb);
     rd_bk_rows(j, 0, m.V, isa);
     return y;
 }
