@@ -262,6 +262,11 @@ ggml_backend_reg_t reg() {
 
 uint64_t rd_body_products() { return g_products.load(); }
 
+int32_t rd_body_spin_us() {
+    const char * env = getenv("RD_BODY_SPIN_US");
+    return env && *env ? atoi(env) : 200;
+}
+
 rd_body_scope::rd_body_scope(bool on, rd_pool * pool, bool attention, rd_bk_packs * packs)
     : prev_(t_on), prev_attn_(t_attn), prev_pool_(t_pool), prev_packs_(t_packs) {
     t_on = on;

@@ -107,6 +107,10 @@ bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
 // (ggml's own kernels are faster than the scalar reference) or RD_BODY_KERNEL=0.
 bool rd_body_backend_register();
 
+// How long the pool of a context that uses the backend spins between products, in microseconds
+// ($RD_BODY_SPIN_US, default 200): products come a few microseconds of ggml's one-thread work apart.
+int32_t rd_body_spin_us();
+
 // Matrix products the backend has computed in this process (for tests: that llama.cpp routes here).
 uint64_t rd_body_products();
 

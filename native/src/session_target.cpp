@@ -13,11 +13,6 @@ session_target::~session_target() {
 
 // How long the body pool's workers spin between products (thread_pool.h); RD_BODY_SPIN_US
 // overrides it for measurements.
-static int32_t body_spin_us() {
-    const char * env = getenv("RD_BODY_SPIN_US");
-    return env && *env ? atoi(env) : 200;
-}
-
 static bool abort_cb(void * data) {
     return static_cast<session_target *>(data)->cancel.load(std::memory_order_relaxed);
 }
@@ -48,7 +43,7 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     t.one_thread = n_threads == 1 || m->body_kernel;
     t.body_attention = m->body_kernel;
     t.body_packs = m->body_packs.get();
-    if (m->body_kernel && n_threads > 1) t.body_pool = std::make_unique<rd_pool>(n_threads, body_spin_us());
+    if (m->body_kernel && n_threads > 1) t.body_pool = std::make_unique<rd_pool>(n_threads, rd_body_spin_us());
     const int32_t ggml_threads = t.one_thread ? 1 : n_threads;
     t.invariant = m->batch_invariant;
     t.flash = t.invariant || p.flash_attn != 0;

@@ -24,7 +24,9 @@
 // Position i's distribution is over the token at i+1; a sequence ends with the last token fed
 // (the answer's final token - EOG or the max_new_tokens-th - is ids[(n-1)*K], never fed).
 #include "teacher.h"
+#include "body_kernel.h"
 #include "hash.h"
+#include "thread_pool.h"
 #include "ggml.h"
 
 #include <algorithm>
@@ -200,6 +202,11 @@ struct rd_teacher {
     llama_context *   ctx = nullptr;
     llama_batch       batch{};
     int32_t           n_batch = 512;
+    // A Q4_1 model's products on the body kernel, as in sessions: ggml on one thread, the
+    // products on pool's (null with one thread). Its attention kernel is not used: it serves
+    // one unified cache, and the teacher keeps one stream per sequence.
+    bool              body = false;
+    std::unique_ptr<rd_pool> pool;
     file_header       hdr{};
 
     std::vector<std::vector<int32_t>> prompts;
@@ -353,11 +360,14 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
     t->n_batch = std::max(512, p->n_parallel);
     cp.n_batch = cp.n_ubatch = (uint32_t) t->n_batch;
     cp.n_seq_max = (uint32_t) p->n_parallel;
-    cp.n_threads = cp.n_threads_batch = threads;
+    t->body = m->body_kernel;
+    if (t->body && threads > 1) t->pool = std::make_unique<rd_pool>(threads, rd_body_spin_us());
+    cp.n_threads = cp.n_threads_batch = t->body ? 1 : threads;
     cp.embeddings = true;                 // hidden states with the logits
     cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
     cp.kv_unified = false;                // one stream per sequence: attention sees only its own
     cp.no_perf = true;
+    rd_body_scope body(t->body, t->pool.get(), false, m->body_packs.get()); // graphs reserved here
     t->ctx = llama_init_from_model(m->lm, cp);
     if (!t->ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d x %d tokens", p->n_parallel, p->n_ctx_seq);
     t->batch = llama_batch_init(t->n_batch, 0, 1);
@@ -410,6 +420,7 @@ static void batch_add(llama_batch & b, int32_t tok, int32_t pos, int32_t seq, bo
 }
 
 static rd_status decode(rd_teacher * t) {
+    rd_body_scope body(t->body, t->pool.get(), false, t->m->body_packs.get());
     const int32_t rc = llama_decode(t->ctx, t->batch);
     if (rc != 0) return rd_fail(RD_ERR_DECODE, "llama_decode failed (code %d) while collecting teacher data", rc);
     t->n_tokens_run += t->batch.n_tokens;

@@ -191,6 +191,41 @@ static void check_sessions(rd_model * m, bool registered) {
     CHECK(memcmp(first[0], first[1], sizeof first[0]) == 0, "1 and 2 threads decode the same 4 tokens");
 }
 
+// The teacher of distillation decodes its parallel sequences on the backend too (ggml on one
+// thread, the products on its own pool), and 1 and 2 threads record the same bytes.
+static void check_teacher(rd_model * m, bool registered) {
+    std::vector<uint8_t> files[2];
+    const int32_t tokens[9] = {1, 300, 301, 302, 1, 310, 311, 1, 320};
+    const int64_t offsets[4] = {0, 4, 7, 9};
+    for (int32_t threads : {1, 2}) {
+        rd_teacher_params tp;
+        rd_teacher_default_params(&tp);
+        tp.n_parallel = 2;
+        tp.max_new_tokens = 6;
+        tp.n_ctx_seq = 64;
+        tp.n_threads = threads;
+        const char * path = threads == 1 ? "test_body_kernel_t1.rdt" : "test_body_kernel_t2.rdt";
+        rd_teacher * t = nullptr;
+        const uint64_t before = rd_body_products();
+        if (!CHECK_OK(rd_teacher_init(m, &tp, tokens, offsets, 3, path, &t))) continue;
+        rd_teacher_progress pr{};
+        for (int guard = 0; guard < 1000 && !pr.finished; guard++)
+            if (!CHECK_OK(rd_teacher_run(t, 100, &pr))) break;
+        rd_teacher_free(t);
+        CHECK(pr.finished == 1 && pr.n_done == 3, "%d thread(s): the teacher answered the 3 prompts", threads);
+        const bool used = rd_body_products() > before;
+        CHECK(used == registered, "%d thread(s): the teacher's products %s the body kernel", threads, used ? "ran on" : "did not run on");
+        if (FILE * f = fopen(path, "rb")) {
+            int c;
+            while ((c = fgetc(f)) != EOF) files[threads - 1].push_back((uint8_t) c);
+            fclose(f);
+        }
+        remove(path);
+    }
+    CHECK(!files[0].empty() && files[0] == files[1], "1 and 2 threads record the same teacher file (%zu and %zu bytes)",
+          files[0].size(), files[1].size());
+}
+
 // The pool the backend splits products across, spinning or sleeping between calls, and the
 // chunks its parts share out: every item is done exactly once per call, whichever parts join.
 // The job lives on the stack of one iteration, so a worker that touched it after the call
@@ -297,6 +332,7 @@ int main() {
         CHECK(why[0] == '\0', "the Q4_1 tiny model is batch invariant (%s)", why);
         check_backend();
         check_sessions(m, ggml_backend_dev_by_name("RD-Q4_1") != nullptr);
+        check_teacher(m, ggml_backend_dev_by_name("RD-Q4_1") != nullptr);
         rd_model_free(m);
     }
     return rd_test_done();
