@@ -73,6 +73,7 @@ RD_INLINE int32_t packed_end(const rd_bk_job & j, int32_t r0, int32_t r1) {
         for (int c = 0; c < NC; c++) a[c] = m[c] = _mm256_setzero_ps();                              \
         for (int32_t b = 0; b < j.nb; b++) {                                                         \
             const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;                                 \
+            if (h == 0) rd_prefetch(blk + RD_PREFETCH_AHEAD, RD_BK_PACK_BLOCK); /* h 1 finds it */   \
             __m256i raw[4];                                                                          \
             for (int u = 0; u < 4; u++) raw[u] = _mm256_load_si256((const __m256i *) (blk + 64 * u + 32 * h)); \
             const int8_t * q[NC];                                                                    \
@@ -237,6 +238,7 @@ RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
     for (int c = 0; c < NC; c++) a[c] = m[c] = _mm512_setzero_ps();
     for (int32_t b = 0; b < j.nb; b++) {
         const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;
+        rd_prefetch(blk + RD_PREFETCH_AHEAD, RD_BK_PACK_BLOCK);
         __m512i w[8];
         for (int u = 0; u < 4; u++) {
             const __m512i v = _mm512_load_si512((const void *) (blk + 64 * u));

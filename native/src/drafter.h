@@ -26,5 +26,8 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
                                  const rd_draft_gate & more = {}, int32_t * n_steps = nullptr,
                                  rd_pool * pool = nullptr);
 
+// Whether d's searches run on the host path (drafter_host.h); known after its first search.
+bool rd_drafter_on_host(rd_drafter * d);
+
 // Threads the drafter's CPU backend uses (the session passes its own count).
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads);

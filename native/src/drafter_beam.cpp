@@ -6,12 +6,14 @@
 // result is deterministic.
 //
 // Shape legend: B = beam width, L = beam length, d = target hidden size, V' = draft vocab.
-// Cost per search: one graph run of 1 column + (L-1) runs of B columns, dominated by the LM head
-// [e, V']. So nothing is built or allocated per step: two graphs (1 and B columns), each
-// allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
+// Cost per search: one step of 1 column + (L-1) steps of B columns, dominated by the LM head
+// [e, V']. A CPU drafter of F16 / Q8_0 weights runs its steps on the host (drafter_host.h);
+// otherwise each step is a graph. So nothing is built or allocated per step: two graphs (1 and B
+// columns), each allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
 // top-B selection run on the host, O(V') per column, without sorting.
 // Over 300 lines because the beam search and the graph it drives share one scratch layout per B.
 #include "drafter_graph.h"
+#include "drafter_host.h"
 #include "gguf_matrix.h"
 #include "head_kernel.h"
 #include "ggml-alloc.h"
@@ -132,6 +134,9 @@ void offer_column(const float * x, int32_t n_vocab, int32_t beam, float base, to
 } // namespace
 
 struct drafter_runtime {
+    int32_t B = 0;                     // the width the scratch below is sized for
+    // The whole step on the host (drafter_host.h) where the weights allow; else the graphs.
+    std::unique_ptr<drafter_host> host;
     std::unique_ptr<step_graph> first; // step 1: one column, zero state
     std::unique_ptr<step_graph> step;  // steps 2..L: B columns
     std::vector<float>   emb;          // [d, B]
@@ -201,23 +206,28 @@ static rd_status prepare(rd_drafter * d, int32_t B) {
     drafter_runtime & rt = *d->rt;
     if (!rt.head_checked) {
         rt.head_checked = true;
+        rt.host = drafter_host_prepare(*d);
         const ggml_tensor * w = d->w.lm_head;
         rt.isa = rd_hk_best_isa();
-        if (w->buffer && ggml_backend_buffer_is_host(w->buffer) && ggml_is_contiguous(w) && rd_hk_type_supported(w->type, rt.isa)) {
+        if (!rt.host && w->buffer && ggml_backend_buffer_is_host(w->buffer) && ggml_is_contiguous(w) && rd_hk_type_supported(w->type, rt.isa)) {
             auto m = std::make_unique<rd_hk_matrix>();
             if (rd_hk_prepare(*m, w->type, w->data, (int32_t) w->ne[1], (int32_t) w->ne[0])) rt.head = std::move(m);
         }
     }
-    if (!rt.first)
+    if (!rt.host && !rt.first)
         if (rd_status st = build_step(d, 1, true, rt.head != nullptr, &rt.first); st != RD_OK) return st;
-    if (!rt.step || rt.step->n != B) {
+    if (!rt.host && (!rt.step || rt.step->n != B)) {
         rt.step.reset();
         if (rd_status st = build_step(d, B, false, rt.head != nullptr, &rt.step); st != RD_OK) return st;
+    }
+    if (rt.B != B) {
+        rt.B = B;
         const size_t dB = (size_t) d->hp.n_embd * B;
         rt.emb.assign(dB, 0.0f);
         rt.state.assign(dB, 0.0f);
         rt.state_out.assign(dB, 0.0f);
         rt.logits.clear(); // sized on first use, only off-host
+        if (rt.host) rt.head_out.assign((size_t) d->hp.n_draft_vocab * B, 0.0f);
         rt.toks.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
         rt.toks_next.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0);
         rt.scores.assign((size_t) B * RD_MAX_BEAM_LENGTH, 0.0f);
@@ -294,13 +304,17 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
 
     // Step 1: x_1 = g, s_0 = 0, one column; grow one beam into its top B tokens.
     {
-        step_graph & sg = *rt.first;
         E->row(g, rt.emb.data());
-        ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row);
-        ggml_backend_tensor_set(sg.h, h, 0, row);
-        const float * logits = nullptr;
-        if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
-        ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row);
+        const float * logits = rt.head_out.data();
+        if (rt.host) {
+            drafter_host_step(*rt.host, d->hp, 1, rt.emb.data(), nullptr, h, rt.state_out.data(), rt.head_out.data(), pool);
+        } else {
+            step_graph & sg = *rt.first;
+            ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row);
+            ggml_backend_tensor_set(sg.h, h, 0, row);
+            if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
+            ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row);
+        }
         top_k top;
         top.k = std::min(B, V);
         offer_column(logits, V, 0, 0.0f, top);
@@ -311,17 +325,21 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
     int32_t done = 1;
     for (int32_t k = 1; k < L; k++) {
         if (more && !more(k, rt.scores.data())) break;
-        step_graph & sg = *rt.step;
         for (int32_t b = 0; b < B; b++)
             E->row(d->vocab_ids[(size_t) rt.toks[(size_t) b * L + k - 1]], &rt.emb[(size_t) b * dim]);
-        // every input is set before every run: gallocr reuses an input's memory for later
-        // nodes once it has been read, so h does not survive from one step to the next
-        ggml_backend_tensor_set(sg.h, h, 0, row);
-        ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row * B);
-        ggml_backend_tensor_set(sg.s_prev, rt.state.data(), 0, row * B);
-        const float * logits = nullptr;
-        if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
-        ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row * B);
+        const float * logits = rt.head_out.data();
+        if (rt.host) {
+            drafter_host_step(*rt.host, d->hp, B, rt.emb.data(), rt.state.data(), h, rt.state_out.data(), rt.head_out.data(), pool);
+        } else {
+            step_graph & sg = *rt.step;
+            // every input is set before every run: gallocr reuses an input's memory for later
+            // nodes once it has been read, so h does not survive from one step to the next
+            ggml_backend_tensor_set(sg.h, h, 0, row);
+            ggml_backend_tensor_set(sg.emb, rt.emb.data(), 0, row * B);
+            ggml_backend_tensor_set(sg.s_prev, rt.state.data(), 0, row * B);
+            if (rd_status st = run_step(d, sg, rt.logits, &logits, pool); st != RD_OK) return st;
+            ggml_backend_tensor_get(sg.s, rt.state_out.data(), 0, row * B);
+        }
         top_k top;
         top.k = (int32_t) std::min<int64_t>(B, (int64_t) n_live * V);
         for (int32_t b = 0; b < n_live; b++)
@@ -338,6 +356,11 @@ rd_status rd_drafter_beam_search(rd_drafter * d, const float * h, int32_t g, int
     }
     if (n_steps) *n_steps = done;
     return RD_OK;
+}
+
+bool rd_drafter_on_host(rd_drafter * d) {
+    std::lock_guard<std::mutex> lock(d->mu);
+    return d->rt && d->rt->host;
 }
 
 void rd_drafter_set_threads(rd_drafter * d, int32_t n_threads) {

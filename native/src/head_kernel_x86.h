@@ -48,6 +48,21 @@ RD_AVX2 RD_INLINE void rd_tr4_256(__m256i * v) {
 
 RD_AVX2 RD_INLINE __m256i rd_load256(const void * p) { return _mm256_loadu_si256((const __m256i *) p); }
 
+// Software prefetch of the weight stream. Decoding reads each matrix once per token, from memory
+// (a model is larger than the caches), and the kernels' block loops left the next lines to the
+// hardware prefetchers: the products then ran at ~9 GB/s on one core, and every extra column's
+// arithmetic added to the memory time instead of hiding under it. Asking for the bytes ~4 KB
+// ahead made 200 packed Q4_1 matrices of 1536 x 576 (110 MB) 24% faster for one column and 35%
+// for four (a throwaway loop over rd_bk_rows, alternating runs). A prefetch never faults, so
+// addresses past the end of the matrix are harmless.
+constexpr size_t RD_PREFETCH_AHEAD = 4096;
+
+// The lines of [p, p + n) (whole lines from the one holding p).
+RD_INLINE void rd_prefetch(const uint8_t * p, size_t n) {
+    const uintptr_t first = (uintptr_t) p & ~(uintptr_t) 63;
+    for (uintptr_t a = first; a < (uintptr_t) p + n; a += 64) _mm_prefetch((const char *) a, _MM_HINT_T0);
+}
+
 // AVX-VNNI's vpdpbusd (VEX) written out: its intrinsic would need the caller compiled for
 // "avxvnni" too, and the AVX2 steps around it are shared by both paths.
 RD_AVX2 RD_INLINE __m256i rd_dpbusd_vex(__m256i s, __m256i u8, __m256i s8) {
@@ -66,10 +81,14 @@ template <int K, class Block>
 RD_AVX512 void rd_hk_groups_int512(const rd_hk_job & j, int32_t g0, int32_t g1) {
     const rd_hk_matrix & w = *j.w;
     Block blk;
+    // the next 16 rows (contiguous in W) are prefetched a slice per block of these
+    const size_t slice = (16 * w.row_bytes + (size_t) w.nb - 1) / (size_t) w.nb;
     for (int32_t r0 = g0 * RD_HK_GROUP; r0 < g1 * RD_HK_GROUP; r0 += 16) {
         __m512 acc[K];
         for (int c = 0; c < K; c++) acc[c] = _mm512_setzero_ps();
+        const uint8_t * next = w.q + (size_t) (r0 + 16) * w.row_bytes;
         for (int32_t b = 0; b < w.nb; b++) {
+            rd_prefetch(next + (size_t) b * slice, slice);
             const __m512 dw = blk.load(j, r0, b);
             for (int c = 0; c < K; c++) {
                 const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(j.dx[(size_t) c * w.nb + b]));
@@ -84,10 +103,13 @@ template <int K, class Block>
 RD_AVX2 void rd_hk_groups_int256(const rd_hk_job & j, int32_t g0, int32_t g1) {
     const rd_hk_matrix & w = *j.w;
     Block blk;
+    const size_t slice = (8 * w.row_bytes + (size_t) w.nb - 1) / (size_t) w.nb; // as above, 8 rows
     for (int32_t r0 = g0 * RD_HK_GROUP; r0 < g1 * RD_HK_GROUP; r0 += 8) {
         __m256 acc[K];
         for (int c = 0; c < K; c++) acc[c] = _mm256_setzero_ps();
+        const uint8_t * next = w.q + (size_t) (r0 + 8) * w.row_bytes;
         for (int32_t b = 0; b < w.nb; b++) {
+            rd_prefetch(next + (size_t) b * slice, slice);
             const __m256 dw = blk.load(j, r0, b);
             for (int c = 0; c < K; c++) {
                 const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(j.dx[(size_t) c * w.nb + b]));

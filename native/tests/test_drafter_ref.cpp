@@ -12,18 +12,22 @@
 //   a search the gate stops after k steps equals the search of length k;
 //   bad arguments are refused; repeated searches (other B in between, 1 or 2 threads, the LM
 //   head on a pool or not) agree;
+//   F16 / Q8_0 drafters run on the host path (drafter_host.h) where the CPU has a SIMD head
+//   kernel, so the tolerances above cover it;
 //   gguf_matrix reads rows of F32 / F16 / BF16 / Q8_0 / Q4_K matrices exactly as ggml
 //   dequantizes them, and refuses files without a readable tensor of that name.
 // Shape legend: B = beams, L = draft length, d = hidden, e = head width, V' = draft vocab.
 #include "harness.h"
 #include "drafter_graph.h"
 #include "gguf_matrix.h"
+#include "head_kernel.h"
 #include "gguf.h"
 #include "thread_pool.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -223,6 +227,10 @@ static void check_drafter(const rd_model * m, rd_drafter * d, const char * label
         }
     }
     printf("%-24s max |logp - reference| per draft step = %.3g (tolerance %.3g)\n", label, max_diff, tol);
+    // F16 / Q8_0 weights on a CPU with a SIMD head kernel run on the host path (drafter_host.h),
+    // which the comparisons above then covered; F32 weights on the graph
+    const bool host = !exact && rd_hk_best_isa() != rd_hk_isa::scalar && !getenv("RD_DRAFTER_HOST");
+    CHECK(rd_drafter_on_host(d) == host, "%s: the search ran on the %s path", label, rd_drafter_on_host(d) ? "host" : "graph");
 
     // the LM head's rows on a pool of 3 (the head kernel, for F16 and Q8_0 heads): the same bits
     std::vector<float> hf((size_t) m->n_embd, 0.25f);
