@@ -36,7 +36,11 @@ RD_AVX512 RD_INLINE void block512(const rd_hk_job & j, int32_t r0, int32_t c0) {
     __m512 acc[R][CB];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < CB; c++) acc[r][c] = _mm512_setzero_ps();
+    // a whole group of rows at once (one or two columns): the next group's bytes, contiguous in
+    // W, prefetched a slice per step of k (head_kernel_x86.h)
+    const size_t slice = R * w.row_bytes / (d / 16);
     for (size_t k = 0; k < d; k += 16) {
+        if constexpr (R == RD_HK_GROUP) rd_prefetch(row + R * w.row_bytes + (k / 16) * slice, slice);
         __m512 x[CB];
         for (int c = 0; c < CB; c++) x[c] = _mm512_loadu_ps(j.xh + (size_t) (c0 + c) * d + k);
         for (int r = 0; r < R; r++) {
