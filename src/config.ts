@@ -154,7 +154,7 @@ const TABLE = {
     help: "context per slot, prompt + completion (0 = 4096 capped at the model's training context)" }),
   beamWidth: S({ schema: beams, default: 1, meta: "B",
     help: "draft beams per step (1: each tree node costs a full LM-head row on CPU)" }),
-  beamLength: S({ schema: beamLength, default: 2, meta: "L",
+  beamLength: S({ schema: beamLength, default: 4, meta: "L",
     help: "draft tokens per beam (the most; the adaptive policy picks 0..L per step)" }),
   gpuLayers: S({ schema: intIn(-1, 100000), default: -1, meta: "N",
     help: "layers to offload to the GPU (-1 = all, 0 = CPU only)" }),

@@ -16,7 +16,7 @@ describe("loadConfig", () => {
   it("has defaults that serve", () => {
     const { config } = loadConfig([], {});
     expect(config).toEqual(defaultConfig);
-    expect(config).toMatchObject({ host: "127.0.0.1", port: 8080, beamWidth: 1, beamLength: 2, adaptive: true, slots: 1, queueSize: 16, maxBody: 1 << 20, draft: true, apiKey: null });
+    expect(config).toMatchObject({ host: "127.0.0.1", port: 8080, beamWidth: 1, beamLength: 4, adaptive: true, slots: 1, queueSize: 16, maxBody: 1 << 20, draft: true, apiKey: null });
   });
 
   it("takes flags over env over file over defaults", () => {
