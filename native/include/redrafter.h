@@ -193,7 +193,7 @@ typedef struct rd_session_params {
     int32_t n_batch;      /* prompt chunk size for prefill, tokens. Default 512 */
     int32_t n_threads;    /* CPU threads; 0 = half the hardware threads. Default 0 */
     int32_t beam_width;   /* B, 1..RD_MAX_BEAMS (also bounds rd_session_step_beams). Default 1 */
-    int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 2 */
+    int32_t beam_length;  /* L, 1..RD_MAX_BEAM_LENGTH. Default 4 */
     int32_t flash_attn;   /* -1 auto, 0 off, 1 on; ignored for a batch_invariant model (on).
                              Default -1 */
     bool    kv_f32;       /* f32 KV cache instead of f16; ignored for a batch_invariant model.

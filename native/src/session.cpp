@@ -14,7 +14,7 @@ void rd_session_default_params(rd_session_params * p) {
     p->n_batch = 512;
     p->n_threads = 0;
     p->beam_width = 1;  // the fastest shape measured on CPU (README, docs/distill.md): one beam,
-    p->beam_length = 2; // short drafts; the context copy adds its own beam
+    p->beam_length = 4; // the most; the adaptive policy drafts and verifies 0..L per step
     p->flash_attn = -1;
     p->kv_f32 = false;
     p->adaptive = true;

@@ -37,7 +37,7 @@ static void test_defaults(void) {
     CHECK_EQ_INT(sp.n_batch, 512);
     CHECK_EQ_INT(sp.n_threads, 0);
     CHECK_EQ_INT(sp.beam_width, 1);
-    CHECK_EQ_INT(sp.beam_length, 2);
+    CHECK_EQ_INT(sp.beam_length, 4);
     CHECK_EQ_INT(sp.flash_attn, -1);
     CHECK(!sp.kv_f32, "f16 KV cache by default");
     CHECK(sp.adaptive, "adaptive draft length by default");
