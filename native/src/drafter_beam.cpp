@@ -9,8 +9,8 @@
 // Cost per search: one step of 1 column + (L-1) steps of B columns, dominated by the LM head
 // [e, V']. A CPU drafter of F16 / Q8_0 weights runs its steps on the host (drafter_host.h);
 // otherwise each step is a graph. So nothing is built or allocated per step: two graphs (1 and B
-// columns), each allocated once by its own gallocr, and host scratch sized once per B. Log-softmax and the
-// top-B selection run on the host, O(V') per column, without sorting.
+// columns), each allocated once by its own gallocr, and host scratch sized once per B.
+// Log-softmax and the top-B selection run on the host, O(V') per column, without sorting.
 // Over 300 lines because the beam search and the graph it drives share one scratch layout per B.
 #include "drafter_graph.h"
 #include "drafter_host.h"
@@ -207,11 +207,10 @@ static rd_status prepare(rd_drafter * d, int32_t B) {
     if (!rt.head_checked) {
         rt.head_checked = true;
         rt.host = drafter_host_prepare(*d);
-        const ggml_tensor * w = d->w.lm_head;
         rt.isa = rd_hk_best_isa();
-        if (!rt.host && w->buffer && ggml_backend_buffer_is_host(w->buffer) && ggml_is_contiguous(w) && rd_hk_type_supported(w->type, rt.isa)) {
+        if (!rt.host) {
             auto m = std::make_unique<rd_hk_matrix>();
-            if (rd_hk_prepare(*m, w->type, w->data, (int32_t) w->ne[1], (int32_t) w->ne[0])) rt.head = std::move(m);
+            if (drafter_kernel_matrix(d->w.lm_head, rt.isa, *m)) rt.head = std::move(m);
         }
     }
     if (!rt.host && !rt.first)

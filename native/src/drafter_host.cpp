@@ -6,8 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
-// Whether t is a matrix the kernel reads in place with isa; prepares m from it.
-static bool take(const ggml_tensor * t, rd_hk_isa isa, rd_hk_matrix & m) {
+bool drafter_kernel_matrix(const ggml_tensor * t, rd_hk_isa isa, rd_hk_matrix & m) {
     return t && t->buffer && ggml_backend_buffer_is_host(t->buffer) && ggml_is_contiguous(t) &&
            rd_hk_type_supported(t->type, isa) && rd_hk_prepare(m, t->type, t->data, (int32_t) t->ne[1], (int32_t) t->ne[0]);
 }
@@ -24,12 +23,12 @@ std::unique_ptr<drafter_host> drafter_host_prepare(const rd_drafter & d) {
     w->isa = rd_hk_best_isa();
     if (w->isa == rd_hk_isa::scalar) return nullptr; // ggml's SIMD code beats the reference loops
     const drafter_weights & g = d.w;
-    if (!take(g.rnn_w, w->isa, w->rnn_w) || !take(g.rnn_u, w->isa, w->rnn_u) || !take(g.lm_head, w->isa, w->head))
+    if (!drafter_kernel_matrix(g.rnn_w, w->isa, w->rnn_w) || !drafter_kernel_matrix(g.rnn_u, w->isa, w->rnn_u) || !drafter_kernel_matrix(g.lm_head, w->isa, w->head))
         return nullptr;
-    if (g.proj_w && !take(g.proj_w, w->isa, w->proj)) return nullptr;
+    if (g.proj_w && !drafter_kernel_matrix(g.proj_w, w->isa, w->proj)) return nullptr;
     if (!(w->rnn_b = host_vector(g.rnn_b))) return nullptr;
     for (int32_t i = 0; i < d.hp.n_layers; i++)
-        if (!take(g.blk_w[i], w->isa, w->blk[i]) || !(w->blk_b[i] = host_vector(g.blk_b[i]))) return nullptr;
+        if (!drafter_kernel_matrix(g.blk_w[i], w->isa, w->blk[i]) || !(w->blk_b[i] = host_vector(g.blk_b[i]))) return nullptr;
     return w;
 }
 

@@ -25,6 +25,11 @@ struct drafter_host {
     std::vector<float> t0, t1, z, a;          // scratch: [d, n], [d, n], [max(2d, e), n] x 2
 };
 
+// Whether t is a matrix the head kernel reads in place with isa (host memory, contiguous, a type
+// it takes, whole blocks per row); prepares m from it. The host path below and the graph path's
+// LM head (drafter_beam.cpp) both ask this.
+bool drafter_kernel_matrix(const ggml_tensor * t, rd_hk_isa isa, rd_hk_matrix & m);
+
 // The host path for d's weights, or null when some weight is not in host memory or not of a
 // type (and row length) the kernel takes with this CPU's best instruction set, or when
 // $RD_DRAFTER_HOST is 0 (the graph path, for comparisons).
