@@ -50,11 +50,11 @@ RD_AVX2 RD_INLINE __m256i rd_load256(const void * p) { return _mm256_loadu_si256
 
 // Software prefetch of the weight stream. Decoding reads each matrix once per token, from memory
 // (a model is larger than the caches), and the kernels' block loops left the next lines to the
-// hardware prefetchers: the products then ran at ~9 GB/s on one core, and every extra column's
+// hardware prefetchers: the products then ran at 7-9 GB/s on one core, and every extra column's
 // arithmetic added to the memory time instead of hiding under it. Asking for the bytes ~4 KB
-// ahead made 200 packed Q4_1 matrices of 1536 x 576 (110 MB) 24% faster for one column and 35%
-// for four (a throwaway loop over rd_bk_rows, alternating runs). A prefetch never faults, so
-// addresses past the end of the matrix are harmless.
+// ahead made 200 packed Q4_1 matrices of 1536 x 576 (110 MB) 23-26% faster for one column and
+// 30-32% for four (native/build/kernel-stream, the library before and after, alternated). A
+// prefetch never faults, so addresses past the end of the matrix are harmless.
 constexpr size_t RD_PREFETCH_AHEAD = 4096;
 
 // The lines of [p, p + n) (whole lines from the one holding p).
