@@ -16,6 +16,8 @@
 // agree (batch invariance), as the body kernel's products do.
 #pragma once
 
+#include "head_kernel.h" // rd_hk_isa
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -44,8 +46,11 @@ struct rd_attn_scratch {
     std::vector<float>   mv, s;
 };
 
-// Units u0..u1-1 (unit u = query u / n_head, head u % n_head) on the caller's thread. AVX2 where
-// the CPU has it, else the portable loop; both write the same bits, and rd_attn_units_ref always
-// runs the portable one (for tests).
+// Units u0..u1-1 (unit u = query u / n_head, head u % n_head) on the caller's thread. AVX-512 or
+// AVX2 where the CPU has it, else the portable loop; all write the same bits, and
+// rd_attn_units_ref always runs the portable one (for tests).
 void rd_attn_units(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch);
+// The same on a chosen path (the CPU must have it): avx512_vnni, avx2 (or avx2_vnni), else the
+// portable loop. For tests and benchmarks.
+void rd_attn_units_isa(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch, rd_hk_isa isa);
 void rd_attn_units_ref(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch);

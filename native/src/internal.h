@@ -41,6 +41,24 @@ struct rd_log_cancel_scope {
     const std::atomic<bool> * prev;
 };
 
+// ggml-cpu's threadpool of one thread, kept for a context whose ggml graph runs on one thread
+// (the body kernel's sessions and teacher): without one, ggml-cpu makes and frees a threadpool
+// (two allocations, a mutex and a condition) for each graph split the body backend leaves it,
+// ~240 per decode of a 30-layer model. attach() gives it to a context, which must be freed
+// first (declare this after the context's owner, or free the context in the destructor body).
+// Nothing happens where the CPU backend does not offer one.
+struct rd_ggml_one_thread {
+    rd_ggml_one_thread() = default;
+    ~rd_ggml_one_thread();
+    rd_ggml_one_thread(const rd_ggml_one_thread &) = delete;
+    rd_ggml_one_thread & operator=(const rd_ggml_one_thread &) = delete;
+    void attach(llama_context * ctx);
+
+  private:
+    ggml_threadpool_t pool = nullptr;
+    void (*free_fn)(ggml_threadpool_t) = nullptr;
+};
+
 struct gguf_matrix;  // gguf_matrix.h: a weight matrix read straight from the target's GGUF
 struct rd_hk_matrix; // head_kernel.h: a Q8_0 output layer prepared for the session's own head
 class rd_bk_packs;   // body_kernel.h: packed copies of the Q4_1 weights for the body kernel

@@ -11,8 +11,6 @@ session_target::~session_target() {
     if (ctx) llama_free(ctx);
 }
 
-// How long the body pool's workers spin between products (thread_pool.h); RD_BODY_SPIN_US
-// overrides it for measurements.
 static bool abort_cb(void * data) {
     return static_cast<session_target *>(data)->cancel.load(std::memory_order_relaxed);
 }
@@ -77,6 +75,7 @@ rd_status session_target_init(session_target & t, rd_model * m, const rd_session
     rd_body_scope body(t.one_thread, t.body_pool.get(), t.body_attention, t.body_packs); // the scheduler's graphs are reserved here (body_kernel.h)
     t.ctx = llama_init_from_model(m->lm, cp);
     if (!t.ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d tokens", n_ctx);
+    if (t.one_thread) t.ggml_pool.attach(t.ctx);
     t.n_ctx = (int32_t) llama_n_ctx(t.ctx);
     t.n_batch = (int32_t) llama_n_batch(t.ctx);
     t.batch = llama_batch_init(t.n_batch, 0, n_seq);

@@ -24,6 +24,7 @@ struct session_target {
     rd_bk_packs * body_packs = nullptr; // that model's packed weights (null: read in place)
     bool    invariant = false; // the model is batch-invariant: flash attention on an f16 KV cache
                                // (bf16 V with 2+ threads), one chain per step (session_policy.h)
+    rd_ggml_one_thread ggml_pool; // one_thread: ggml's own threadpool, kept (internal.h)
     std::atomic<bool> cancel{false};
     bool    stop_at_norm = false; // read by the eval callback during llama_decode
     bool    norm_seen = false;    // the callback met the final norm (session_head.cpp's check)

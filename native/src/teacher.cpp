@@ -207,6 +207,7 @@ struct rd_teacher {
     // one unified cache, and the teacher keeps one stream per sequence.
     bool              body = false;
     std::unique_ptr<rd_pool> pool;
+    rd_ggml_one_thread ggml_pool; // ggml's threadpool when body (internal.h)
     file_header       hdr{};
 
     std::vector<std::vector<int32_t>> prompts;
@@ -370,6 +371,7 @@ rd_status rd_teacher_init(rd_model * m, const rd_teacher_params * p, const int32
     rd_body_scope body(t->body, t->pool.get(), false, m->body_packs.get()); // graphs reserved here
     t->ctx = llama_init_from_model(m->lm, cp);
     if (!t->ctx) return rd_fail(RD_ERR_NO_MEMORY, "llama.cpp could not create a context of %d x %d tokens", p->n_parallel, p->n_ctx_seq);
+    if (t->body) t->ggml_pool.attach(t->ctx);
     t->batch = llama_batch_init(t->n_batch, 0, 1);
     t->slots.resize((size_t) p->n_parallel);
     t->t_start = rd_now_ms();

@@ -88,3 +88,22 @@ void rd_backend_set_threads(ggml_backend_t b, int32_t n_threads) {
 int32_t rd_default_threads() {
     return (int32_t) std::max(1u, std::thread::hardware_concurrency() / 2);
 }
+
+void rd_ggml_one_thread::attach(llama_context * ctx) {
+    if (!pool) {
+        ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+        ggml_backend_reg_t reg = cpu ? ggml_backend_dev_backend_reg(cpu) : nullptr;
+        if (!reg) return;
+        auto * make = (ggml_threadpool_t (*)(ggml_threadpool_params *)) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new");
+        free_fn = (void (*)(ggml_threadpool_t)) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free");
+        if (!make || !free_fn) return;
+        ggml_threadpool_params tp = ggml_threadpool_params_default(1);
+        pool = make(&tp);
+        if (!pool) return;
+    }
+    llama_attach_threadpool(ctx, pool, nullptr);
+}
+
+rd_ggml_one_thread::~rd_ggml_one_thread() {
+    if (pool) free_fn(pool);
+}

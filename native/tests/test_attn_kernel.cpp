@@ -3,7 +3,7 @@
 // heads, and other groupings for the kernel), 37 cells (not a multiple of the 4-cell groups or the 8-lane exp), a mask with holes
 // and a finite bias, and one query whose every cell is masked.
 //
-// Exact, each with memcmp: the path this CPU runs == the portable loop; each query alone == the
+// Exact, each with memcmp: the path this CPU runs, and each SIMD path it has, == the portable loop; each query alone == the
 // same query among 5 (batch invariance); the backend's op on a pool of 3 == on one thread.
 // Bounded: within 1e-5 (relative to the largest |v|) of softmax attention in double precision,
 // and within 1e-2 of ggml-cpu's own flash attention (which accumulates V in f16).
@@ -123,6 +123,12 @@ static void check_kernel(const inputs & in) {
     rd_attn_units(job_for(in, 0, NQ, got.data()), 0, NQ * NH, scratch);
     rd_attn_units_ref(job_for(in, 0, NQ, ref.data()), 0, NQ * NH, scratch);
     CHECK(same(got, ref), "the path this CPU runs == the portable loop, bit for bit");
+    for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx512_vnni}) {
+        if (!rd_hk_isa_supported(isa)) continue;
+        std::vector<float> other(got.size());
+        rd_attn_units_isa(job_for(in, 0, NQ, other.data()), 0, NQ * NH, scratch, isa);
+        CHECK(same(other, ref), "the %s path == the portable loop, bit for bit", rd_hk_isa_name(isa));
+    }
 
     bool alone = true;
     for (int32_t i = 0; i < NQ; i++) {
