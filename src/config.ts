@@ -257,6 +257,9 @@ const TABLE = {
   resume: S({ schema: bool, default: false, boolean: true, help: "continue training from PATH.ckpt (same settings, its teacher data as is)" }),
   score: S({ schema: stringList, default: [], repeat: true, meta: "FILE",
     help: "also score by prefill (every position recorded, at prompt-processing speed) the prompts' texts and this file's (repeatable; duplicates and held-out prompts dropped)" }),
+  answer: S({ schema: stringList, default: [], repeat: true, meta: "FILE",
+    help: "also have the target answer this file's prompts (a teacher file of its own per file, so the --prompts cache stays valid; duplicates and held-out prompts dropped)" }),
+  answerMaxS: S({ schema: numberIn(0), default: 0, meta: "S", help: "stop answering each --answer file after S seconds (0 = no limit)" }),
   scoreMaxS: S({ schema: numberIn(0), default: 0, meta: "S", help: "stop scoring after S seconds (0 = no limit)" }),
   maxPositions: S({ schema: intIn(0), default: 0, meta: "N", help: "train on whole training sequences up to N positions, in a seeded order (0 = all): points of a data curve" }),
   saveHoldout: S({ schema: optString, default: null, meta: "PATH", help: "write the held-out prompts to this JSONL file (for redrafter bench)" }),
@@ -295,7 +298,7 @@ export const COMMANDS = {
   distill: [
     "target", "prompts", "out", "limit", "holdout", "maxNewTokens", "parallel", "teacherTopK", "trainBeamLength",
     "trainDraftVocab", "nProj", "nLayers", "trainWeights", "epochs", "batch", "lr", "initSeed", "resume", "teacherMaxS",
-    "score", "scoreMaxS", "maxPositions", "saveHoldout", "tauTokens", "cacheDir", "threads", "verbose",
+    "score", "answer", "answerMaxS", "scoreMaxS", "maxPositions", "saveHoldout", "tauTokens", "cacheDir", "threads", "verbose",
   ],
   drafterInit: ["target", "out", "initDraftVocab", "nLayers", "nProj", "initWeights", "initSeed", "verbose"],
 } as const satisfies Record<string, readonly SettingName[]>;

@@ -140,6 +140,15 @@ export async function runDistill(argv: string[]): Promise<void> {
     // then (--score) texts scored by prefill. A scored text's index is its prompt's index in the
     // answers' list, so the trainer holds a prompt's answer and text out together.
     const teacherPaths = [await collect("teacher", train, { nParallel: parallel, maxNewTokens: maxNew, topK, threads }, teacherMaxS)];
+    // --answer: each file's prompts answered into a teacher file of its own
+    const answered = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
+    for (const f of v.answer) {
+      const extra = readPrompts(f).map((p) => p.prompt).filter((t) => !answered.has(t) && (answered.add(t), true));
+      if (extra.length === 0) continue;
+      process.stderr.write(`answers: ${extra.length} prompts of ${f}\n`);
+      const toks = packPrompts(templated(model, extra));
+      teacherPaths.push(await collect("teacher", toks, { nParallel: parallel, maxNewTokens: maxNew, topK, threads }, v.answerMaxS));
+    }
     if (v.score.length > 0) {
       const seen = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
       const extra = v.score.flatMap((f) => readPrompts(f)).map((p) => p.prompt).filter((t) => !seen.has(t) && (seen.add(t), true));

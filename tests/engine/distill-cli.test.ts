@@ -64,6 +64,24 @@ describe("redrafter distill / bench", () => {
     for (const p of heldOut) expect(p.prompt).toMatch(/^Story number \d+/);
   });
 
+  test("--answer answers another file's new prompts into a teacher file of its own", () => {
+    const extra = join(tiny.dir, "answer.jsonl");
+    const more = Array.from({ length: 3 }, (_, i) => JSON.stringify({ prompt: `Another story, number ${i}: long ago` }));
+    writeFileSync(extra, [readFileSync(prompts, "utf8").trim(), ...more].join("\n") + "\n");
+    const cache = join(tiny.dir, "cache-answer");
+    const args = ["--target", tiny.model, "--prompts", prompts, "--answer", extra, "--out", join(tiny.dir, "answered.gguf"), "--cache-dir", cache, ...small];
+    const r = redrafter("distill", ...args);
+    expect(r.code, r.stderr).toBe(0);
+    // the 4 prompts --limit left out and the 3 new ones; the training and held-out prompts dropped
+    expect(r.stderr).toMatch(/answers: 7 prompts of .*answer\.jsonl/);
+    expect(r.stderr).toMatch(/teacher: 16 answers \(0 from the cache/);
+    expect(r.stderr).toMatch(/teacher: 7 answers \(0 from the cache/);
+    const again = redrafter("distill", ...args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/teacher: 16 answers \(16 from the cache/);
+    expect(again.stderr).toMatch(/teacher: 7 answers \(7 from the cache/);
+  });
+
   test("user mistakes are one-line errors", () => {
     const bad = join(tiny.dir, "bad.jsonl");
     writeFileSync(bad, "{\"prompt\": \"ok\"}\nnot json\n");
