@@ -358,10 +358,7 @@ RD_AVX512 void heads_avx512(const rd_attn_job & j, int32_t i, int32_t h0, int32_
 } // namespace
 
 void rd_attn_units(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & sc) {
-    static const rd_hk_isa best = rd_hk_isa_supported(rd_hk_isa::avx512_vnni) ? rd_hk_isa::avx512_vnni
-                                  : rd_hk_isa_supported(rd_hk_isa::avx2)       ? rd_hk_isa::avx2
-                                                                               : rd_hk_isa::scalar;
-    rd_attn_units_isa(j, u0, u1, sc, best);
+    rd_attn_units_isa(j, u0, u1, sc, rd_hk_best_isa());
 }
 
 void rd_attn_units_isa(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & sc, rd_hk_isa isa) {

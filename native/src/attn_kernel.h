@@ -51,6 +51,6 @@ struct rd_attn_scratch {
 // rd_attn_units_ref always runs the portable one (for tests).
 void rd_attn_units(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch);
 // The same on a chosen path (the CPU must have it): avx512_vnni, avx2 (or avx2_vnni), else the
-// portable loop. For tests and benchmarks.
+// portable loop; rd_attn_units passes rd_hk_best_isa(). For tests and benchmarks.
 void rd_attn_units_isa(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch, rd_hk_isa isa);
 void rd_attn_units_ref(const rd_attn_job & j, int32_t u0, int32_t u1, rd_attn_scratch & scratch);

@@ -42,6 +42,9 @@ export function templated(model: Model, prompts: string[]): number[][] {
 
 const pause = () => new Promise<void>((r) => setTimeout(r, 0)); // lets SIGINT through between slices
 
+/** The texts not in `seen`, each once; they are added to it. */
+const unseen = (texts: string[], seen: Set<string>) => texts.filter((t) => !seen.has(t) && (seen.add(t), true));
+
 /** Each prompt text once (the first occurrence). */
 function unique(prompts: Prompt[]): Prompt[] {
   const seen = new Set<string>();
@@ -141,17 +144,17 @@ export async function runDistill(argv: string[]): Promise<void> {
     // answers' list, so the trainer holds a prompt's answer and text out together.
     const teacherPaths = [await collect("teacher", train, { nParallel: parallel, maxNewTokens: maxNew, topK, threads }, teacherMaxS)];
     // --answer: each file's prompts answered into a teacher file of its own
-    const answered = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
+    const pooled = () => new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]); // never answered or scored again
+    const answered = pooled();
     for (const f of v.answer) {
-      const extra = readPrompts(f).map((p) => p.prompt).filter((t) => !answered.has(t) && (answered.add(t), true));
+      const extra = unseen(readPrompts(f).map((p) => p.prompt), answered);
       if (extra.length === 0) continue;
       process.stderr.write(`answers: ${extra.length} prompts of ${f}\n`);
       const toks = packPrompts(templated(model, extra));
       teacherPaths.push(await collect("teacher", toks, { nParallel: parallel, maxNewTokens: maxNew, topK, threads }, v.answerMaxS));
     }
     if (v.score.length > 0) {
-      const seen = new Set([...trainTexts, ...heldOut.map((p) => p.prompt)]);
-      const extra = v.score.flatMap((f) => readPrompts(f)).map((p) => p.prompt).filter((t) => !seen.has(t) && (seen.add(t), true));
+      const extra = unseen(v.score.flatMap((f) => readPrompts(f)).map((p) => p.prompt), pooled());
       const texts = packPrompts([...trainToks, ...templated(model, extra)]);
       process.stderr.write(`score: ${trainTexts.length + extra.length} texts (${extra.length} beside the prompts)\n`);
       teacherPaths.push(await collect("score", texts, { nParallel: 1, maxNewTokens: 1, promptTail: SCORE_CTX, nCtxSeq: SCORE_CTX, topK, threads }, v.scoreMaxS));
