@@ -168,7 +168,11 @@ describe("several local models in one process", () => {
     const { error } = await res.json();
     expect(error).toMatchObject({ code: "model_load_failed", type: "server_error" });
     expect(error.message).toMatch(/'broken' failed to load/);
-    expect(pool.log()).toMatch(/model 'broken' failed to load: .*not a GGUF file/);
+    // the server logs before it answers, but its stderr reaches this process through a pipe
+    // that the HTTP answer can overtake: wait for the line, then assert it
+    const why = /model 'broken' failed to load: .*not a GGUF file/;
+    await eventually(async () => why.test(pool.log())).catch(() => {});
+    expect(pool.log()).toMatch(why);
     expect((await perModel(pool.url, "redrafter_model_load_failures_total")).broken).toBe(1);
     expect((await fetch(`${pool.url}/health`)).status).toBe(200);
     expect((await post(pool.url, "/v1/completions", complete("tiny-a", "Hi"))).status).toBe(200);
