@@ -1,9 +1,10 @@
-// body_backend.cpp - body_kernel.h's Q4_1 kernel and attn_kernel.h's attention offered to
+// body_backend.cpp - body_kernel.h's kernel and attn_kernel.h's attention offered to
 // llama.cpp as a ggml backend, the way ggml's BLAS backend offers BLAS: an ACCEL device that
-// computes only MUL_MAT on Q4_1 weights held in ordinary host (CPU) buffers and FLASH_ATTN_EXT on
-// an f16 cache. llama.cpp puts every ACCEL backend before the CPU one, and ggml's scheduler gives
-// an op to the first backend that takes its inputs' buffer type and the op, so these ops run here
-// and everything else stays on ggml-cpu, with no copies (the buffers are host memory for both).
+// computes only MUL_MAT on Q4_1 (and, with packed copies and AVX-512 VNNI, Q5_0, Q4_K, Q6_K)
+// weights held in ordinary host (CPU) buffers and FLASH_ATTN_EXT on an f16 cache. llama.cpp puts
+// every ACCEL backend before the CPU one, and ggml's scheduler gives an op to the first backend
+// that takes its inputs' buffer type and the op, so these ops run here and everything else stays
+// on ggml-cpu, with no copies (the buffers are host memory for both).
 // Every batch size comes here, one token included, so plain decoding and verification run the
 // same arithmetic (batch invariance).
 //
@@ -53,7 +54,10 @@ bool supports_mul_mat(const ggml_tensor * op) {
     const ggml_tensor * x = op->src[1];
     int32_t hint;
     memcpy(&hint, reinterpret_cast<const char *>(op->op_params) + sizeof(int32_t), sizeof hint);
-    return w->type == GGML_TYPE_Q4_1 && ggml_is_contiguous(w) && w->ne[2] == 1 && w->ne[3] == 1 &&
+    // Q5_0, Q4_K and Q6_K have SIMD rows only on a packed copy with AVX-512 VNNI (body_kernel.h), in whole groups
+    const bool packed = (w->type == GGML_TYPE_Q5_0 || w->type == GGML_TYPE_Q4_K || w->type == GGML_TYPE_Q6_K) && t_packs &&
+                        g_isa == rd_hk_isa::avx512_vnni && w->ne[1] % RD_BK_PACK_ROWS == 0;
+    return (w->type == GGML_TYPE_Q4_1 || packed) && ggml_is_contiguous(w) && w->ne[2] == 1 && w->ne[3] == 1 &&
            w->ne[0] % RD_BK_QK == 0 && w->ne[1] <= INT32_MAX && x->type == GGML_TYPE_F32 &&
            x->nb[0] == sizeof(float) && x->ne[2] == 1 && x->ne[3] == 1 && x->ne[1] <= INT32_MAX &&
            op->type == GGML_TYPE_F32 && op->nb[0] == sizeof(float) && hint != GGML_HINT_SRC0_IS_HADAMARD;
@@ -123,7 +127,13 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                   &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    if (t_packs) job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb);
+    switch (w->type) {
+    case GGML_TYPE_Q5_0: job.type = rd_bk_type::q5_0; break;
+    case GGML_TYPE_Q4_K: job.type = rd_bk_type::q4_k; break;
+    case GGML_TYPE_Q6_K: job.type = rd_bk_type::q6_k; break;
+    default: break; // Q4_1
+    }
+    if (t_packs) job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb, job.type);
     const int32_t split = job.P ? RD_BK_PACK_ROWS : RD_BK_SPLIT;
     if (!t_pool || t_pool->size() == 1 || job.V < 2 * split) {
         rd_bk_rows(job, 0, job.V, g_isa);
@@ -185,7 +195,7 @@ ggml_guid_t guid() {
 // ---- device ----
 
 const char * dev_name(ggml_backend_dev_t) { return NAME; }
-const char * dev_description(ggml_backend_dev_t) { return "redrafter's batch-invariant Q4_1 matrix products"; }
+const char * dev_description(ggml_backend_dev_t) { return "redrafter's batch-invariant Q4_1 / Q5_0 / Q4_K / Q6_K matrix products"; }
 void dev_memory(ggml_backend_dev_t, size_t * free, size_t * total) { *free = *total = 0; }
 enum ggml_backend_dev_type dev_type(ggml_backend_dev_t) { return GGML_BACKEND_DEVICE_TYPE_ACCEL; }
 

@@ -1,8 +1,9 @@
-// body_kernel.h - the target's Q4_1 weight matrices (the body of a model such as SmolLM2's) times
-// K activation columns in one pass over the weights. ggml's CPU backend multiplies a Q4_1 matrix
-// by one column at a time (no tiled kernel for Q4_1 on x86), so verifying a tree of K tokens
-// costs nearly K plain steps there; here each weight block is unpacked once per row for up to
-// RD_BK_TILE columns. body_backend.cpp runs it for llama.cpp as a ggml backend.
+// body_kernel.h - the target's Q4_1 and Q5_0 weight matrices (the body of a model such as
+// SmolLM2's, most of Gemma 3's and Qwen2.5's) times K activation columns in one pass over the
+// weights. ggml's CPU backend multiplies such a matrix by one column at a time (no tiled kernel
+// for Q4_1 or Q5_0 on x86), so verifying a tree of K tokens costs nearly K plain steps there;
+// here each weight block is unpacked once per row for up to RD_BK_TILE columns. body_backend.cpp
+// runs it for llama.cpp as a ggml backend.
 //
 // Shape legend: V = rows of W, d = row length, nb = d / 32 blocks per row, K = columns.
 //
@@ -15,6 +16,15 @@
 //                              m = fma(mw[b], sx[c][b], m)
 //   isum[b] = sum_{k < 32} qw[k] qx[k]   (exact, |isum| <= 60960)
 //   y[c][r] = a + m
+//
+// Q5_0 (block: fp16 dw, 32 high bits qh, 16 bytes of low nibble pairs; value = dw * (q - 16) with
+// q = nibble | bit << 4) is the same sum with qw = q and mw = -16 dw (exact in f32). Q4_K (super-
+// blocks of 8 blocks of 32 with fp16 d, dmin and 6-bit sc, m per block; value = d sc q - dmin m)
+// is the same sum with dw = d * sc and mw = -(dmin * m), both exact in f32. Q6_K (super-blocks
+// of 16 blocks of 16 with int8 scales sc and fp16 d; value = d sc (q - 32), q of 6 bits) has a
+// scale per half of a block of 32, so its step is, per half h (values 16h..16h+15) in order:
+//   a = fma(d * sc_h * dx[c][b], (float) (isum_h - 32 * hsum[c][b][h]), a)   (and m stays 0)
+// with isum_h the half's exact sum of q qx and hsum the sum of its qx.
 //
 // Batch invariance: y[c][r] is this sequence of float operations whatever K, the column tile
 // or the instruction set (SIMD paths differ only in how they get the exact
@@ -30,8 +40,15 @@
 #include <unordered_map>
 #include <vector>
 
-constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 block
-constexpr size_t  RD_BK_BLOCK_BYTES = 20; // fp16 dw, fp16 mw, 16 bytes of nibble pairs
+constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 or Q5_0 block
+constexpr size_t  RD_BK_BLOCK_BYTES = 20; // Q4_1: fp16 dw, fp16 mw, 16 bytes of nibble pairs
+constexpr size_t  RD_BK_Q5_BYTES = 22;    // Q5_0: fp16 dw, 4 bytes of high bits, 16 bytes of nibble pairs
+constexpr size_t  RD_BK_Q4K_BYTES = 144;  // Q4_K: a super-block of 256 values (8 blocks of 32)
+constexpr size_t  RD_BK_Q6K_BYTES = 210;  // Q6_K: a super-block of 256 values (16 blocks of 16)
+
+enum class rd_bk_type : uint8_t { q4_1, q5_0, q4_k, q6_k };
+// Bytes of a block of 32 values (Q4_K, Q6_K: of its super-block of 256) in the file.
+size_t rd_bk_block_bytes(rd_bk_type type);
 constexpr int32_t RD_BK_TILE = 4;         // columns per pass over a row group
 constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels
 constexpr size_t  RD_BK_PAT = 4 * 32;     // pattern bytes per column and block
@@ -41,6 +58,7 @@ struct rd_bk_scratch {
     std::vector<int8_t>  qx;  // [K][d]
     std::vector<float>   dx;  // [K][nb]
     std::vector<float>   sx;  // [K][nb]
+    std::vector<int32_t> hs;  // [K][nb][2]: the sums of qx over each half of a block (Q6_K)
     std::vector<uint8_t> pat; // [K][nb][4][32]: the x86 kernels' activation patterns (body_kernel_x86.cpp)
 };
 
@@ -57,14 +75,25 @@ bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, 
 //     in the low nibbles, 16+4u..16+4u+3 in the high), so one AND or shift gives 16 rows' dword
 //     of quants in 16 lanes;
 //   the 16 rows' fp16 scales dw, then their fp16 minimums mw.
+// A Q5_0 block is 352 bytes: the same 4 parts of the nibbles, then 8 masks of 64 bits (mask v,
+// bit 4i + t = row i's high bit of quant 4v + t: the byte that holds that quant's nibble in the
+// kernel's register v), then the 16 rows' fp16 scales dw. A Q4_K block (each 32 values of a
+// super-block, with dw = d * sc and mw = -dmin * m) is 384: the 4 parts, then 16 f32 dw, 16 f32 mw.
+// A Q6_K block is 512: the 4 parts of the quants' low 4 bits, the masks of their fifth bits and
+// of their sixth (as Q5_0's), then the 16 rows' f32 d * sc of the first half, and of the second.
 // Rows after the last whole group stay out (the kernel reads them in place). Same size as W.
 constexpr int32_t RD_BK_PACK_ROWS  = 16;
 constexpr size_t  RD_BK_PACK_BLOCK = 320;
+constexpr size_t  RD_BK_PACK_Q5 = 352;
+constexpr size_t  RD_BK_PACK_Q4K = 384;
+constexpr size_t  RD_BK_PACK_Q6K = 512;
+size_t rd_bk_pack_block_bytes(rd_bk_type type);
 
 // Bytes of the packed copy of V rows of nb blocks.
-size_t rd_bk_packed_bytes(int32_t V, int32_t nb);
+size_t rd_bk_packed_bytes(int32_t V, int32_t nb, rd_bk_type type = rd_bk_type::q4_1);
 // Write it to out (rd_bk_packed_bytes of them).
-void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint8_t * out);
+void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint8_t * out,
+                rd_bk_type type = rd_bk_type::q4_1);
 
 // One model's packed copies, made on a matrix's first product and kept as long as the model
 // (rd_model::body_packs), shared by its sessions' threads.
@@ -72,7 +101,7 @@ class rd_bk_packs {
   public:
     // The copy of W (its rows' bytes are read once, here); null when there is none to make
     // (fewer than 16 rows) or no memory for it: the kernel then reads W in place.
-    const uint8_t * get(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb);
+    const uint8_t * get(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, rd_bk_type type = rd_bk_type::q4_1);
 
   private:
     struct freer {
@@ -84,7 +113,7 @@ class rd_bk_packs {
 
 // One multiplication: W (V rows of row_bytes, nb blocks each) by the K columns in s; column c of y
 // at y + c * y_stride, rows r0..r1-1. P: W's packed copy (its whole groups of RD_BK_PACK_ROWS
-// rows), or null.
+// rows), or null. A Q5_0, Q4_K or Q6_K matrix has SIMD rows only on its packed copy with AVX-512 VNNI.
 struct rd_bk_job {
     const uint8_t *       W;
     size_t                row_bytes;
@@ -93,6 +122,7 @@ struct rd_bk_job {
     float *               y;
     size_t                y_stride;
     const uint8_t *       P = nullptr;
+    rd_bk_type            type = rd_bk_type::q4_1;
 };
 
 // Rows r0..r1-1 with isa (scalar is the reference; an isa this CPU lacks falls back to scalar),
@@ -101,8 +131,11 @@ void rd_bk_rows(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
 
 // The x86 SIMD rows (body_kernel_x86.cpp): false when isa has no path there.
 bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa);
+// A Q5_0, Q4_K or Q6_K job's packed groups from r0 with AVX-512 VNNI (body_kernel_x86.cpp): the first
+// row not done.
+int32_t rd_bk_rows_packed_x86(const rd_bk_job & j, int32_t r0, int32_t r1);
 
-// Register the ggml backend that runs Q4_1 matrix products with this kernel (body_backend.cpp),
+// Register the ggml backend that runs Q4_1 (and Q5_0) matrix products with this kernel (body_backend.cpp),
 // once per process, before models are loaded. Skipped (false) when the CPU has no SIMD path
 // (ggml's own kernels are faster than the scalar reference) or RD_BODY_KERNEL=0.
 bool rd_body_backend_register();
@@ -122,11 +155,10 @@ uint64_t rd_body_products();
 // over to this backend and back ~400 times per token, starting and joining its threads each
 // time: on the 2-core machine that ran 6-10x slower than ggml alone, so such contexts (embeddings,
 // distillation) keep ggml's kernels.
-// attention: the backend takes the attention too (attn_kernel.h). Sessions of a Q4_1 model
-// (rd_model::body_kernel) say yes; other models' one-thread sessions say no: the kernel's
-// arithmetic differs from ggml's, which changed Qwen2.5-Coder's greedy answers enough to stop
-// one tool call in tests/python/test_qwen_tools.py, and their speed was about equal.
-// packs: the model's packed copies (null: read the weights in place).
+// attention: the backend takes the attention too (attn_kernel.h). Sessions of a body-kernel model
+// (rd_model::body_kernel: mostly Q4_1, or Q5_0 / Q4_K / Q6_K with AVX-512 VNNI) say yes; other
+// models' one-thread sessions say no (their Q4_1 products, if any, still come here).
+// packs: the model's packed copies (null: read Q4_1 in place; Q5_0, Q4_K and Q6_K stay on ggml).
 class rd_pool;
 struct rd_body_scope {
     explicit rd_body_scope(bool on, rd_pool * pool = nullptr, bool attention = true, rd_bk_packs * packs = nullptr);

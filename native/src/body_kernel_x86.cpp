@@ -1,5 +1,5 @@
-// body_kernel_x86.cpp - the Q4_1 body kernel's x86 paths (AVX-512 VNNI on ymm, AVX2 with
-// AVX-VNNI, AVX2), chosen at run time. The arithmetic is body_kernel.h's; only how the exact
+// body_kernel_x86.cpp - the body kernel's x86 paths (Q4_1: AVX-512 VNNI, AVX2 with AVX-VNNI,
+// AVX2; Q5_0, Q4_K and Q6_K: AVX-512 VNNI on the packed copy), chosen at run time. The arithmetic is body_kernel.h's; only how the exact
 // integer isum is computed differs from the scalar reference.
 //
 // Shape of one block step (4 rows of a group, block b): each row's 32 quants are unpacked into a
@@ -226,27 +226,56 @@ RD_AVX512 void group8_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
 // ---- AVX-512 on the packed copy (body_kernel.h, rd_bk_pack): 16 rows in the 16 lanes ----
 
 // Rows r .. r + 15 (a whole group of the packed copy) by columns c0 .. c0 + NC - 1. Per block:
-// 4 loads and 8 masks give the 16 rows' 8 dwords of quants; per column, 8 vpdpbusd against the
-// block's 8 activation dwords broadcast leave row i's isum in lane i (two chains, added: integer
-// sums are exact in any order), then body_kernel.h's float steps on 16 rows.
-template <int NC>
+// 4 loads and 8 masks give the 16 rows' 8 dwords of quants (Q5_0: each byte whose quant has its
+// high bit set gets 16 added, under the block's mask for that register; Q6_K: 16 and 32; Q4_K:
+// f32 scales); per column, 8 vpdpbusd
+// against the block's 8 activation dwords broadcast leave row i's isum in lane i (two chains,
+// added: integer sums are exact in any order), then body_kernel.h's float steps on 16 rows.
+template <int NC, rd_bk_type T>
 RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
+    constexpr bool Q5 = T == rd_bk_type::q5_0, Q6 = T == rd_bk_type::q6_k;
+    constexpr size_t PB = T == rd_bk_type::q5_0 ? RD_BK_PACK_Q5 : T == rd_bk_type::q4_k ? RD_BK_PACK_Q4K
+                        : T == rd_bk_type::q6_k ? RD_BK_PACK_Q6K : RD_BK_PACK_BLOCK;
     const int32_t d = j.nb * RD_BK_QK;
-    const uint8_t * p = j.P + (size_t) (r / RD_BK_PACK_ROWS) * (size_t) j.nb * RD_BK_PACK_BLOCK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const uint8_t * p = j.P + (size_t) (r / RD_BK_PACK_ROWS) * (size_t) j.nb * PB;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b4 = _mm512_set1_epi8(0x10), b5 = _mm512_set1_epi8(0x20);
     __m512 a[NC], m[NC];
     for (int c = 0; c < NC; c++) a[c] = m[c] = _mm512_setzero_ps();
     for (int32_t b = 0; b < j.nb; b++) {
-        const uint8_t * blk = p + (size_t) b * RD_BK_PACK_BLOCK;
-        rd_prefetch(blk + RD_PREFETCH_AHEAD, RD_BK_PACK_BLOCK);
+        const uint8_t * blk = p + (size_t) b * PB;
+        rd_prefetch(blk + RD_PREFETCH_AHEAD, PB);
         __m512i w[8];
         for (int u = 0; u < 4; u++) {
-            const __m512i v = _mm512_load_si512((const void *) (blk + 64 * u));
+            const __m512i v = Q5 ? _mm512_loadu_si512((const void *) (blk + 64 * u)) : _mm512_load_si512((const void *) (blk + 64 * u));
             w[u] = _mm512_and_si512(v, m4);
             w[4 + u] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 256)));
-        const __m512 mw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 288)));
+        __m512 dw, mw;
+        if constexpr (Q6) {
+            for (int v = 0; v < 8; v++) {
+                uint64_t bits4, bits5;
+                memcpy(&bits4, blk + 256 + 8 * v, 8);
+                memcpy(&bits5, blk + 320 + 8 * v, 8);
+                w[v] = _mm512_mask_add_epi8(w[v], _cvtu64_mask64(bits4), w[v], b4);
+                w[v] = _mm512_mask_add_epi8(w[v], _cvtu64_mask64(bits5), w[v], b5);
+            }
+            dw = _mm512_load_ps(blk + 384); // the first half's d * sc
+            mw = _mm512_load_ps(blk + 448); // the second half's
+        } else if constexpr (Q5) {
+            for (int v = 0; v < 8; v++) {
+                uint64_t bits;
+                memcpy(&bits, blk + 256 + 8 * v, 8);
+                w[v] = _mm512_mask_add_epi8(w[v], _cvtu64_mask64(bits), w[v], b4);
+            }
+            dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (blk + 320)));
+            mw = _mm512_mul_ps(dw, _mm512_set1_ps(-16.0f)); // exact
+        } else if constexpr (T == rd_bk_type::q4_k) {
+            dw = _mm512_load_ps(blk + 256);
+            mw = _mm512_load_ps(blk + 320);
+        } else {
+            dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 256)));
+            mw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 288)));
+        }
         for (int c = 0; c < NC; c++) {
             const size_t cb = (size_t) (c0 + c) * j.nb + b;
             const int8_t * q = j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK;
@@ -256,8 +285,14 @@ RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
                 s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 4 * t)));
                 s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 16 + 4 * t)));
             }
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(j.s->dx[cb]));
-            a[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), a[c]);
+            const __m512 xd = _mm512_set1_ps(j.s->dx[cb]);
+            if constexpr (Q6) { // per half: d sc dx (isum - 32 hsum)
+                const __m512i h0 = _mm512_set1_epi32(32 * j.s->hs[2 * cb]), h1 = _mm512_set1_epi32(32 * j.s->hs[2 * cb + 1]);
+                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, xd), _mm512_cvtepi32_ps(_mm512_sub_epi32(s0, h0)), a[c]);
+                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(mw, xd), _mm512_cvtepi32_ps(_mm512_sub_epi32(s1, h1)), a[c]);
+                continue;
+            }
+            a[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, xd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), a[c]);
             m[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(j.s->sx[cb]), m[c]);
         }
     }
@@ -280,10 +315,10 @@ template <class F> RD_AVX512 void tiles8(int32_t K, const F & f) {
     }
 }
 
-struct packed16 { // a packed group of 16 rows
+template <rd_bk_type T> struct packed16 { // a packed group of 16 rows
     const rd_bk_job & j;
     int32_t r;
-    template <int NC> RD_AVX512 void run(int32_t c) const { group16_avx512<NC>(j, r, c); }
+    template <int NC> RD_AVX512 void run(int32_t c) const { group16_avx512<NC, T>(j, r, c); }
 };
 struct inplace8 { // 8 rows read in place
     const rd_bk_job & j;
@@ -295,7 +330,7 @@ struct inplace8 { // 8 rows read in place
 // rows (the 4-row kernel).
 RD_AVX512 void rows_avx512(const rd_bk_job & j, int32_t r0, int32_t r1) {
     int32_t r = r0;
-    for (const int32_t end = packed_end(j, r0, r1); r < end; r += RD_BK_PACK_ROWS) tiles8(j.K, packed16{j, r});
+    for (const int32_t end = packed_end(j, r0, r1); r < end; r += RD_BK_PACK_ROWS) tiles8(j.K, packed16<rd_bk_type::q4_1>{j, r});
     for (; r + 8 <= r1; r += 8) tiles8(j.K, inplace8{j, r});
     tile_avx512_rows(j, r, r1);
 }
@@ -349,8 +384,14 @@ RD_AVX2 void quantize_avx2(const float * x, size_t x_stride, int32_t K, int32_t 
                 s.dx[cb] = amax / 127.0f;
                 s.sx[cb] = s.dx[cb] * (float) sum;
             }
-            // pattern j: dword j of the block four times, then dword 4 + j (rd_bk_quantize_ref)
             const __m256i qv = _mm256_loadu_si256((const __m256i *) q);
+            // the halves' sums: bytes + 128 summed by 8 (sad against 0), less 8 * 128 each
+            const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(qv, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
+            const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(_mm256_permute4x64_epi64(sad, _MM_SHUFFLE(3, 1, 2, 0))),
+                                            _mm256_castsi256_si128(_mm256_permute4x64_epi64(sad, _MM_SHUFFLE(2, 0, 3, 1))));
+            s.hs[2 * cb] = (int32_t) _mm_cvtsi128_si64(h) - 16 * 128;
+            s.hs[2 * cb + 1] = (int32_t) _mm_extract_epi64(h, 1) - 16 * 128;
+            // pattern j: dword j of the block four times, then dword 4 + j (rd_bk_quantize_ref)
             uint8_t * p = s.pat.data() + cb * RD_BK_PAT;
             for (int j = 0; j < 4; j++) {
                 const __m256i idx = _mm256_setr_epi32(j, j, j, j, 4 + j, 4 + j, 4 + j, 4 + j);
@@ -360,6 +401,19 @@ RD_AVX2 void quantize_avx2(const float * x, size_t x_stride, int32_t K, int32_t 
 }
 
 } // namespace
+
+int32_t rd_bk_rows_packed_x86(const rd_bk_job & j, int32_t r0, int32_t r1) {
+    const int32_t end = packed_end(j, r0, r1);
+    for (int32_t r = r0; r < end; r += RD_BK_PACK_ROWS) {
+        switch (j.type) {
+        case rd_bk_type::q5_0: tiles8(j.K, packed16<rd_bk_type::q5_0>{j, r}); break;
+        case rd_bk_type::q4_k: tiles8(j.K, packed16<rd_bk_type::q4_k>{j, r}); break;
+        case rd_bk_type::q6_k: tiles8(j.K, packed16<rd_bk_type::q6_k>{j, r}); break;
+        default: return r;
+        }
+    }
+    return end;
+}
 
 bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, rd_bk_scratch & s) {
     quantize_avx2(x, x_stride, K, d, s);
@@ -379,6 +433,7 @@ bool rd_bk_rows_x86(const rd_bk_job & j, int32_t r0, int32_t r1, rd_hk_isa isa) 
 #else
 
 bool rd_bk_rows_x86(const rd_bk_job &, int32_t, int32_t, rd_hk_isa) { return false; }
+int32_t rd_bk_rows_packed_x86(const rd_bk_job &, int32_t r0, int32_t) { return r0; }
 bool rd_bk_quantize_x86(const float *, size_t, int32_t, int32_t, rd_bk_scratch &) { return false; }
 
 #endif

@@ -61,7 +61,7 @@ struct rd_ggml_one_thread {
 
 struct gguf_matrix;  // gguf_matrix.h: a weight matrix read straight from the target's GGUF
 struct rd_hk_matrix; // head_kernel.h: a Q8_0 output layer prepared for the session's own head
-class rd_bk_packs;   // body_kernel.h: packed copies of the Q4_1 weights for the body kernel
+class rd_bk_packs;   // body_kernel.h: packed copies of the weights for the body kernel
 
 struct rd_model {
     llama_model *       lm    = nullptr;
@@ -90,8 +90,9 @@ struct rd_model {
     // alone and in one batch bit-identical; else batch_why says why not
     bool                batch_invariant = false;
     std::string         batch_why;
-    // Most of the layers' weight bytes are Q4_1 and the body kernel is registered (body_kernel.h):
-    // sessions run ggml on one thread and the products on their own pool (session_target.cpp)
+    // Most of the layers' weight bytes are in types the body kernel takes on this CPU, and it is
+    // registered (body_kernel.h, model.cpp): sessions run ggml on one thread and the products on
+    // their own pool (session_target.cpp)
     bool                body_kernel = false;
     std::unique_ptr<rd_bk_packs> body_packs; // the kernel's packed copies of them (with body_kernel)
     std::vector<int32_t> eog_tokens;   // every end-of-generation id (banned by ignore_eos)

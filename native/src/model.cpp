@@ -37,17 +37,16 @@ static rd_status check_gguf_file(const char * path) {
     return RD_OK;
 }
 
-// Whether Q4_1 holds most of the bytes of the layers' weights ("blk.*"), the products the body
-// kernel takes (body_kernel.h).
-static bool mostly_q4_1(const gguf_context * g) {
-    size_t q4_1 = 0, all = 0;
+// The share of the layers' weight bytes ("blk.*") that one type holds.
+static double layer_share(const gguf_context * g, ggml_type type) {
+    size_t of = 0, all = 0;
     for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
         if (strncmp(gguf_get_tensor_name(g, i), "blk.", 4) != 0) continue;
         const size_t n = gguf_get_tensor_size(g, i);
         all += n;
-        if (gguf_get_tensor_type(g, i) == GGML_TYPE_Q4_1) q4_1 += n;
+        if (gguf_get_tensor_type(g, i) == type) of += n;
     }
-    return all > 0 && 2 * q4_1 > all;
+    return all > 0 ? (double) of / (double) all : 0.0;
 }
 
 // rd_model_params.batch_invariant holds only if tokens decoded one at a time and the same tokens
@@ -158,10 +157,17 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     std::string err;
     gguf_ptr meta = gguf_read_meta(m->path); // one parse for both matrices
     if (!meta) return rd_fail(RD_ERR_FORMAT, "cannot read the GGUF metadata of '%s'", path);
+    // Sessions of a model whose layers' bytes are mostly in types the body kernel takes on this CPU
+    // run ggml on one thread and the products (and the attention) on theirs (body_kernel.h): Q4_1
+    // always, Q5_0 / Q4_K / Q6_K on packed copies with AVX-512 VNNI (most of a Q4_K_M file).
+    const char * pack_env = getenv("RD_BODY_PACK"); // 0: the kernel reads Q4_1 in place (for comparisons)
+    const bool pack = !(pack_env && strcmp(pack_env, "0") == 0);
+    double share = layer_share(meta.get(), GGML_TYPE_Q4_1);
+    if (pack && rd_hk_best_isa() == rd_hk_isa::avx512_vnni)
+        for (ggml_type t : {GGML_TYPE_Q5_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K}) share += layer_share(meta.get(), t);
     m->body_kernel = rd_body_backend_register() && ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU &&
-                     mostly_q4_1(meta.get());
-    const char * pack = getenv("RD_BODY_PACK"); // 0: the kernel reads the weights in place (for comparisons)
-    if (m->body_kernel && !(pack && strcmp(pack, "0") == 0)) m->body_packs = std::make_unique<rd_bk_packs>();
+                     share > 0.5;
+    if (m->body_kernel && pack) m->body_packs = std::make_unique<rd_bk_packs>();
     m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
     m->batch_invariant = m->batch_why.empty();
     m->embd = gguf_matrix_open(m->path, meta.get(), "token_embd.weight", &err);

@@ -36,7 +36,7 @@ static bool eval_cb(ggml_tensor * t, bool ask, void * data) {
 rd_status session_target_init(session_target & t, rd_model * m, const rd_session_params & p, int32_t n_ctx,
                               int32_t n_batch, int32_t n_seq, int32_t n_threads) {
     t.n_seq = n_seq;
-    // A Q4_1 model's products go to the body kernel on the session's pool, ggml's other ops to
+    // A body-kernel model's products go to the kernel on the session's pool, ggml's other ops to
     // one thread: ggml on more threads cannot hand over to the kernel cheaply (body_kernel.h).
     t.one_thread = n_threads == 1 || m->body_kernel;
     t.body_attention = m->body_kernel;

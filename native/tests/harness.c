@@ -92,6 +92,7 @@ rd_model * rd_test_open_model(void)   { return open_model("RD_TEST_MODEL"); }
 rd_model * rd_test_open_model_b(void) { return open_model("RD_TEST_MODEL_B"); }
 rd_model * rd_test_open_model_q8(void) { return open_model("RD_TEST_MODEL_Q8"); }
 rd_model * rd_test_open_model_q41(void) { return open_model("RD_TEST_MODEL_Q41"); }
+rd_model * rd_test_open_model_q50(void) { return open_model("RD_TEST_MODEL_Q50"); }
 
 int rd_test_read_prompts(int max, char *** out) {
     const char * env  = getenv("RD_TEST_PROMPTS");

@@ -55,6 +55,7 @@ rd_model * rd_test_open_model(void);
 rd_model * rd_test_open_model_b(void);
 rd_model * rd_test_open_model_q8(void); /* the output layer in Q8_0 */
 rd_model * rd_test_open_model_q41(void); /* the layers' matrices in Q4_1 (the body kernel) */
+rd_model * rd_test_open_model_q50(void); /* the layers' matrices in Q5_0 (its Q5_0 path) */
 
 /* The "prompt" strings of $RD_TEST_PROMPTS (default: the repository's fixture), unescaped to UTF-8,
  * at most max of them (max <= 0: all). *out is an array of malloc'd strings; release it with

@@ -36,24 +36,28 @@ static float uniform() { // [-1, 1)
     return (float) ((g_rng >> 8) / 8388608.0) - 1.0f;
 }
 
-struct q41 {
+struct wmat { // a Q4_1, Q5_0, Q4_K or Q6_K matrix
     std::vector<uint8_t> bytes;
     std::vector<float>   deq; // ggml's dequantization, [V][d]
     int32_t V = 0, d = 0;
+    ggml_type type = GGML_TYPE_Q4_1;
     rd_bk_job job(const rd_bk_scratch & s, int32_t K, float * y) const {
-        return {bytes.data(), ggml_row_size(GGML_TYPE_Q4_1, d), V, d / RD_BK_QK, K, &s, y, (size_t) V};
+        rd_bk_job j{bytes.data(), ggml_row_size(type, d), V, d / RD_BK_QK, K, &s, y, (size_t) V};
+        j.type = type == GGML_TYPE_Q5_0 ? rd_bk_type::q5_0 : type == GGML_TYPE_Q4_K ? rd_bk_type::q4_k
+               : type == GGML_TYPE_Q6_K ? rd_bk_type::q6_k : rd_bk_type::q4_1;
+        return j;
     }
 };
 
-static q41 make_matrix(int32_t V, int32_t d) {
-    q41 m;
-    m.V = V, m.d = d;
+static wmat make_matrix(int32_t V, int32_t d, ggml_type type = GGML_TYPE_Q4_1) {
+    wmat m;
+    m.V = V, m.d = d, m.type = type;
     std::vector<float> w((size_t) V * d);
     for (float & v : w) v = uniform() * 0.1f + 0.02f; // an offset, so the minimum term matters
-    m.bytes.resize(ggml_row_size(GGML_TYPE_Q4_1, d) * V);
-    ggml_quantize_chunk(GGML_TYPE_Q4_1, w.data(), m.bytes.data(), 0, V, d, nullptr);
+    m.bytes.resize(ggml_row_size(type, d) * V);
+    ggml_quantize_chunk(type, w.data(), m.bytes.data(), 0, V, d, nullptr);
     m.deq.resize(w.size());
-    ggml_get_type_traits(GGML_TYPE_Q4_1)->to_float(m.bytes.data(), m.deq.data(), (int64_t) w.size());
+    ggml_get_type_traits(type)->to_float(m.bytes.data(), m.deq.data(), (int64_t) w.size());
     return m;
 }
 
@@ -66,13 +70,13 @@ static std::vector<float> make_x(int32_t K, int32_t d) {
 }
 
 // packed: through rd_bk_pack's copy (the SIMD paths read it; rows past it in place)
-static std::vector<float> run(const q41 & m, const float * x, int32_t K, rd_hk_isa isa, bool packed = false) {
+static std::vector<float> run(const wmat & m, const float * x, int32_t K, rd_hk_isa isa, bool packed = false) {
     rd_bk_scratch s;
     rd_bk_quantize(x, (size_t) m.d, K, m.d, s);
     std::vector<float> y((size_t) K * m.V);
     rd_bk_job j = m.job(s, K, y.data());
     rd_bk_packs packs;
-    if (packed) j.P = packs.get(j.W, j.row_bytes, j.V, j.nb);
+    if (packed) j.P = packs.get(j.W, j.row_bytes, j.V, j.nb, j.type);
     rd_bk_rows(j, 0, m.V, isa);
     return y;
 }
@@ -96,15 +100,16 @@ static void check_quantize() {
     rd_bk_quantize(x.data(), (size_t) d, K, d, a);
     rd_bk_quantize_ref(x.data(), (size_t) d, K, d, b);
     auto eq = [](const auto & u, const auto & v) { return u.size() == v.size() && memcmp(u.data(), v.data(), u.size() * sizeof(u[0])) == 0; };
-    CHECK(eq(a.qx, b.qx) && eq(a.dx, b.dx) && eq(a.sx, b.sx) && eq(a.pat, b.pat),
+    CHECK(eq(a.qx, b.qx) && eq(a.dx, b.dx) && eq(a.sx, b.sx) && eq(a.hs, b.hs) && eq(a.pat, b.pat),
           "the quantizer this CPU runs writes the reference's bytes");
     CHECK(std::isnan(b.dx[(size_t) 2 * 6 + 1]) && std::isnan(b.dx[(size_t) 2 * 6 + 2]) && b.dx[(size_t) 2 * 6 + 3] == 0.0f,
           "NaN and infinite blocks get NaN scales, a -0 block a zero one");
 }
 
-static void check_matrix(int32_t V, int32_t d) {
+static void check_matrix(int32_t V, int32_t d, ggml_type type = GGML_TYPE_Q4_1) {
     const int32_t K = 9;
-    const q41 m = make_matrix(V, d);
+    const wmat m = make_matrix(V, d, type);
+    const char * tn = ggml_type_name(type);
     const std::vector<float> x = make_x(K, d);
     const std::vector<float> ref = run(m, x.data(), K, rd_hk_isa::scalar);
 
@@ -124,20 +129,20 @@ static void check_matrix(int32_t V, int32_t d) {
             const double err = std::fabs(ref[(size_t) c * V + r] - exact);
             worst = std::max(worst, err / (bound + 1e-5 * mag));
         }
-    printf("V=%d d=%d: largest error / bound %.3f\n", V, d, worst);
-    CHECK(worst <= 1.0, "V=%d d=%d: the kernel is within the activation rounding of the exact product", V, d);
+    printf("%s V=%d d=%d: largest error / bound %.3f\n", tn, V, d, worst);
+    CHECK(worst <= 1.0, "%s V=%d d=%d: the kernel is within the activation rounding of the exact product", tn, V, d);
 
     // every SIMD path this CPU runs: the reference's bits
     for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx2_vnni, rd_hk_isa::avx512_vnni}) {
         if (!rd_hk_isa_supported(isa)) continue;
-        CHECK(same(run(m, x.data(), K, isa), ref), "V=%d d=%d: %s == scalar", V, d, rd_hk_isa_name(isa));
+        CHECK(same(run(m, x.data(), K, isa), ref), "%s V=%d d=%d: %s == scalar", tn, V, d, rd_hk_isa_name(isa));
     }
     for (rd_hk_isa isa : {rd_hk_isa::avx2, rd_hk_isa::avx2_vnni, rd_hk_isa::avx512_vnni}) {
         if (!rd_hk_isa_supported(isa)) continue;
         for (int32_t k = 1; k <= K; k++) {
             const std::vector<float> y = run(m, x.data(), k, isa, true);
             CHECK(memcmp(y.data(), ref.data(), (size_t) k * V * sizeof(float)) == 0,
-                  "V=%d d=%d: %s on the packed copy, %d columns == scalar", V, d, rd_hk_isa_name(isa), k);
+                  "%s V=%d d=%d: %s on the packed copy, %d columns == scalar", tn, V, d, rd_hk_isa_name(isa), k);
         }
     }
     const rd_hk_isa best = rd_hk_best_isa();
@@ -147,7 +152,7 @@ static void check_matrix(int32_t V, int32_t d) {
         for (int32_t c = 0; c < k; c++) {
             const std::vector<float> one = run(m, x.data() + (size_t) c * d, 1, best);
             CHECK(memcmp(y.data() + (size_t) c * V, one.data(), (size_t) V * sizeof(float)) == 0,
-                  "V=%d d=%d: column %d of a %d-column call == its 1-column call", V, d, c, k);
+                  "%s V=%d d=%d: column %d of a %d-column call == its 1-column call", tn, V, d, c, k);
         }
     }
     // NaN stays in its column
@@ -161,13 +166,13 @@ static void check_matrix(int32_t V, int32_t d) {
             if (c == 2) own = own && std::isnan(v);
             else others = others && v == ref[(size_t) c * V + r];
         }
-    CHECK(own && others, "V=%d d=%d: a NaN activation makes its column NaN and leaves the others", V, d);
+    CHECK(own && others, "%s V=%d d=%d: a NaN activation makes its column NaN and leaves the others", tn, V, d);
 }
 
-// Sessions of 1 and 2 threads send their Q4_1 products to the backend (ggml itself on one
+// Sessions of 1 and 2 threads send their products to the backend (ggml itself on one
 // thread, the products on the session's pool), and both decode the same tokens.
 static void check_sessions(rd_model * m, bool registered) {
-    CHECK(m->body_kernel == registered, "the Q4_1 model is marked for the body kernel exactly when it is registered");
+    CHECK(m->body_kernel == registered, "the model is marked for the body kernel exactly when the kernel takes its layers");
     int32_t first[2][4] = {};
     for (int32_t threads : {1, 2}) {
         rd_session_params p;
@@ -266,19 +271,23 @@ static void check_backend() {
     CHECK(ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_ACCEL, "an ACCEL device");
 
     const int32_t V = 16 * 5 + 3, d = 96, K = 5;
-    const q41 m = make_matrix(V, d);
+    const wmat m = make_matrix(V, d);
+    const wmat m5 = make_matrix(16 * 5, d, GGML_TYPE_Q5_0);
     const std::vector<float> x = make_x(K, d);
-    ggml_init_params ip = {4 * ggml_tensor_overhead() + ggml_graph_overhead() + 1024, nullptr, true};
+    ggml_init_params ip = {8 * ggml_tensor_overhead() + 2 * ggml_graph_overhead() + 1024, nullptr, true};
     ggml_context * ctx = ggml_init(ip);
     ggml_tensor * w = ggml_new_tensor_2d(ctx, GGML_TYPE_Q4_1, d, V);
     ggml_tensor * xt = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, d, K);
     ggml_tensor * y = ggml_mul_mat(ctx, w, xt);
     ggml_tensor * q8 = ggml_new_tensor_2d(ctx, GGML_TYPE_Q8_0, d, V);
     ggml_tensor * y8 = ggml_mul_mat(ctx, q8, xt);
+    ggml_tensor * w5 = ggml_new_tensor_2d(ctx, GGML_TYPE_Q5_0, d, m5.V);
+    ggml_tensor * y5 = ggml_mul_mat(ctx, w5, xt);
     CHECK(!ggml_backend_dev_supports_op(dev, y), "takes nothing outside an rd_body_scope(true)");
     rd_body_scope on(true);
     CHECK(ggml_backend_dev_supports_op(dev, y), "takes a Q4_1 product");
     CHECK(!ggml_backend_dev_supports_op(dev, y8), "leaves a Q8_0 product to ggml-cpu");
+    CHECK(!ggml_backend_dev_supports_op(dev, y5), "leaves a Q5_0 product to ggml-cpu without packed copies");
     {
         rd_body_scope off(false); // a context of more threads inside
         CHECK(!ggml_backend_dev_supports_op(dev, y), "takes nothing inside an rd_body_scope(false)");
@@ -286,12 +295,19 @@ static void check_backend() {
     CHECK(ggml_backend_dev_supports_op(dev, y), "the outer scope is back");
     ggml_cgraph * g = ggml_new_graph(ctx);
     ggml_build_forward_expand(g, y);
+    ggml_build_forward_expand(g, y5);
     ggml_backend_t be = ggml_backend_dev_init(dev, nullptr);
     ggml_backend_buffer_t buf = ggml_backend_alloc_ctx_tensors_from_buft(ctx, ggml_backend_cpu_buffer_type());
     if (CHECK(be && buf, "backend and buffer")) {
         ggml_backend_tensor_set(w, m.bytes.data(), 0, m.bytes.size());
+        ggml_backend_tensor_set(w5, m5.bytes.data(), 0, m5.bytes.size());
         ggml_backend_tensor_set(xt, x.data(), 0, x.size() * sizeof(float));
-        CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes");
+        {
+            rd_body_scope only_q41(true); // no packed copies: the Q5_0 product is not taken
+            ggml_cgraph * g1 = ggml_new_graph(ctx);
+            ggml_build_forward_expand(g1, y);
+            CHECK(ggml_backend_graph_compute(be, g1) == GGML_STATUS_SUCCESS, "graph computes");
+        }
         std::vector<float> got((size_t) K * V);
         ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
         CHECK(same(got, run(m, x.data(), K, best)), "the backend's MUL_MAT == rd_bk_rows");
@@ -304,17 +320,37 @@ static void check_backend() {
         CHECK(same(got, run(m, x.data(), K, best)), "split across a pool of 3: the same bits");
         rd_bk_packs packs; // the model's packed copies (used on the AVX-512 path)
         rd_body_scope packed(true, &pool, true, &packs);
+        const bool q5 = best == rd_hk_isa::avx512_vnni;
+        CHECK(ggml_backend_dev_supports_op(dev, y5) == q5, "with packed copies, %s a Q5_0 product (%s)",
+              q5 ? "takes" : "leaves", rd_hk_isa_name(best));
         for (int round = 0; round < 2; round++) { // the copy made, then found
             std::fill(got.begin(), got.end(), 0.0f);
             ggml_backend_tensor_set(y, got.data(), 0, got.size() * sizeof(float));
             CHECK(ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS, "graph computes on packed weights");
             ggml_backend_tensor_get(y, got.data(), 0, got.size() * sizeof(float));
             CHECK(same(got, run(m, x.data(), K, best)), "packed weights split across a pool of 3: the same bits");
+            if (!q5) continue;
+            std::vector<float> got5((size_t) K * m5.V);
+            ggml_backend_tensor_get(y5, got5.data(), 0, got5.size() * sizeof(float));
+            CHECK(same(got5, run(m5, x.data(), K, best, true)), "the backend's Q5_0 MUL_MAT == rd_bk_rows on the packed copy");
         }
     }
     ggml_backend_buffer_free(buf);
     ggml_backend_free(be);
     ggml_free(ctx);
+}
+
+// A model with Q5_0 layers: a body-kernel model where the CPU has AVX-512 VNNI (the packed Q5_0
+// path), with the same checks as the Q4_1 one; else ggml keeps it.
+static void check_q5_model() {
+    rd_model * m = rd_test_open_model_q50();
+    if (!m) return;
+    const char * why = rd_model_batch_invariance(m);
+    CHECK(why[0] == '\0', "the Q5_0 tiny model is batch invariant (%s)", why);
+    const bool q5 = ggml_backend_dev_by_name("RD-Q4_1") && rd_hk_best_isa() == rd_hk_isa::avx512_vnni;
+    check_sessions(m, q5);
+    check_teacher(m, q5);
+    rd_model_free(m);
 }
 
 int main() {
@@ -323,6 +359,12 @@ int main() {
     check_matrix(64, 32 * 18);
     check_matrix(3, 32); // tail rows only
     check_matrix(16 * 5 + 8 + 4 + 2, 32 * 5); // packed groups, an 8-row group, a 4-row one and the tail
+    check_matrix(16 * 4, 32 * 20, GGML_TYPE_Q5_0); // Q5_0: packed groups only
+    check_matrix(16 * 3 + 5, 32 * 3, GGML_TYPE_Q5_0); // and the tail
+    check_matrix(16 * 4, 256 * 3, GGML_TYPE_Q4_K);
+    check_matrix(16 * 2 + 7, 256, GGML_TYPE_Q4_K);
+    check_matrix(16 * 4, 256 * 3, GGML_TYPE_Q6_K);
+    check_matrix(16 * 2 + 7, 256, GGML_TYPE_Q6_K);
     check_pool();
     // a model with Q4_1 layers: loading it registers the backend and checks batch invariance
     // (rd_model_batch_invariance), which its plain and speculative steps rely on (test_exact)
@@ -335,5 +377,6 @@ int main() {
         check_teacher(m, ggml_backend_dev_by_name("RD-Q4_1") != nullptr);
         rd_model_free(m);
     }
+    check_q5_model();
     return rd_test_done();
 }

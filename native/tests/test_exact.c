@@ -133,6 +133,9 @@ int main(void) {
              * body_kernel.h, whose bits do not depend on how many tokens share a call, nor on
              * how many threads (the speculative session once more on 2) */
             compare_quantized(rd_test_open_model_q41(), path, prompts, n, true);
+            /* the layers in Q5_0: the kernel's packed Q5_0 path where the CPU has AVX-512 VNNI,
+             * else ggml's kernels (test_body_kernel checks 1 against 2 threads there) */
+            compare_quantized(rd_test_open_model_q50(), path, prompts, n, false);
             rd_test_free_prompts(prompts, n);
         }
     }

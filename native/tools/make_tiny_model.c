@@ -3,7 +3,7 @@
  * and a chat template. Same arguments -> byte-identical file, in milliseconds.
  *
  *   make-tiny-model OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]
- *                   [--output-type T | --output-q8] [--body-type q4_1]
+ *                   [--output-type T | --output-q8] [--body-type q4_1|q5_0]
  *
  * Vocabulary, ids in order: <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF>, the chat
  * markers <|system|> <|user|> <|assistant|> <|end|> (control; <|end|> ends a turn and is an
@@ -18,7 +18,8 @@
  * output layer as ggml type T (a name as ggml spells it: q8_0, the type of Gemma 3's; q6_K, that
  * of most Q4_K_M / Q5_K_M files; f16), the rest stays F32; --output-q8 is --output-type q8_0.
  * --body-type q4_1 stores the layers' seven matrices as Q4_1 (SmolLM2's body; the body kernel,
- * native/src/body_kernel.h); norms and the embedding stay F32.
+ * native/src/body_kernel.h), q5_0 as Q5_0 (most of Gemma 3's and Qwen2.5's); norms and the
+ * embedding stay F32.
  */
 /* Over 300 lines because the vocabulary, its merges and the weights must agree in one file. */
 #include "ggml.h"
@@ -203,7 +204,7 @@ static const char CHAT_TEMPLATE[] =
 static int usage(const char * argv0) {
     fprintf(stderr,
         "usage: %s OUT.gguf [--seed S] [--vocab N] [--embd D] [--layers K] [--ctx C] [--name NAME]\n"
-        "         [--output-type T | --output-q8] [--body-type q4_1]\n"
+        "         [--output-type T | --output-q8] [--body-type q4_1|q5_0]\n"
         "  defaults: --seed 1 --vocab 512 --embd 64 --layers 2 --ctx 2048 --name tiny-random-llama --output-type f32\n"
         "  T: f32, f16, q8_0 or q6_K\n"
         "  D must be a multiple of %d (the head count) with an even head size, and of T's block size; N >= %d\n",
@@ -249,11 +250,11 @@ int main(int argc, char ** argv) {
         else if (strcmp(a, "--ctx")    == 0) { dst = &n_ctx; }
         else if (strcmp(a, "--output-q8") == 0) { output_type = GGML_TYPE_Q8_0; continue; }
         else if (strcmp(a, "--body-type") == 0) {
-            if (++i >= argc || strcasecmp(argv[i], "q4_1") != 0) {
-                fprintf(stderr, "%s: bad value for %s (q4_1)\n", argv[0], a);
+            if (++i >= argc || (strcasecmp(argv[i], "q4_1") != 0 && strcasecmp(argv[i], "q5_0") != 0)) {
+                fprintf(stderr, "%s: bad value for %s (q4_1, q5_0)\n", argv[0], a);
                 return usage(argv[0]);
             }
-            body_type = GGML_TYPE_Q4_1;
+            body_type = strcasecmp(argv[i], "q4_1") == 0 ? GGML_TYPE_Q4_1 : GGML_TYPE_Q5_0;
             continue;
         }
         else if (strcmp(a, "--output-type") == 0) {
