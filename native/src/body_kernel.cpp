@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -148,18 +149,18 @@ block32 decode(rd_bk_type type, const uint8_t * row, int32_t b) {
 }
 
 void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
+    if (r0 >= r1) return;
     const int32_t d = j.nb * RD_BK_QK;
+    std::vector<float> a((size_t) j.K), m((size_t) j.K); // each column's two sums, in block order
     for (int32_t r = r0; r < r1; r++) {
         const uint8_t * row = j.W + (size_t) r * j.row_bytes;
-        for (int32_t c = 0; c < j.K; c++) {
-            const int8_t * qx = j.s->qx.data() + (size_t) c * d;
-            const float * dx = j.s->dx.data() + (size_t) c * j.nb;
-            const float * sx = j.s->sx.data() + (size_t) c * j.nb;
-            const int32_t * hs = j.s->hs.data() + (size_t) c * j.nb * 2;
-            float a = 0.0f, m = 0.0f;
-            for (int32_t b = 0; b < j.nb; b++) {
-                const block32 w = decode(j.type, row, b);
-                const int8_t * xb = qx + (size_t) b * RD_BK_QK;
+        std::fill(a.begin(), a.end(), 0.0f);
+        std::fill(m.begin(), m.end(), 0.0f);
+        for (int32_t b = 0; b < j.nb; b++) {
+            const block32 w = decode(j.type, row, b);
+            for (int32_t c = 0; c < j.K; c++) {
+                const size_t cb = (size_t) c * j.nb + b;
+                const int8_t * xb = j.s->qx.data() + (size_t) c * d + (size_t) b * RD_BK_QK;
                 int32_t isum[2] = {0, 0}; // over each half
                 for (int32_t k = 0; k < 16; k++) {
                     const int32_t lo = (w.nib[k] & 0x0F) | ((w.qh >> k) & 1) << 4 | ((w.qh2 >> k) & 1) << 5;
@@ -167,16 +168,17 @@ void rows_scalar(const rd_bk_job & j, int32_t r0, int32_t r1) {
                     isum[0] += lo * xb[k];
                     isum[1] += hi * xb[16 + k];
                 }
+                const float dx = j.s->dx[cb];
                 if (j.type == rd_bk_type::q6_k) {
-                    a = std::fma(w.dw * dx[b], (float) (isum[0] - 32 * hs[2 * b]), a);
-                    a = std::fma(w.dw2 * dx[b], (float) (isum[1] - 32 * hs[2 * b + 1]), a);
-                    continue;
+                    a[c] = std::fma(w.dw * dx, (float) (isum[0] - 32 * j.s->hs[2 * cb]), a[c]);
+                    a[c] = std::fma(w.dw2 * dx, (float) (isum[1] - 32 * j.s->hs[2 * cb + 1]), a[c]);
+                } else {
+                    a[c] = std::fma(w.dw * dx, (float) (isum[0] + isum[1]), a[c]);
+                    m[c] = std::fma(w.mw, j.s->sx[cb], m[c]);
                 }
-                a = std::fma(w.dw * dx[b], (float) (isum[0] + isum[1]), a);
-                m = std::fma(w.mw, sx[b], m);
             }
-            j.y[(size_t) c * j.y_stride + r] = a + m;
         }
+        for (int32_t c = 0; c < j.K; c++) j.y[(size_t) c * j.y_stride + r] = a[c] + m[c];
     }
 }
 
