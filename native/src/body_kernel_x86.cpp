@@ -276,21 +276,27 @@ RD_AVX512 void group16_avx512(const rd_bk_job & j, int32_t r, int32_t c0) {
             dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 256)));
             mw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *) (blk + 288)));
         }
+        // unrolled, so that each column's sums stay in registers (rolled, GCC kept them on the stack)
+#pragma GCC unroll 8
         for (int c = 0; c < NC; c++) {
             const size_t cb = (size_t) (c0 + c) * j.nb + b;
             const int8_t * q = j.s->qx.data() + (size_t) (c0 + c) * d + (size_t) b * RD_BK_QK;
+            const __m512 xd = _mm512_set1_ps(j.s->dx[cb]);
             // each activation dword broadcast straight from memory (a load, no shuffle port)
-            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+            if constexpr (Q6) { // per half: d sc dx (isum - 32 hsum)
+                __m512i s0 = _mm512_set1_epi32(-32 * j.s->hs[2 * cb]), s1 = _mm512_set1_epi32(-32 * j.s->hs[2 * cb + 1]);
+                for (int t = 0; t < 4; t++) {
+                    s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 4 * t)));
+                    s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 16 + 4 * t)));
+                }
+                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, xd), _mm512_cvtepi32_ps(s0), a[c]);
+                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(mw, xd), _mm512_cvtepi32_ps(s1), a[c]);
+                continue;
+            }
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(); // two chains, added
             for (int t = 0; t < 4; t++) {
                 s0 = _mm512_dpbusd_epi32(s0, w[t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 4 * t)));
                 s1 = _mm512_dpbusd_epi32(s1, w[4 + t], _mm512_broadcastd_epi32(_mm_loadu_si32(q + 16 + 4 * t)));
-            }
-            const __m512 xd = _mm512_set1_ps(j.s->dx[cb]);
-            if constexpr (Q6) { // per half: d sc dx (isum - 32 hsum)
-                const __m512i h0 = _mm512_set1_epi32(32 * j.s->hs[2 * cb]), h1 = _mm512_set1_epi32(32 * j.s->hs[2 * cb + 1]);
-                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, xd), _mm512_cvtepi32_ps(_mm512_sub_epi32(s0, h0)), a[c]);
-                a[c] = _mm512_fmadd_ps(_mm512_mul_ps(mw, xd), _mm512_cvtepi32_ps(_mm512_sub_epi32(s1, h1)), a[c]);
-                continue;
             }
             a[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, xd), _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), a[c]);
             m[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(j.s->sx[cb]), m[c]);
