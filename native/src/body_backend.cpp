@@ -54,10 +54,10 @@ bool supports_mul_mat(const ggml_tensor * op) {
     const ggml_tensor * x = op->src[1];
     int32_t hint;
     memcpy(&hint, reinterpret_cast<const char *>(op->op_params) + sizeof(int32_t), sizeof hint);
-    // Q5_0, Q4_K and Q6_K have SIMD rows only on a packed copy with AVX-512 VNNI (body_kernel.h), in whole groups
-    const bool packed = (w->type == GGML_TYPE_Q5_0 || w->type == GGML_TYPE_Q4_K || w->type == GGML_TYPE_Q6_K) && t_packs &&
-                        g_isa == rd_hk_isa::avx512_vnni && w->ne[1] % RD_BK_PACK_ROWS == 0;
-    return (w->type == GGML_TYPE_Q4_1 || packed) && ggml_is_contiguous(w) && w->ne[2] == 1 && w->ne[3] == 1 &&
+    rd_bk_type type;
+    if (!rd_bk_takes(w->type, t_packs != nullptr, g_isa, &type)) return false;
+    if (type != rd_bk_type::q4_1 && w->ne[1] % RD_BK_PACK_ROWS != 0) return false; // packed rows only: whole groups
+    return ggml_is_contiguous(w) && w->ne[2] == 1 && w->ne[3] == 1 &&
            w->ne[0] % RD_BK_QK == 0 && w->ne[1] <= INT32_MAX && x->type == GGML_TYPE_F32 &&
            x->nb[0] == sizeof(float) && x->ne[2] == 1 && x->ne[3] == 1 && x->ne[1] <= INT32_MAX &&
            op->type == GGML_TYPE_F32 && op->nb[0] == sizeof(float) && hint != GGML_HINT_SRC0_IS_HADAMARD;
@@ -127,12 +127,7 @@ void mul_mat(body_ctx & ctx, ggml_tensor * dst) {
     rd_bk_quantize(static_cast<const float *>(x->data), x->nb[1] / sizeof(float), K, d, ctx.scratch);
     rd_bk_job job{static_cast<const uint8_t *>(w->data), w->nb[1], (int32_t) w->ne[1], d / RD_BK_QK, K,
                   &ctx.scratch, static_cast<float *>(dst->data), dst->nb[1] / sizeof(float)};
-    switch (w->type) {
-    case GGML_TYPE_Q5_0: job.type = rd_bk_type::q5_0; break;
-    case GGML_TYPE_Q4_K: job.type = rd_bk_type::q4_k; break;
-    case GGML_TYPE_Q6_K: job.type = rd_bk_type::q6_k; break;
-    default: break; // Q4_1
-    }
+    rd_bk_takes(w->type, true, g_isa, &job.type); // supports_mul_mat took it
     if (t_packs) job.P = t_packs->get(job.W, job.row_bytes, job.V, job.nb, job.type);
     const int32_t split = job.P ? RD_BK_PACK_ROWS : RD_BK_SPLIT;
     if (!t_pool || t_pool->size() == 1 || job.V < 2 * split) {

@@ -82,6 +82,20 @@ size_t rd_bk_block_bytes(rd_bk_type type) {
     }
 }
 
+bool rd_bk_takes(ggml_type t, bool packed, rd_hk_isa isa, rd_bk_type * out) {
+    rd_bk_type type;
+    switch (t) {
+    case GGML_TYPE_Q4_1: type = rd_bk_type::q4_1; break;
+    case GGML_TYPE_Q5_0: type = rd_bk_type::q5_0; break;
+    case GGML_TYPE_Q4_K: type = rd_bk_type::q4_k; break;
+    case GGML_TYPE_Q6_K: type = rd_bk_type::q6_k; break;
+    default: return false;
+    }
+    if (type != rd_bk_type::q4_1 && !(packed && isa == rd_hk_isa::avx512_vnni)) return false;
+    if (out) *out = type;
+    return true;
+}
+
 size_t rd_bk_pack_block_bytes(rd_bk_type type) {
     switch (type) {
     case rd_bk_type::q5_0: return RD_BK_PACK_Q5;
@@ -199,33 +213,30 @@ void rd_bk_pack(const uint8_t * W, size_t row_bytes, int32_t V, int32_t nb, uint
                 const block32 w = decode(type, row, b);
                 for (int32_t u = 0; u < 4; u++) memcpy(dst + 64 * u + 4 * i, w.nib + 4 * u, 4);
                 const uint8_t * blk = row + (size_t) b * rd_bk_block_bytes(type);
+                const bool high = type == rd_bk_type::q5_0 || type == rd_bk_type::q6_k; // bits past the nibbles
+                for (int32_t v = 0; high && v < 8; v++)
+                    for (int32_t t = 0; t < 4; t++) {
+                        masks[v] |= (uint64_t) ((w.qh >> (4 * v + t)) & 1) << (4 * i + t);
+                        masks[8 + v] |= (uint64_t) ((w.qh2 >> (4 * v + t)) & 1) << (4 * i + t);
+                    }
                 switch (type) {
                 case rd_bk_type::q4_1:
                     memcpy(dst + 256 + 2 * i, blk, 2);     // fp16 dw
                     memcpy(dst + 288 + 2 * i, blk + 2, 2); // fp16 mw
                     break;
-                case rd_bk_type::q5_0:
-                    for (int32_t v = 0; v < 8; v++)
-                        for (int32_t t = 0; t < 4; t++) masks[v] |= (uint64_t) ((w.qh >> (4 * v + t)) & 1) << (4 * i + t);
-                    memcpy(dst + 320 + 2 * i, blk, 2); // fp16 dw
-                    break;
+                case rd_bk_type::q5_0: memcpy(dst + 320 + 2 * i, blk, 2); break; // fp16 dw
                 case rd_bk_type::q4_k:
                     memcpy(dst + 256 + 4 * i, &w.dw, 4); // f32
                     memcpy(dst + 320 + 4 * i, &w.mw, 4);
                     break;
                 case rd_bk_type::q6_k:
-                    for (int32_t v = 0; v < 8; v++)
-                        for (int32_t t = 0; t < 4; t++) {
-                            masks[v] |= (uint64_t) ((w.qh >> (4 * v + t)) & 1) << (4 * i + t);
-                            masks[8 + v] |= (uint64_t) ((w.qh2 >> (4 * v + t)) & 1) << (4 * i + t);
-                        }
                     memcpy(dst + 384 + 4 * i, &w.dw, 4); // f32
                     memcpy(dst + 448 + 4 * i, &w.dw2, 4);
                     break;
                 }
             }
-            if (type == rd_bk_type::q5_0) memcpy(dst + 256, masks, 64);
-            if (type == rd_bk_type::q6_k) memcpy(dst + 256, masks, 128);
+            if (type == rd_bk_type::q5_0) memcpy(dst + 256, masks, 64);  // the fifth bits' masks
+            if (type == rd_bk_type::q6_k) memcpy(dst + 256, masks, 128); // and the sixth bits
         }
 }
 

@@ -1,7 +1,7 @@
-// body_kernel.h - the target's Q4_1 and Q5_0 weight matrices (the body of a model such as
-// SmolLM2's, most of Gemma 3's and Qwen2.5's) times K activation columns in one pass over the
+// body_kernel.h - the target's Q4_1, Q5_0, Q4_K and Q6_K weight matrices (the body of a model
+// such as SmolLM2's, Gemma 3's or Qwen2.5's) times K activation columns in one pass over the
 // weights. ggml's CPU backend multiplies such a matrix by one column at a time (no tiled kernel
-// for Q4_1 or Q5_0 on x86), so verifying a tree of K tokens costs nearly K plain steps there;
+// for these types on x86), so verifying a tree of K tokens costs nearly K plain steps there;
 // here each weight block is unpacked once per row for up to RD_BK_TILE columns. body_backend.cpp
 // runs it for llama.cpp as a ggml backend.
 //
@@ -31,6 +31,7 @@
 // integer isum), so plain decoding (K = 1) and a tree's verification see the same bits.
 #pragma once
 
+#include "ggml.h"        // ggml_type
 #include "head_kernel.h" // rd_hk_isa
 
 #include <cstddef>
@@ -40,18 +41,23 @@
 #include <unordered_map>
 #include <vector>
 
-constexpr int32_t RD_BK_QK = 32;          // values per Q4_1 or Q5_0 block
+constexpr int32_t RD_BK_QK = 32;          // values per block (the activations' and the kernel's)
 constexpr size_t  RD_BK_BLOCK_BYTES = 20; // Q4_1: fp16 dw, fp16 mw, 16 bytes of nibble pairs
 constexpr size_t  RD_BK_Q5_BYTES = 22;    // Q5_0: fp16 dw, 4 bytes of high bits, 16 bytes of nibble pairs
 constexpr size_t  RD_BK_Q4K_BYTES = 144;  // Q4_K: a super-block of 256 values (8 blocks of 32)
 constexpr size_t  RD_BK_Q6K_BYTES = 210;  // Q6_K: a super-block of 256 values (16 blocks of 16)
+constexpr int32_t RD_BK_TILE = 4;         // columns per pass over a row group
+constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels
+constexpr size_t  RD_BK_PAT = 4 * 32;     // pattern bytes per column and block
 
 enum class rd_bk_type : uint8_t { q4_1, q5_0, q4_k, q6_k };
 // Bytes of a block of 32 values (Q4_K, Q6_K: of its super-block of 256) in the file.
 size_t rd_bk_block_bytes(rd_bk_type type);
-constexpr int32_t RD_BK_TILE = 4;         // columns per pass over a row group
-constexpr int32_t RD_BK_ROWS = 4;         // rows per group of the SIMD kernels
-constexpr size_t  RD_BK_PAT = 4 * 32;     // pattern bytes per column and block
+// Whether the kernel takes a matrix of ggml type t, and as which type (out, when given): Q4_1
+// always; Q5_0, Q4_K and Q6_K only on packed copies (packed: the caller makes them) with AVX-512
+// VNNI (isa: the instruction set the kernel runs). The one list of types model.cpp and the
+// backend read.
+bool rd_bk_takes(ggml_type t, bool packed, rd_hk_isa isa, rd_bk_type * out = nullptr);
 
 // The activations of one call, quantized (reused across calls, grown on demand).
 struct rd_bk_scratch {
@@ -81,7 +87,8 @@ bool rd_bk_quantize_x86(const float * x, size_t x_stride, int32_t K, int32_t d, 
 // super-block, with dw = d * sc and mw = -dmin * m) is 384: the 4 parts, then 16 f32 dw, 16 f32 mw.
 // A Q6_K block is 512: the 4 parts of the quants' low 4 bits, the masks of their fifth bits and
 // of their sixth (as Q5_0's), then the 16 rows' f32 d * sc of the first half, and of the second.
-// Rows after the last whole group stay out (the kernel reads them in place). Same size as W.
+// Rows after the last whole group stay out (the kernel reads them in place). Q4_1's and Q5_0's
+// copies are the size of W, Q4_K's 4/3 of it and Q6_K's 1.22.
 constexpr int32_t RD_BK_PACK_ROWS  = 16;
 constexpr size_t  RD_BK_PACK_BLOCK = 320;
 constexpr size_t  RD_BK_PACK_Q5 = 352;

@@ -37,14 +37,14 @@ static rd_status check_gguf_file(const char * path) {
     return RD_OK;
 }
 
-// The share of the layers' weight bytes ("blk.*") that one type holds.
-static double layer_share(const gguf_context * g, ggml_type type) {
+// The share of the layers' weight bytes ("blk.*") in types the body kernel takes (rd_bk_takes).
+static double kernel_share(const gguf_context * g, bool packed, rd_hk_isa isa) {
     size_t of = 0, all = 0;
     for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
         if (strncmp(gguf_get_tensor_name(g, i), "blk.", 4) != 0) continue;
         const size_t n = gguf_get_tensor_size(g, i);
         all += n;
-        if (gguf_get_tensor_type(g, i) == type) of += n;
+        if (rd_bk_takes(gguf_get_tensor_type(g, i), packed, isa)) of += n;
     }
     return all > 0 ? (double) of / (double) all : 0.0;
 }
@@ -162,11 +162,8 @@ rd_status rd_model_load(const char * path, const rd_model_params * p, rd_model *
     // always, Q5_0 / Q4_K / Q6_K on packed copies with AVX-512 VNNI (most of a Q4_K_M file).
     const char * pack_env = getenv("RD_BODY_PACK"); // 0: the kernel reads Q4_1 in place (for comparisons)
     const bool pack = !(pack_env && strcmp(pack_env, "0") == 0);
-    double share = layer_share(meta.get(), GGML_TYPE_Q4_1);
-    if (pack && rd_hk_best_isa() == rd_hk_isa::avx512_vnni)
-        for (ggml_type t : {GGML_TYPE_Q5_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K}) share += layer_share(meta.get(), t);
     m->body_kernel = rd_body_backend_register() && ggml_backend_dev_type(m->dev) == GGML_BACKEND_DEVICE_TYPE_CPU &&
-                     share > 0.5;
+                     kernel_share(meta.get(), pack, rd_hk_best_isa()) > 0.5;
     if (m->body_kernel && pack) m->body_packs = std::make_unique<rd_bk_packs>();
     m->batch_why = p->batch_invariant ? batch_check(m.get()) : "rd_model_params.batch_invariant is off";
     m->batch_invariant = m->batch_why.empty();

@@ -43,8 +43,7 @@ struct wmat { // a Q4_1, Q5_0, Q4_K or Q6_K matrix
     ggml_type type = GGML_TYPE_Q4_1;
     rd_bk_job job(const rd_bk_scratch & s, int32_t K, float * y) const {
         rd_bk_job j{bytes.data(), ggml_row_size(type, d), V, d / RD_BK_QK, K, &s, y, (size_t) V};
-        j.type = type == GGML_TYPE_Q5_0 ? rd_bk_type::q5_0 : type == GGML_TYPE_Q4_K ? rd_bk_type::q4_k
-               : type == GGML_TYPE_Q6_K ? rd_bk_type::q6_k : rd_bk_type::q4_1;
+        rd_bk_takes(type, true, rd_hk_isa::avx512_vnni, &j.type);
         return j;
     }
 };
